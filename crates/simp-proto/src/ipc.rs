@@ -1,0 +1,346 @@
+//! The client ↔ daemon vocabulary of `IPC.md`, as serde types shared by `simpd` and `simp`.
+//!
+//! Serialized with serde_json these are exactly the JSON Lines of IPC.md: commands are tagged
+//! by `"cmd"`, events by `"event"`. The framing (one object per line, 64 KiB limit) belongs to
+//! the transports, not here.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// The daemon-to-daemon port when a peer address names none.
+pub const DEFAULT_PORT: u16 = 7777;
+/// The client port.
+pub const DEFAULT_CLIENT_PORT: u16 = 7778;
+/// Longest accepted command line, newline excluded.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// A client's request to its daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Command {
+    /// Names the local user; must come first.
+    Connect {
+        /// 1–32 printable ASCII bytes.
+        user: String,
+    },
+    /// Calls a peer: `IP`, `IP:port` or `[IPv6]:port`.
+    Start {
+        /// Peer address as typed.
+        peer: String,
+    },
+    /// Accepts the pending request.
+    Accept,
+    /// Declines the pending request.
+    Decline,
+    /// Sends a message.
+    Chat {
+        /// ASCII text; TAB and LF are the only control characters allowed.
+        text: String,
+        /// Any string the client chooses, echoed in `queued`/`delivered`/`undelivered`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// Ends the current chat or call attempt, staying connected.
+    Leave,
+    /// Leaves any chat; the daemon then closes the connection.
+    Quit,
+    /// Asks for a `status` event.
+    Status,
+}
+
+impl Command {
+    /// The names of all commands, for "unknown command" messages.
+    pub const NAMES: &'static [&'static str] = &["connect", "start", "accept", "decline", "chat", "leave", "quit", "status"];
+}
+
+/// A daemon's report to its client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum Event {
+    /// Answer to `connect`.
+    Connected {
+        /// The local user's name.
+        user: String,
+        /// The daemon's UDP address.
+        daemon: String,
+        /// simp's version.
+        version: String,
+    },
+    /// A call waits for accept or decline.
+    Request {
+        /// The caller's address.
+        peer: String,
+        /// The caller's name, escaped.
+        user: String,
+    },
+    /// Our SYN is out.
+    Calling {
+        /// The callee's address.
+        peer: String,
+    },
+    /// The chat is open.
+    Established {
+        /// The peer's address.
+        peer: String,
+        /// The peer's name, escaped.
+        user: String,
+    },
+    /// A message from the peer.
+    Message {
+        /// The sender's name, escaped.
+        user: Arc<str>,
+        /// The text, escaped (SPEC 1).
+        text: String,
+    },
+    /// A `chat` was accepted for sending.
+    Queued {
+        /// The message id.
+        id: String,
+    },
+    /// The peer acknowledged every datagram of the message.
+    Delivered {
+        /// The message id.
+        id: String,
+    },
+    /// The message will not be delivered.
+    Undelivered {
+        /// The message id.
+        id: String,
+        /// Why.
+        reason: EndReason,
+    },
+    /// A call or chat is over.
+    Ended {
+        /// Why.
+        reason: EndReason,
+        /// For `busy`: the peer's ERR text, escaped.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// A command could not be carried out, or the peer sent an ERR.
+    Error {
+        /// Machine-readable code.
+        code: ErrorCode,
+        /// What happened and what to do.
+        message: String,
+    },
+    /// Answer to `status`.
+    Status(Status),
+}
+
+impl Event {
+    /// An `error` event.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Event {
+        Event::Error { code, message: message.into() }
+    }
+}
+
+/// The daemon's state as reported by `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// `idle`, `calling`, `ringing`, `accepting`, `chatting`, `leaving` or `closing`.
+    pub state: String,
+    /// The local user, once connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The peer's address, in any state but idle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// The peer's name, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_user: Option<String>,
+    /// Smoothed round-trip time, once measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+    /// Current retransmission timeout.
+    pub rto_ms: u64,
+    /// Datagrams re-sent in this session.
+    pub retransmissions: u64,
+    /// Messages accepted and not yet delivered.
+    pub queued: usize,
+    /// Messages sent and delivered in this session.
+    pub delivered: u64,
+    /// Messages received in this session.
+    pub received: u64,
+}
+
+// f64 has no Eq; rtt_ms is a measurement, compared only loosely in tests.
+impl Eq for Status {}
+
+/// Why a call or chat ended, or why a message was not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EndReason {
+    /// The callee declined.
+    #[serde(rename = "declined")]
+    Declined,
+    /// The callee is in another chat.
+    #[serde(rename = "busy")]
+    Busy,
+    /// Nobody answered the call within `call-timeout`.
+    #[serde(rename = "no answer")]
+    NoAnswer,
+    /// The peer closed the chat.
+    #[serde(rename = "peer left")]
+    PeerLeft,
+    /// The local user closed the chat.
+    #[serde(rename = "you left")]
+    YouLeft,
+    /// The peer stopped acknowledging.
+    #[serde(rename = "peer unreachable")]
+    PeerUnreachable,
+    /// Nobody decided within `ring-timeout`.
+    #[serde(rename = "request expired")]
+    RequestExpired,
+}
+
+impl EndReason {
+    /// The wire spelling, e.g. `peer left`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Declined => "declined",
+            EndReason::Busy => "busy",
+            EndReason::NoAnswer => "no answer",
+            EndReason::PeerLeft => "peer left",
+            EndReason::YouLeft => "you left",
+            EndReason::PeerUnreachable => "peer unreachable",
+            EndReason::RequestExpired => "request expired",
+        }
+    }
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `code` of an `error` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// The line is not a JSON object.
+    BadJson,
+    /// The `cmd` is not known, or its fields are wrong.
+    UnknownCmd,
+    /// A command came before `connect`.
+    NotConnected,
+    /// The user name is not usable.
+    BadUser,
+    /// The peer address is not usable.
+    BadPeer,
+    /// The text cannot be sent.
+    BadText,
+    /// `accept`/`decline` with no request pending.
+    NoRequest,
+    /// A chat command outside a chat.
+    NotInChat,
+    /// A chat or call is already running.
+    Busy,
+    /// The send queue is full.
+    QueueFull,
+    /// A command line over 64 KiB.
+    LineTooLong,
+    /// Another client is attached.
+    ClientBusy,
+    /// The peer sent an ERR outside a busy reply.
+    PeerError,
+}
+
+/// Why a peer address was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeerAddrError {
+    /// Not an address.
+    #[error("{0:?} is not an IP address; give an IP such as 192.168.1.10, or IP:port such as 192.168.1.10:7777 ([::1]:7777 for IPv6)")]
+    Invalid(String),
+    /// Port 0 cannot be called.
+    #[error("port 0 cannot be called; leave the port out to use 7777")]
+    PortZero,
+}
+
+/// Parses a peer as typed by a user: `IP` (port 7777), `IP:port`, `[IPv6]:port` or a bare IPv6.
+pub fn parse_peer(text: &str) -> Result<SocketAddr, PeerAddrError> {
+    let text = text.trim();
+    let addr = if let Ok(ip) = text.parse::<IpAddr>() {
+        SocketAddr::new(ip, DEFAULT_PORT)
+    } else if let Ok(addr) = text.parse::<SocketAddr>() {
+        addr
+    } else if let Some(ip) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).and_then(|t| t.parse::<IpAddr>().ok()) {
+        SocketAddr::new(ip, DEFAULT_PORT)
+    } else {
+        return Err(PeerAddrError::Invalid(text.to_owned()));
+    };
+    if addr.port() == 0 {
+        return Err(PeerAddrError::PortZero);
+    }
+    Ok(addr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn commands_have_the_ipc_md_shape() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<Command>(v).unwrap();
+        assert_eq!(parse(json!({"cmd":"connect","user":"alice"})), Command::Connect { user: "alice".into() });
+        assert_eq!(parse(json!({"cmd":"start","peer":"127.0.0.2"})), Command::Start { peer: "127.0.0.2".into() });
+        assert_eq!(parse(json!({"cmd":"accept"})), Command::Accept);
+        assert_eq!(parse(json!({"cmd":"chat","text":"hi","id":"7"})), Command::Chat { text: "hi".into(), id: Some("7".into()) });
+        assert_eq!(parse(json!({"cmd":"chat","text":"hi"})), Command::Chat { text: "hi".into(), id: None });
+        assert!(serde_json::from_value::<Command>(json!({"cmd":"dance"})).is_err());
+        assert!(serde_json::from_value::<Command>(json!({"cmd":"start"})).is_err());
+    }
+
+    #[test]
+    fn events_have_the_ipc_md_shape() {
+        let ser = |e: Event| serde_json::to_value(e).unwrap();
+        assert_eq!(ser(Event::Ended { reason: EndReason::PeerLeft, detail: None }), json!({"event":"ended","reason":"peer left"}));
+        assert_eq!(
+            ser(Event::Ended { reason: EndReason::Busy, detail: Some(crate::wire::BUSY_TEXT.into()) }),
+            json!({"event":"ended","reason":"busy","detail":"User already in another chat"})
+        );
+        assert_eq!(ser(Event::error(ErrorCode::QueueFull, "x")), json!({"event":"error","code":"queue-full","message":"x"}));
+        assert_eq!(ser(Event::Message { user: "bob".into(), text: "hi".into() }), json!({"event":"message","user":"bob","text":"hi"}));
+        assert_eq!(
+            ser(Event::Undelivered { id: "7".into(), reason: EndReason::PeerUnreachable }),
+            json!({"event":"undelivered","id":"7","reason":"peer unreachable"})
+        );
+        let status = ser(Event::Status(Status {
+            state: "chatting".into(),
+            user: Some("a".into()),
+            peer: Some("127.0.0.2:7777".into()),
+            peer_user: Some("b".into()),
+            rtt_ms: Some(1.5),
+            rto_ms: 5000,
+            retransmissions: 2,
+            queued: 0,
+            delivered: 3,
+            received: 4,
+        }));
+        assert_eq!(status["event"], "status");
+        assert_eq!(status["state"], "chatting");
+        assert_eq!(status["retransmissions"], 2);
+    }
+
+    #[test]
+    fn events_round_trip() {
+        let e = Event::Request { peer: "127.0.0.1:7777".into(), user: "al\\xc3".into() };
+        let line = serde_json::to_string(&e).unwrap();
+        assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), e);
+    }
+
+    #[test]
+    fn peers_parse_like_ipc_md_says() {
+        assert_eq!(parse_peer("127.0.0.2").unwrap(), "127.0.0.2:7777".parse().unwrap());
+        assert_eq!(parse_peer("127.0.0.2:9000").unwrap(), "127.0.0.2:9000".parse().unwrap());
+        assert_eq!(parse_peer("[::1]:7777").unwrap(), "[::1]:7777".parse().unwrap());
+        assert_eq!(parse_peer("::1").unwrap(), "[::1]:7777".parse().unwrap());
+        assert_eq!(parse_peer("[::1]").unwrap(), "[::1]:7777".parse().unwrap());
+        assert_eq!(parse_peer("1.2.3.4:0"), Err(PeerAddrError::PortZero));
+        assert!(matches!(parse_peer("bob.example"), Err(PeerAddrError::Invalid(_))));
+    }
+}

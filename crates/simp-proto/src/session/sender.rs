@@ -1,0 +1,152 @@
+//! The sending half of a chat (SPEC 2.2): a bounded in-order queue of messages, each split
+//! into parts of at most `max-payload` bytes, with at most one part unacknowledged.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::wire::Seq;
+use crate::Instant;
+
+/// A message accepted from the client and not yet fully acknowledged.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    pub(crate) id: String,
+    text: String,
+    /// Parts still to be sent or acknowledged; the front one may be in flight.
+    parts: VecDeque<Range<usize>>,
+}
+
+/// The part that is on the wire, waiting for its ACK.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    /// The exact bytes, re-sent byte for byte.
+    pub(crate) bytes: Arc<[u8]>,
+    pub(crate) seq: Seq,
+    pub(crate) sent_at: Instant,
+    pub(crate) resends: u32,
+    pub(crate) deadline: Instant,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Sender {
+    queue: VecDeque<Outgoing>,
+    pub(crate) in_flight: Option<InFlight>,
+}
+
+impl Sender {
+    /// Messages not yet delivered, the one in flight included.
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub(crate) fn is_idle(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    pub(crate) fn push(&mut self, id: String, text: String, max_payload: usize) {
+        let parts = split(text.as_bytes(), max_payload).collect();
+        self.queue.push_back(Outgoing { id, text, parts });
+    }
+
+    /// The payload of the next part to send, if nothing is in flight.
+    pub(crate) fn next_payload(&self) -> Option<&[u8]> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        let msg = self.queue.front()?;
+        let range = msg.parts.front()?.clone();
+        msg.text.as_bytes().get(range)
+    }
+
+    /// The in-flight part was acknowledged; returns the message id if that was its last part.
+    pub(crate) fn acknowledged(&mut self) -> Option<String> {
+        self.in_flight = None;
+        let msg = self.queue.front_mut()?;
+        msg.parts.pop_front();
+        if msg.parts.is_empty() {
+            self.queue.pop_front().map(|m| m.id)
+        } else {
+            None
+        }
+    }
+
+    /// Empties the queue, giving the ids of every message not delivered.
+    pub(crate) fn drain_ids(&mut self) -> impl Iterator<Item = String> + '_ {
+        self.in_flight = None;
+        self.queue.drain(..).map(|m| m.id)
+    }
+}
+
+/// Splits a payload into parts of at most `max` bytes, cutting after the last space before the
+/// limit where there is one (SPEC 1), so the parts concatenate back to the text. An empty text
+/// is one empty part.
+pub(crate) fn split(text: &[u8], max: usize) -> impl Iterator<Item = Range<usize>> + '_ {
+    let max = max.max(1);
+    let mut start = 0;
+    let mut first = true;
+    std::iter::from_fn(move || {
+        if start >= text.len() && !first {
+            return None;
+        }
+        first = false;
+        let rest = &text[start..];
+        let len = if rest.len() <= max {
+            rest.len()
+        } else {
+            match rest[..max].iter().rposition(|&b| b == b' ') {
+                Some(space) if space > 0 => space + 1,
+                _ => max,
+            }
+        };
+        let range = start..start + len;
+        start += len;
+        Some(range)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(text: &str, max: usize) -> Vec<&str> {
+        split(text.as_bytes(), max).map(|r| &text[r]).collect()
+    }
+
+    #[test]
+    fn short_text_is_one_part() {
+        assert_eq!(parts("hello", 985), ["hello"]);
+        assert_eq!(parts("", 985), [""]);
+    }
+
+    #[test]
+    fn splits_after_the_last_space_before_the_limit() {
+        assert_eq!(parts("aaa bbb ccc", 9), ["aaa bbb ", "ccc"]);
+        assert_eq!(parts("aaaaaaaaaaaa", 5), ["aaaaa", "aaaaa", "aa"]);
+        assert_eq!(parts(" aaaaaa", 3), [" aa", "aaa", "a"]);
+    }
+
+    #[test]
+    fn parts_concatenate_to_the_text_and_respect_the_limit() {
+        let text = "lorem ipsum dolor sit amet ".repeat(100);
+        for max in [1, 7, 30, 985] {
+            let p = parts(&text, max);
+            assert!(p.iter().all(|s| s.len() <= max && !s.is_empty()));
+            assert_eq!(p.concat(), text);
+        }
+    }
+
+    #[test]
+    fn acknowledging_the_last_part_completes_the_message() {
+        let mut s = Sender::default();
+        s.push("1".into(), "aaa bbb".into(), 4);
+        s.push("2".into(), "c".into(), 4);
+        assert_eq!(s.next_payload(), Some(&b"aaa "[..]));
+        assert_eq!(s.acknowledged(), None);
+        assert_eq!(s.next_payload(), Some(&b"bbb"[..]));
+        assert_eq!(s.acknowledged(), Some("1".into()));
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.drain_ids().collect::<Vec<_>>(), ["2"]);
+        assert!(s.is_idle());
+    }
+}
