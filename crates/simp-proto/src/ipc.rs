@@ -53,7 +53,8 @@ pub enum Command {
 
 impl Command {
     /// The names of all commands, for "unknown command" messages.
-    pub const NAMES: &'static [&'static str] = &["connect", "start", "accept", "decline", "chat", "leave", "quit", "status"];
+    pub const NAMES: &'static [&'static str] =
+        &["connect", "start", "accept", "decline", "chat", "leave", "quit", "status"];
 }
 
 /// A daemon's report to its client.
@@ -267,7 +268,9 @@ pub fn parse_peer(text: &str) -> Result<SocketAddr, PeerAddrError> {
         SocketAddr::new(ip, DEFAULT_PORT)
     } else if let Ok(addr) = text.parse::<SocketAddr>() {
         addr
-    } else if let Some(ip) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).and_then(|t| t.parse::<IpAddr>().ok()) {
+    } else if let Some(ip) =
+        text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).and_then(|t| t.parse::<IpAddr>().ok())
+    {
         SocketAddr::new(ip, DEFAULT_PORT)
     } else {
         return Err(PeerAddrError::Invalid(text.to_owned()));
@@ -289,7 +292,10 @@ mod tests {
         assert_eq!(parse(json!({"cmd":"connect","user":"alice"})), Command::Connect { user: "alice".into() });
         assert_eq!(parse(json!({"cmd":"start","peer":"127.0.0.2"})), Command::Start { peer: "127.0.0.2".into() });
         assert_eq!(parse(json!({"cmd":"accept"})), Command::Accept);
-        assert_eq!(parse(json!({"cmd":"chat","text":"hi","id":"7"})), Command::Chat { text: "hi".into(), id: Some("7".into()) });
+        assert_eq!(
+            parse(json!({"cmd":"chat","text":"hi","id":"7"})),
+            Command::Chat { text: "hi".into(), id: Some("7".into()) }
+        );
         assert_eq!(parse(json!({"cmd":"chat","text":"hi"})), Command::Chat { text: "hi".into(), id: None });
         assert!(serde_json::from_value::<Command>(json!({"cmd":"dance"})).is_err());
         assert!(serde_json::from_value::<Command>(json!({"cmd":"start"})).is_err());
@@ -298,13 +304,22 @@ mod tests {
     #[test]
     fn events_have_the_ipc_md_shape() {
         let ser = |e: Event| serde_json::to_value(e).unwrap();
-        assert_eq!(ser(Event::Ended { reason: EndReason::PeerLeft, detail: None }), json!({"event":"ended","reason":"peer left"}));
+        assert_eq!(
+            ser(Event::Ended { reason: EndReason::PeerLeft, detail: None }),
+            json!({"event":"ended","reason":"peer left"})
+        );
         assert_eq!(
             ser(Event::Ended { reason: EndReason::Busy, detail: Some(crate::wire::BUSY_TEXT.into()) }),
             json!({"event":"ended","reason":"busy","detail":"User already in another chat"})
         );
-        assert_eq!(ser(Event::error(ErrorCode::QueueFull, "x")), json!({"event":"error","code":"queue-full","message":"x"}));
-        assert_eq!(ser(Event::Message { user: "bob".into(), text: "hi".into() }), json!({"event":"message","user":"bob","text":"hi"}));
+        assert_eq!(
+            ser(Event::error(ErrorCode::QueueFull, "x")),
+            json!({"event":"error","code":"queue-full","message":"x"})
+        );
+        assert_eq!(
+            ser(Event::Message { user: "bob".into(), text: "hi".into() }),
+            json!({"event":"message","user":"bob","text":"hi"})
+        );
         assert_eq!(
             ser(Event::Undelivered { id: "7".into(), reason: EndReason::PeerUnreachable }),
             json!({"event":"undelivered","id":"7","reason":"peer unreachable"})

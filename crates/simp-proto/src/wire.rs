@@ -205,7 +205,8 @@ impl<'a> Datagram<'a> {
             return Err(ParseError::TooLong(bytes.len()));
         }
         let (header, payload) = bytes.split_at(HEADER_LEN);
-        let declared = u32::from_be_bytes([header[OFF_LEN], header[OFF_LEN + 1], header[OFF_LEN + 2], header[OFF_LEN + 3]]);
+        let declared =
+            u32::from_be_bytes([header[OFF_LEN], header[OFF_LEN + 1], header[OFF_LEN + 2], header[OFF_LEN + 3]]);
         if usize::try_from(declared).ok() != Some(payload.len()) {
             return Err(ParseError::LengthMismatch { declared, actual: payload.len() });
         }

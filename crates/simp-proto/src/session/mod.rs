@@ -22,8 +22,8 @@ use crate::ipc::{self, Command, EndReason, ErrorCode, Event, Status};
 use crate::wire::{self, Datagram, Kind, Seq, UserName, BUSY_TEXT, HEADER_LEN};
 use crate::Instant;
 use busy::BusyLimiter;
-pub use rto::RtoMode;
 use rto::Rto;
+pub use rto::RtoMode;
 use sender::{InFlight, Sender};
 
 /// How sequence bits are assigned (SPEC 2.6).
@@ -582,7 +582,14 @@ impl Endpoint {
 
     fn accept(&mut self, now: Instant, peer: SocketAddr, user: Vec<u8>) {
         self.send_control(peer, Kind::SynAck, Seq::Zero);
-        let accepting = Accepting { peer, user, first_sent: now, resent: false, own_resends_left: 2, next: now + self.config.timeout };
+        let accepting = Accepting {
+            peer,
+            user,
+            first_sent: now,
+            resent: false,
+            own_resends_left: 2,
+            next: now + self.config.timeout,
+        };
         self.set_state(State::Accepting(accepting));
     }
 
@@ -788,8 +795,12 @@ impl Endpoint {
         }
         self.linger = self.linger.filter(|l| l.peer != addr);
         self.send_control(addr, Kind::Syn, Seq::Zero);
-        let calling =
-            Calling { peer: addr, give_up: now + self.config.call_timeout, next_syn: now + self.config.timeout, busy_detail: None };
+        let calling = Calling {
+            peer: addr,
+            give_up: now + self.config.call_timeout,
+            next_syn: now + self.config.timeout,
+            busy_detail: None,
+        };
         self.set_state(State::Calling(calling));
         self.emit(Event::Calling { peer: addr.to_string() });
         Ok(())
@@ -874,7 +885,8 @@ impl Endpoint {
             peer: self.peer().map(|p| p.to_string()),
             peer_user,
             rtt_ms: chat.and_then(|c| c.rto.srtt()).map(|d| d.as_secs_f64() * 1000.0),
-            rto_ms: u64::try_from(chat.map_or(self.config.timeout, |c| c.rto.current()).as_millis()).unwrap_or(u64::MAX),
+            rto_ms: u64::try_from(chat.map_or(self.config.timeout, |c| c.rto.current()).as_millis())
+                .unwrap_or(u64::MAX),
             retransmissions: chat.map_or(0, |c| c.retransmissions),
             queued: chat.map_or(0, |c| c.tx.len()),
             delivered: chat.map_or(0, |c| c.delivered),

@@ -1,0 +1,279 @@
+//! A virtual network for two endpoints: virtual time that jumps to the next event, and seeded
+//! loss, duplication and delay that keeps each direction in order (SPEC 4: the alternating
+//! bit assumes order). Every datagram put on the wire is logged with what caused it, so tests
+//! can check that re-sends happen on timeouts only.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::ipc::{Command, Event};
+use crate::{Config, Endpoint, Instant};
+
+/// Which of the two endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The first endpoint.
+    A,
+    /// The second endpoint.
+    B,
+}
+
+impl Side {
+    /// The other side.
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+}
+
+/// What made an endpoint send a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// A datagram arrived.
+    Datagram,
+    /// A client command.
+    Command,
+    /// A timer fired.
+    Timeout,
+}
+
+/// One datagram as it left an endpoint.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// When.
+    pub at: Instant,
+    /// Who sent it.
+    pub from: Side,
+    /// Why.
+    pub cause: Cause,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Whether the link delivered it (false: lost).
+    pub delivered: bool,
+}
+
+/// Link impairments, the same for both directions.
+#[derive(Debug, Clone, Copy)]
+pub struct Link {
+    /// Probability that a datagram is lost.
+    pub loss: f64,
+    /// Probability that a delivered datagram arrives twice.
+    pub duplicate: f64,
+    /// Smallest one-way delay.
+    pub delay_min: Duration,
+    /// Largest one-way delay (order is kept regardless).
+    pub delay_max: Duration,
+}
+
+impl Link {
+    /// A perfect link with a fixed delay.
+    pub fn perfect(delay: Duration) -> Link {
+        Link { loss: 0.0, duplicate: 0.0, delay_min: delay, delay_max: delay }
+    }
+}
+
+/// One endpoint in the simulation, with the events its client saw.
+#[derive(Debug)]
+pub struct Node {
+    /// The engine.
+    pub ep: Endpoint,
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Every event it reported, in order.
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug)]
+struct Packet {
+    at: Instant,
+    from: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+/// Two endpoints joined by an impaired link.
+#[derive(Debug)]
+pub struct Sim {
+    /// Virtual now.
+    pub now: Instant,
+    /// Endpoint A.
+    pub a: Node,
+    /// Endpoint B.
+    pub b: Node,
+    /// The link.
+    pub link: Link,
+    /// Every datagram sent by either side.
+    pub log: Vec<Sent>,
+    to_a: VecDeque<Packet>,
+    to_b: VecDeque<Packet>,
+    rng: Rng,
+}
+
+impl Sim {
+    /// Two endpoints with the given configurations (their `local` are their addresses).
+    pub fn new(seed: u64, a: Config, b: Config, link: Link) -> Sim {
+        let node = |c: Config| Node { addr: c.local, ep: Endpoint::new(c), events: Vec::new() };
+        Sim {
+            now: Instant::ZERO,
+            a: node(a),
+            b: node(b),
+            link,
+            log: Vec::new(),
+            to_a: VecDeque::new(),
+            to_b: VecDeque::new(),
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// One side's node.
+    pub fn node(&mut self, side: Side) -> &mut Node {
+        match side {
+            Side::A => &mut self.a,
+            Side::B => &mut self.b,
+        }
+    }
+
+    /// Gives a client command to one side.
+    pub fn command(&mut self, side: Side, cmd: Command) {
+        let now = self.now;
+        self.node(side).ep.handle_command(now, cmd);
+        self.drain(side, Cause::Command);
+    }
+
+    /// Delivers `bytes` to `side` as if sent from `from` (a stranger, say), bypassing the link.
+    pub fn inject(&mut self, side: Side, from: SocketAddr, bytes: &[u8]) {
+        let now = self.now;
+        self.node(side).ep.handle_datagram(now, from, bytes);
+        self.drain(side, Cause::Datagram);
+    }
+
+    /// When the next thing happens: a datagram arrives or a timer fires.
+    pub fn next_event_time(&self) -> Option<Instant> {
+        [
+            self.to_a.front().map(|p| p.at),
+            self.to_b.front().map(|p| p.at),
+            self.a.ep.poll_timeout(),
+            self.b.ep.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Advances to the next event and processes everything due then. False if nothing is left.
+    pub fn step(&mut self) -> bool {
+        let Some(at) = self.next_event_time() else { return false };
+        self.now = self.now.max(at);
+        for side in [Side::A, Side::B] {
+            let now = self.now;
+            loop {
+                let queue = match side {
+                    Side::A => &mut self.to_a,
+                    Side::B => &mut self.to_b,
+                };
+                if queue.front().is_none_or(|p| p.at > now) {
+                    break;
+                }
+                let Some(p) = queue.pop_front() else { break };
+                self.node(side).ep.handle_datagram(now, p.from, &p.bytes);
+                self.drain(side, Cause::Datagram);
+            }
+            if self.node(side).ep.poll_timeout().is_some_and(|t| t <= now) {
+                self.node(side).ep.handle_timeout(now);
+                self.drain(side, Cause::Timeout);
+            }
+        }
+        true
+    }
+
+    /// Steps until `done` holds or virtual time passes `limit`; returns whether `done` held.
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Sim) -> bool) -> bool {
+        let end = Instant::ZERO + limit;
+        while !done(self) {
+            if self.next_event_time().is_none_or(|t| t > end) || !self.step() {
+                return done(self);
+            }
+        }
+        true
+    }
+
+    /// Steps until nothing is in flight and no timer is armed (or `limit` passes).
+    pub fn run_to_quiet(&mut self, limit: Duration) -> bool {
+        self.run_until(limit, |s| s.next_event_time().is_none())
+    }
+
+    /// Moves virtual time forward without events happening before `at` being skipped.
+    pub fn advance_to(&mut self, at: Instant) {
+        while self.next_event_time().is_some_and(|t| t <= at) {
+            self.step();
+        }
+        self.now = self.now.max(at);
+    }
+
+    fn drain(&mut self, side: Side, cause: Cause) {
+        let now = self.now;
+        let from = self.node(side).addr;
+        while let Some(t) = self.node(side).ep.poll_transmit() {
+            let delivered = !self.rng.chance(self.link.loss);
+            let bytes = t.bytes().to_vec();
+            self.log.push(Sent { at: now, from: side, cause, bytes: bytes.clone(), delivered });
+            if !delivered {
+                continue;
+            }
+            let copies = if self.rng.chance(self.link.duplicate) { 2 } else { 1 };
+            for _ in 0..copies {
+                let delay = self.rng.between(self.link.delay_min, self.link.delay_max);
+                let queue = match side.other() {
+                    Side::A => &mut self.to_a,
+                    Side::B => &mut self.to_b,
+                };
+                // Keep order: never arrive before the datagram ahead.
+                let at = queue.back().map_or(now + delay, |p| p.at.max(now + delay));
+                queue.push_back(Packet { at, from, bytes: bytes.clone() });
+            }
+        }
+        while let Some(e) = self.node(side).ep.poll_event() {
+            self.node(side).events.push(e);
+        }
+    }
+}
+
+/// SplitMix64: small, seeded, good enough for choosing losses.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A float in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        p > 0.0 && self.unit() < p
+    }
+
+    /// A duration in [lo, hi].
+    pub fn between(&mut self, lo: Duration, hi: Duration) -> Duration {
+        if hi <= lo {
+            return lo;
+        }
+        lo + (hi - lo).mul_f64(self.unit())
+    }
+}
