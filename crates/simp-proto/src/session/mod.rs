@@ -219,7 +219,11 @@ struct Accepting {
     resent: bool,
     /// Re-sends we may still make on our own (SPEC 2.1 step 3: twice).
     own_resends_left: u8,
-    next: Instant,
+    /// When to re-send on our own, while the budget lasts.
+    next: Option<Instant>,
+    /// When to give up: `retries + 1` timeouts without hearing from the caller, who re-sends
+    /// SYN all along if our SYN+ACKs are lost.
+    give_up: Instant,
 }
 
 #[derive(Debug)]
@@ -351,7 +355,7 @@ impl Endpoint {
             State::Idle => None,
             State::Calling(s) => Some(s.next_syn.min(s.give_up)),
             State::Ringing(s) => Some(s.expires),
-            State::Accepting(s) => Some(s.next),
+            State::Accepting(s) => Some(s.next.map_or(s.give_up, |n| n.min(s.give_up))),
             State::Chatting(c) => c.tx.in_flight.as_ref().map(|f| f.deadline),
             State::Closing(s) => Some(s.next),
         };
@@ -439,19 +443,18 @@ impl Endpoint {
                 }
             }
             State::Accepting(s) => {
-                if now >= s.next {
-                    if s.own_resends_left == 0 {
-                        let peer = s.peer;
-                        self.send_control(peer, Kind::Fin, Seq::Zero);
-                        self.end_session(now, EndReason::PeerUnreachable, None);
-                    } else {
-                        s.own_resends_left -= 1;
-                        s.resent = true;
-                        s.next = now + self.config.timeout;
-                        let peer = s.peer;
-                        self.stats.retransmissions += 1;
-                        self.send_control(peer, Kind::SynAck, Seq::Zero);
-                    }
+                if now >= s.give_up {
+                    let peer = s.peer;
+                    info!(%peer, "the caller went silent before completing the handshake");
+                    self.send_control(peer, Kind::Fin, Seq::Zero);
+                    self.end_session(now, EndReason::PeerUnreachable, None);
+                } else if s.next.is_some_and(|n| now >= n) {
+                    s.own_resends_left = s.own_resends_left.saturating_sub(1);
+                    s.next = (s.own_resends_left > 0).then(|| now + self.config.timeout);
+                    s.resent = true;
+                    let peer = s.peer;
+                    self.stats.retransmissions += 1;
+                    self.send_control(peer, Kind::SynAck, Seq::Zero);
                 }
             }
             State::Chatting(c) => {
@@ -519,7 +522,7 @@ impl Endpoint {
             (State::Accepting(s), Kind::Syn) => {
                 // The caller did not hear us: one more SYN+ACK per SYN (SPEC 2.1 step 3).
                 s.resent = true;
-                s.next = now + self.config.timeout;
+                s.give_up = now + handshake_patience(&self.config);
                 self.stats.retransmissions += 1;
                 self.send_control(from, Kind::SynAck, Seq::Zero);
             }
@@ -588,7 +591,8 @@ impl Endpoint {
             first_sent: now,
             resent: false,
             own_resends_left: 2,
-            next: now + self.config.timeout,
+            next: Some(now + self.config.timeout),
+            give_up: now + handshake_patience(&self.config),
         };
         self.set_state(State::Accepting(accepting));
     }
@@ -933,6 +937,11 @@ impl Endpoint {
         let d = Datagram::new(kind, seq, self.user.as_ref(), &[]);
         self.transmits.push_back(Transmit { to, bytes: inline(&d) });
     }
+}
+
+/// How long an accepting callee waits for a silent caller.
+fn handshake_patience(config: &Config) -> Duration {
+    config.timeout.saturating_mul(config.retries.saturating_add(1))
 }
 
 fn inline(d: &Datagram<'_>) -> TxBytes {
