@@ -377,7 +377,7 @@ impl Endpoint {
             }
         };
         if self.peer() == Some(from) {
-            self.from_peer(now, from, d);
+            self.on_peer_datagram(now, from, d);
             return;
         }
         if let Some(linger) = self.linger.filter(|l| l.peer == from && now < l.until) {
@@ -494,7 +494,7 @@ impl Endpoint {
 
     // ----- datagrams from the current peer -----
 
-    fn from_peer(&mut self, now: Instant, from: SocketAddr, d: Datagram<'_>) {
+    fn on_peer_datagram(&mut self, now: Instant, from: SocketAddr, d: Datagram<'_>) {
         match (&mut self.state, d.kind()) {
             (State::Calling(_), Kind::SynAck) => {
                 self.send_control(from, Kind::Ack, Seq::Zero);

@@ -1,0 +1,45 @@
+//! The receive path allocates nothing per datagram beyond the delivered text: the ACK is
+//! built inline, the sender's name is shared, queues are reused. Counted with dhat's heap
+//! statistics (deterministic: allocation counts, not time).
+
+use std::net::SocketAddr;
+
+use simp_proto::ipc::{Command, Event};
+use simp_proto::wire::{Datagram, Kind, Seq, UserName};
+use simp_proto::{Config, Endpoint, Instant};
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+#[test]
+fn one_allocation_per_received_chat_datagram() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let peer: SocketAddr = "127.0.0.2:7777".parse().unwrap();
+    let mut ep = Endpoint::new(Config::new("127.0.0.1:7777".parse().unwrap()));
+    let now = Instant::ZERO;
+    let bob = UserName::new("bob").unwrap();
+    ep.handle_command(now, Command::Connect { user: "alice".into() });
+    ep.handle_command(now, Command::Start { peer: peer.to_string() });
+    ep.handle_datagram(now, peer, &Datagram::new(Kind::SynAck, Seq::Zero, Some(&bob), b"").to_vec());
+    let datagrams = [Seq::Zero, Seq::One].map(|s| Datagram::new(Kind::Chat, s, Some(&bob), b"hello there").to_vec());
+    let mut delivered = 0;
+    let mut run = |ep: &mut Endpoint, n: usize| {
+        for i in 0..n {
+            ep.handle_datagram(now, peer, &datagrams[i & 1]);
+            while let Some(t) = ep.poll_transmit() {
+                assert!(!t.bytes().is_empty());
+            }
+            while let Some(e) = ep.poll_event() {
+                delivered += usize::from(matches!(e, Event::Message { .. }));
+            }
+        }
+    };
+    run(&mut ep, 100); // warm-up: queues reach their working size
+    let before = dhat::HeapStats::get();
+    run(&mut ep, 1000);
+    let after = dhat::HeapStats::get();
+    let allocations = after.total_blocks - before.total_blocks;
+    dhat::assert_eq!(delivered, 1100);
+    // Exactly the message texts: one String each.
+    dhat::assert_eq!(allocations, 1000);
+}
