@@ -987,3 +987,15 @@ mod arbitrary {
         }
     }
 }
+
+#[test]
+fn shutdown_leaves_the_session_even_without_a_client() {
+    let mut h = H::with(|c| c.auto_accept = true);
+    h.recv(peer(), Kind::Syn, 0, "bob", "");
+    h.recv(peer(), Kind::Ack, 0, "bob", "");
+    h.sent();
+    h.ep.handle_shutdown(h.now);
+    assert_eq!(h.sent(), [w(peer(), Kind::Fin, 0, "", "")]);
+    h.recv(peer(), Kind::Ack, 0, "bob", "");
+    assert!(h.ep.is_idle());
+}
