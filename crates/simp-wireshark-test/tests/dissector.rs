@@ -109,6 +109,10 @@ fn run(tool: &str, args: &[&str]) -> std::process::Output {
 
 /// Writes `packets` as UDP datagrams 40000 -> 7777 into a capture file, through text2pcap.
 fn capture(dir: &TempDir, packets: &[Vec<u8>]) -> PathBuf {
+    capture_to_port(dir, packets, 7777)
+}
+
+fn capture_to_port(dir: &TempDir, packets: &[Vec<u8>], port: u16) -> PathBuf {
     let mut dump = String::new();
     for packet in packets {
         assert!(!packet.is_empty(), "text2pcap cannot write an empty packet");
@@ -121,10 +125,11 @@ fn capture(dir: &TempDir, packets: &[Vec<u8>]) -> PathBuf {
         }
         dump.push('\n');
     }
-    let input = dir.0.join("datagrams.txt");
-    let cap = dir.0.join("simp.cap");
+    let input = dir.0.join(format!("datagrams-{port}.txt"));
+    let cap = dir.0.join(format!("simp-{port}.cap"));
     std::fs::write(&input, dump).unwrap();
-    run("text2pcap", &["-q", "-u", "40000,7777", input.to_str().unwrap(), cap.to_str().unwrap()]);
+    let ports = format!("40000,{port}");
+    run("text2pcap", &["-q", "-u", &ports, input.to_str().unwrap(), cap.to_str().unwrap()]);
     cap
 }
 
@@ -173,8 +178,14 @@ impl Packet {
 
 /// Dissects `cap` with the dissector loaded; one `Packet` per frame, in order.
 fn tshark(cap: &Path) -> Vec<Packet> {
+    tshark_with(cap, &[])
+}
+
+/// Like `tshark`, with extra options (`-o simp.port:N`).
+fn tshark_with(cap: &Path, options: &[&str]) -> Vec<Packet> {
     let lua = format!("lua_script:{}", dissector().display());
     let mut args = vec!["-n", "-X", &lua, "-r", cap.to_str().unwrap(), "-T", "json"];
+    args.extend_from_slice(options);
     for field in FIELDS.iter().chain(EXPERTS.iter()) {
         args.extend(["-e", field]);
     }
@@ -386,4 +397,19 @@ fn garbage_and_truncated_datagrams_never_break_the_dissector() {
             assert_dissected(&format!("snaplen {snaplen}, datagram {i}"), p);
         }
     }
+}
+
+#[test]
+fn the_port_is_a_preference() {
+    let dir = TempDir::new("port");
+    let syn = hex(vectors().iter().find(|v| v["name"] == "syn").expect("syn")["hex"].as_str().unwrap());
+    let on_9999 = capture_to_port(&dir, &[syn.clone()], 9999);
+    let protocols = tshark(&on_9999)[0].get("frame.protocols").unwrap_or_default().to_owned();
+    assert!(protocols.ends_with(":udp:data"), "port 9999 is not SIMP by default: {protocols}");
+    let moved = tshark_with(&on_9999, &["-o", "simp.port:9999"]);
+    assert_dissected("syn to port 9999", &moved[0]);
+    assert_eq!(moved[0].get("_ws.col.Info"), Some("SYN seq=0 alice"));
+    let on_7777 = capture(&dir, &[syn]);
+    let old = tshark_with(&on_7777, &["-o", "simp.port:9999"]);
+    assert_eq!(old[0].get("simp.type"), None, "port 7777 is no longer SIMP once the preference moves it");
 }
