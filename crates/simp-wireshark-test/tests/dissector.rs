@@ -403,7 +403,7 @@ fn garbage_and_truncated_datagrams_never_break_the_dissector() {
 fn the_port_is_a_preference() {
     let dir = TempDir::new("port");
     let syn = hex(vectors().iter().find(|v| v["name"] == "syn").expect("syn")["hex"].as_str().unwrap());
-    let on_9999 = capture_to_port(&dir, &[syn.clone()], 9999);
+    let on_9999 = capture_to_port(&dir, std::slice::from_ref(&syn), 9999);
     let protocols = tshark(&on_9999)[0].get("frame.protocols").unwrap_or_default().to_owned();
     assert!(protocols.ends_with(":udp:data"), "port 9999 is not SIMP by default: {protocols}");
     let moved = tshark_with(&on_9999, &["-o", "simp.port:9999"]);
