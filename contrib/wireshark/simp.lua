@@ -31,9 +31,11 @@ local chat_op_names = { [0x01] = "CHAT" }
 local simp = Proto("simp", "Simple IMC Messaging Protocol")
 
 local f_type = ProtoField.uint8("simp.type", "Type", base.HEX, type_names)
--- The operation's meaning depends on the type (0x01 is ERR or CHAT), so its name is put in the
--- item text by the dissector; the value string covers the control operations.
+-- The operation's meaning depends on the type (0x01 is ERR or CHAT): two fields share the filter
+-- name simp.op, each with its type's value string; unknown types get the one without names.
 local f_op = ProtoField.uint8("simp.op", "Operation", base.HEX, control_op_names)
+local f_op_chat = ProtoField.uint8("simp.op", "Operation", base.HEX, chat_op_names)
+local f_op_other = ProtoField.uint8("simp.op", "Operation", base.HEX)
 local f_op_err = ProtoField.bool("simp.op.err", "ERR", 8, nil, 0x01)
 local f_op_syn = ProtoField.bool("simp.op.syn", "SYN", 8, nil, 0x02)
 local f_op_ack = ProtoField.bool("simp.op.ack", "ACK", 8, nil, 0x04)
@@ -43,7 +45,7 @@ local f_user = ProtoField.string("simp.user", "User")
 local f_length = ProtoField.uint32("simp.length", "Length", base.DEC)
 local f_payload = ProtoField.string("simp.payload", "Payload")
 
-simp.fields = { f_type, f_op, f_op_err, f_op_syn, f_op_ack, f_op_fin, f_seq, f_user, f_length, f_payload }
+simp.fields = { f_type, f_op, f_op_chat, f_op_other, f_op_err, f_op_syn, f_op_ack, f_op_fin, f_seq, f_user, f_length, f_payload }
 
 local e_short = ProtoExpert.new("simp.short", "Datagram shorter than the 39-byte SIMP header",
     expert.group.MALFORMED, expert.severity.WARN)
@@ -105,7 +107,10 @@ local function dissect(tvb, pinfo, tree)
     if reported < HEADER_LEN then
         -- Show whichever whole header fields are there, then stop.
         if len >= 1 then root:add(f_type, tvb:range(0, 1)) end
-        if len >= 2 then root:add(f_op, tvb:range(1, 1)) end
+        if len >= 2 then
+            local ty = tvb:range(0, 1):uint()
+            root:add((ty == TYPE_CONTROL and f_op) or (ty == TYPE_CHAT and f_op_chat) or f_op_other, tvb:range(1, 1))
+        end
         if len >= 3 then root:add(f_seq, tvb:range(2, 1)) end
         if len >= 3 + USER_LEN then
             root:add(f_user, tvb:range(3, USER_LEN), escape(user_name(tvb:raw(3, USER_LEN)), false))
@@ -138,8 +143,8 @@ local function dissect(tvb, pinfo, tree)
     end
 
     local name_of_op = op_name(ty, op)
-    local op_item = root:add(f_op, tvb:range(1, 1))
-    op_item:set_text(string.format("Operation: %s (0x%02x)", name_of_op or "Unknown", op))
+    local op_field = (ty == TYPE_CONTROL and f_op) or (ty == TYPE_CHAT and f_op_chat) or f_op_other
+    local op_item = root:add(op_field, tvb:range(1, 1))
     if ty == TYPE_CONTROL then
         op_item:add(f_op_err, tvb:range(1, 1))
         op_item:add(f_op_syn, tvb:range(1, 1))
