@@ -63,7 +63,10 @@ pub enum Phase {
         user: String,
     },
     /// `leave` sent, waiting for `ended`.
-    Leaving,
+    Leaving {
+        /// What is being left, e.g. `chat with bob`, for the `ended` line.
+        what: String,
+    },
     /// `quit` sent (or nothing left to say): the front end should wind down.
     Quitting,
 }
@@ -72,13 +75,24 @@ impl Phase {
     /// Phases that only wait for the daemon's answer. Lines typed meanwhile (other than `q`)
     /// are held and replayed once the answer arrives, so a script may type ahead.
     fn is_transient(&self) -> bool {
-        matches!(self, Phase::Connecting | Phase::Starting { .. } | Phase::Accepting { .. } | Phase::Leaving)
+        matches!(self, Phase::Connecting | Phase::Starting { .. } | Phase::Accepting { .. } | Phase::Leaving { .. })
     }
 
     /// Whether this phase reads free text (a name, an address, messages); in the others the
     /// full-screen interface treats single keys as menu choices.
     pub fn takes_text(&self) -> bool {
         matches!(self, Phase::AskName | Phase::AskPeer | Phase::Chatting { .. })
+    }
+
+    /// The call or chat this phase is about, for the line saying it ended.
+    fn what(&self) -> Option<String> {
+        match self {
+            Phase::Chatting { user, .. } => Some(format!("chat with {user}")),
+            Phase::Calling { peer } | Phase::Starting { peer } => Some(format!("call to {peer}")),
+            Phase::Ringing { user, .. } | Phase::Accepting { user, .. } => Some(format!("request from {user}")),
+            Phase::Leaving { what } => Some(what.clone()),
+            _ => None,
+        }
     }
 
     /// One or two words for the status bar.
@@ -93,7 +107,7 @@ impl Phase {
             Phase::Starting { peer } => format!("calling {peer}"),
             Phase::Calling { peer } => format!("calling {peer}"),
             Phase::Chatting { peer, user } => format!("chatting with {user} ({peer})"),
-            Phase::Leaving => "leaving".into(),
+            Phase::Leaving { .. } => "leaving".into(),
             Phase::Quitting => "quitting".into(),
         }
     }
@@ -235,9 +249,11 @@ impl App {
             Phase::Chatting { user, .. } => {
                 format!("chatting with {user} — type a message; /leave ends the chat, /quit quits")
             }
-            Phase::Connecting | Phase::Starting { .. } | Phase::Accepting { .. } | Phase::Leaving | Phase::Quitting => {
-                return None
-            }
+            Phase::Connecting
+            | Phase::Starting { .. }
+            | Phase::Accepting { .. }
+            | Phase::Leaving { .. }
+            | Phase::Quitting => return None,
         })
     }
 
@@ -338,23 +354,21 @@ impl App {
             },
             Phase::Calling { .. } => match trimmed {
                 "q" | "quit" | "/quit" => self.quit(),
-                "c" | "cancel" | "/leave" => {
-                    self.set_phase(Phase::Leaving);
-                    vec![Command::Leave]
-                }
+                "c" | "cancel" | "/leave" => self.leave(),
                 _ => self.refuse(now, "not in a chat yet: c cancels the call, q quits".into()),
             },
             Phase::Chatting { .. } => self.chat_line(line, now),
-            Phase::Connecting | Phase::Starting { .. } | Phase::Accepting { .. } | Phase::Leaving | Phase::Quitting => {
-                Vec::new()
-            }
+            Phase::Connecting
+            | Phase::Starting { .. }
+            | Phase::Accepting { .. }
+            | Phase::Leaving { .. }
+            | Phase::Quitting => Vec::new(),
         }
     }
 
     /// Handles one event from the daemon. May return commands: lines typed ahead during a
     /// wait are replayed once the wait is over.
     pub fn on_event(&mut self, event: Event, now: NaiveTime) -> Vec<Command> {
-        let before = self.phase.clone();
         match event {
             Event::Connected { user, daemon, version: _ } => {
                 let (user, daemon) = (escape::field(&user), escape::field(&daemon));
@@ -400,12 +414,7 @@ impl App {
             Event::Delivered { id } => self.mark(&id, Delivery::Delivered, now),
             Event::Undelivered { id, reason } => self.mark(&id, Delivery::Undelivered(reason.to_string()), now),
             Event::Ended { reason, detail } => {
-                let what = match &before {
-                    Phase::Chatting { user, .. } => format!("chat with {user}"),
-                    Phase::Calling { peer } | Phase::Starting { peer } => format!("call to {peer}"),
-                    Phase::Ringing { user, .. } | Phase::Accepting { user, .. } => format!("request from {user}"),
-                    _ => "chat".into(),
-                };
+                let what = self.phase.what().unwrap_or_else(|| "chat".into());
                 let detail = detail.map(|d| format!(" ({})", escape::field(&d))).unwrap_or_default();
                 self.push(now, EntryKind::Info(format!("{what} ended: {reason}{detail}")));
                 if matches!(
@@ -415,7 +424,7 @@ impl App {
                         | Phase::Starting { .. }
                         | Phase::Calling { .. }
                         | Phase::Chatting { .. }
-                        | Phase::Leaving
+                        | Phase::Leaving { .. }
                 ) {
                     self.set_phase(Phase::Menu);
                 }
@@ -445,7 +454,9 @@ impl App {
             (Phase::Connecting, ErrorCode::BadUser) => self.set_phase(Phase::AskName),
             // Errors never change the daemon's state (IPC.md): the answer we waited for is
             // not coming, so go back to where a choice can be made.
-            (Phase::Starting { .. } | Phase::Accepting { .. } | Phase::Leaving, _) => self.set_phase(Phase::Menu),
+            (Phase::Starting { .. } | Phase::Accepting { .. } | Phase::Leaving { .. }, _) => {
+                self.set_phase(Phase::Menu)
+            }
             (_, ErrorCode::BadText | ErrorCode::QueueFull | ErrorCode::LineTooLong | ErrorCode::NotInChat) => {
                 // The daemon answers each `chat` in order with `queued` or an error, so the
                 // oldest message not yet queued is the one refused.
@@ -464,10 +475,7 @@ impl App {
         let text = line.trim_end_matches(['\r', '\n']);
         let text = match text.trim() {
             "/quit" => return self.quit(),
-            "/leave" => {
-                self.set_phase(Phase::Leaving);
-                return vec![Command::Leave];
-            }
+            "/leave" => return self.leave(),
             "/status" => return vec![Command::Status],
             "" => return Vec::new(),
             _ if text.starts_with("//") => &text[1..],
@@ -489,6 +497,12 @@ impl App {
         let lines = escape::message_lines(text);
         self.push(now, EntryKind::Outgoing { user, id: id.clone(), lines, delivery: Delivery::Pending, queued: false });
         vec![Command::Chat { text: text.to_owned(), id: Some(id) }]
+    }
+
+    fn leave(&mut self) -> Vec<Command> {
+        let what = self.phase.what().unwrap_or_else(|| "chat".into());
+        self.set_phase(Phase::Leaving { what });
+        vec![Command::Leave]
     }
 
     fn start(&mut self, peer: &str, now: NaiveTime) -> Vec<Command> {
@@ -673,8 +687,9 @@ mod tests {
     fn leave_ends_the_chat_and_quit_quits() {
         let mut app = chatting();
         assert_eq!(app.on_line("/leave", t(4)), vec![Command::Leave]);
-        assert_eq!(app.phase(), &Phase::Leaving);
+        assert_eq!(app.phase(), &Phase::Leaving { what: "chat with bob".into() });
         app.on_event(Event::Ended { reason: EndReason::YouLeft, detail: None }, t(4));
+        assert_eq!(last(&app), &EntryKind::Info("chat with bob ended: you left".into()));
         assert_eq!(app.phase(), &Phase::Menu);
 
         let mut app = chatting();
