@@ -116,9 +116,14 @@ pub(crate) async fn run(
             break;
         }
     }
-    if let Some(client) = shell.client.take() {
-        let Client { writer, out, .. } = client;
-        close_gracefully(writer, out).await;
+    if let Some(Client { mut writer, out, .. }) = shell.client.take() {
+        // The last events (e.g. `ended`), then EOF; not waiting for the client to close too,
+        // so that a stopping daemon exits promptly.
+        let _ = timeout(CLOSE_GRACE, async move {
+            writer.write_all(&out).await?;
+            writer.shutdown().await
+        })
+        .await;
     }
     Ok(())
 }
