@@ -411,6 +411,18 @@ impl Endpoint {
         }
     }
 
+    /// The daemon is stopping (SIGINT/SIGTERM, IPC.md): leave any session as `leave` would
+    /// (SPEC 2.3: queued messages, then FIN until ACKed), whether or not a client is attached.
+    /// Without this an `--auto-accept` daemon with no client could not say goodbye: `leave`
+    /// needs a connected client. The shell keeps driving the endpoint until [`Endpoint::is_idle`]
+    /// or its own deadline.
+    pub fn handle_shutdown(&mut self, now: Instant) {
+        if !matches!(self.state, State::Idle) {
+            info!(peer = ?self.peer(), "shutting down: leaving the session");
+            self.leave(now);
+        }
+    }
+
     /// Time has reached [`Endpoint::poll_timeout`]. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.linger.is_some_and(|l| now >= l.until) {
