@@ -74,7 +74,7 @@ pub enum Phase {
 impl Phase {
     /// Phases that only wait for the daemon's answer. Lines typed meanwhile (other than `q`)
     /// are held and replayed once the answer arrives, so a script may type ahead.
-    fn is_transient(&self) -> bool {
+    pub fn is_transient(&self) -> bool {
         matches!(self, Phase::Connecting | Phase::Starting { .. } | Phase::Accepting { .. } | Phase::Leaving { .. })
     }
 
