@@ -464,7 +464,7 @@ impl App {
                     matches!(e.kind, EntryKind::Outgoing { queued: false, delivery: Delivery::Pending, .. })
                 });
                 if let Some(i) = refused {
-                    self.set_delivery(i, Delivery::Undelivered(code_name.into()), now);
+                    self.set_delivery(i, Delivery::Undelivered(code_name), now);
                 }
             }
             _ => {}
@@ -744,26 +744,22 @@ mod tests {
         assert!(app.on_line("q", t(0)).is_empty(), "nothing to tell a daemon we never named ourselves to");
         assert!(app.is_finished());
 
-        let setups: Vec<(&str, Box<dyn Fn(&mut App)>)> = vec![
-            ("connecting", Box::new(|_| {})),
-            ("menu", Box::new(|a| drop(a.on_event(connected_event(), t(1))))),
-            ("peer prompt", Box::new(|a| drop((a.on_event(connected_event(), t(1)), a.on_line("s", t(1)))))),
-            ("waiting", Box::new(|a| drop((a.on_event(connected_event(), t(1)), a.on_line("w", t(1)))))),
-            (
-                "ringing",
-                Box::new(|a| {
-                    a.on_event(connected_event(), t(1));
-                    a.on_event(Event::Request { peer: "127.0.0.1:7777".into(), user: "x".into() }, t(1));
-                }),
-            ),
-            (
-                "calling",
-                Box::new(|a| {
-                    a.on_event(connected_event(), t(1));
-                    a.on_line("127.0.0.2", t(1));
-                    a.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(1));
-                }),
-            ),
+        let connect = |a: &mut App| drop(a.on_event(connected_event(), t(1)));
+        type Setup<'a> = &'a dyn Fn(&mut App);
+        let setups: [(&str, Setup); 6] = [
+            ("connecting", &|_| {}),
+            ("menu", &connect),
+            ("peer prompt", &|a| drop((connect(a), a.on_line("s", t(1))))),
+            ("waiting", &|a| drop((connect(a), a.on_line("w", t(1))))),
+            ("ringing", &|a| {
+                connect(a);
+                a.on_event(Event::Request { peer: "127.0.0.1:7777".into(), user: "x".into() }, t(1));
+            }),
+            ("calling", &|a| {
+                connect(a);
+                a.on_line("127.0.0.2", t(1));
+                a.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(1));
+            }),
         ];
         for (name, setup) in setups {
             let (mut app, _) = App::with_user("alice", t(0));
