@@ -77,12 +77,26 @@ use std::net::SocketAddr;
 
 pub use session::SessionError;
 
-/// Connects to the daemon at `addr` and runs a session with the chosen front end.
+/// Connects to the daemon at `addr` and runs a session with the chosen front end; `user`
+/// skips the name prompt.
 pub async fn run(addr: SocketAddr, user: Option<&str>, full_screen: bool) -> Result<(), SessionError> {
     let (reader, writer) = conn::connect(addr).await?;
+    let initial: Vec<String> = user.into_iter().map(str::to_owned).collect();
+    run_with(addr, reader, writer, &initial, full_screen).await
+}
+
+/// Runs a session on an open connection, first feeding `initial` as if typed (the demo uses
+/// this to log in and place its call).
+pub async fn run_with(
+    addr: SocketAddr,
+    reader: conn::EventReader,
+    writer: conn::CommandWriter,
+    initial: &[String],
+    full_screen: bool,
+) -> Result<(), SessionError> {
     if full_screen {
-        tui::run(addr, reader, writer, user).await
+        tui::run(addr, reader, writer, initial).await
     } else {
-        session::run(&mut plain::Plain::stdio(), addr, reader, writer, user).await
+        session::run(&mut plain::Plain::stdio(), addr, reader, writer, initial).await
     }
 }

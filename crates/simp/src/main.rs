@@ -28,6 +28,9 @@ struct Args {
     /// on the second, and call it as user `you`.
     #[arg(long, conflicts_with_all = ["daemon_ip", "port", "user"])]
     demo: bool,
+    /// For tests: the demo's daemons take free ports even when 7777/7778 are free.
+    #[arg(long, hide = true, requires = "demo")]
+    demo_any_port: bool,
 }
 
 #[tokio::main]
@@ -35,7 +38,7 @@ async fn main() {
     let args = Args::parse();
     let full_screen = !args.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let result = if args.demo {
-        simp::demo::run(full_screen).await
+        simp::demo::run(full_screen, !args.demo_any_port).await
     } else {
         let addr = SocketAddr::new(args.daemon_ip, args.port);
         simp::run(addr, args.user.as_deref(), full_screen).await.map_err(|e| e.to_string())

@@ -64,26 +64,24 @@ pub fn now() -> NaiveTime {
     chrono::Local::now().time()
 }
 
-/// Runs one session until the user quits (`Ok`) or the daemon goes away (`Err`).
+/// Runs one session until the user quits (`Ok`) or the daemon goes away (`Err`). `initial`
+/// lines are taken as typed first (`--user`, the demo's call).
 pub(crate) async fn run<F: Front>(
     front: &mut F,
     addr: SocketAddr,
     reader: EventReader,
     mut writer: CommandWriter,
-    user: Option<&str>,
+    initial: &[String],
 ) -> Result<(), SessionError> {
     let mut events = reader.spawn();
     let mut app = App::new();
     let mut quit_sent = false;
     let mut deadline: Option<Instant> = None;
-    let mut cmds = match user {
-        Some(name) => app.on_line(name, now()),
-        None => Vec::new(),
-    };
+    let mut cmds: Vec<Command> = initial.iter().flat_map(|line| app.on_line(line, now())).collect();
     loop {
         if !cmds.is_empty() {
             quit_sent |= cmds.contains(&Command::Quit);
-            if matches!(cmds.first(), Some(Command::Connect { .. })) {
+            if cmds.iter().any(|c| matches!(c, Command::Connect { .. })) {
                 deadline = Some(Instant::now() + HANDSHAKE_TIMEOUT);
             }
             if let Err(err) = writer.send_all(&cmds).await {

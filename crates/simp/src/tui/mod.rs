@@ -30,7 +30,7 @@ pub async fn run(
     addr: SocketAddr,
     reader: EventReader,
     writer: CommandWriter,
-    user: Option<&str>,
+    initial: &[String],
 ) -> Result<(), SessionError> {
     let guard = TerminalGuard::enter()?;
     let mut tui = Tui {
@@ -38,7 +38,7 @@ pub async fn run(
         events: EventStream::new(),
         ui: UiState::new(),
     };
-    let result = session::run(&mut tui, addr, reader, writer, user).await;
+    let result = session::run(&mut tui, addr, reader, writer, initial).await;
     drop(tui);
     drop(guard);
     result
