@@ -9,7 +9,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use simp_proto::ipc::{Command, Event, MAX_LINE};
+use simp_proto::ipc::{Command, Event, DEFAULT_CLIENT_PORT, MAX_LINE};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -22,7 +22,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Debug, thiserror::Error)]
 pub enum ConnError {
     /// Nothing accepted the connection.
-    #[error("no simpd answers at {addr} ({source}); start one with `simpd {ip}` (or pass the daemon's IP and --port)", ip = .addr.ip())]
+    #[error("no simpd answers at {addr} ({source}); start one with `{cmd}` (or pass the daemon's IP and --port)", cmd = start_command(*.addr))]
     Unreachable {
         /// Where we tried.
         addr: SocketAddr,
@@ -30,7 +30,7 @@ pub enum ConnError {
         source: io::Error,
     },
     /// The handshake did not finish in time.
-    #[error("no simpd answers at {addr} (no answer within {secs} s); start one with `simpd {ip}` (or pass the daemon's IP and --port)", ip = .addr.ip(), secs = CONNECT_TIMEOUT.as_secs())]
+    #[error("no simpd answers at {addr} (no answer within {secs} s); start one with `{cmd}` (or pass the daemon's IP and --port)", cmd = start_command(*.addr), secs = CONNECT_TIMEOUT.as_secs())]
     Timeout {
         /// Where we tried.
         addr: SocketAddr,
@@ -38,6 +38,14 @@ pub enum ConnError {
     /// Reading or writing failed after the connection was up.
     #[error("the connection to simpd broke: {0}")]
     Io(#[from] io::Error),
+}
+
+/// The command that starts a daemon serving clients at `addr`, for error messages.
+pub fn start_command(addr: SocketAddr) -> String {
+    match addr.port() {
+        DEFAULT_CLIENT_PORT => format!("simpd {}", addr.ip()),
+        port => format!("simpd {} --client-port {port}", addr.ip()),
+    }
 }
 
 /// Something read from the daemon.
@@ -211,6 +219,8 @@ mod tests {
         // Bind then drop, so the port is very likely closed.
         let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         let err = connect(addr).await.unwrap_err();
-        assert!(err.to_string().contains("simpd 127.0.0.1"), "{err}");
+        let hint = format!("start one with `simpd 127.0.0.1 --client-port {}`", addr.port());
+        assert!(err.to_string().contains(&hint), "{err}");
+        assert_eq!(start_command("127.0.0.2:7778".parse().unwrap()), "simpd 127.0.0.2");
     }
 }

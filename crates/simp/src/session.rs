@@ -40,7 +40,7 @@ pub(crate) trait Front {
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// The daemon closed the connection while the user was still in the session.
-    #[error("simpd at {addr} closed the connection; is it still running? (start it again with `simpd {ip}`)", ip = .addr.ip())]
+    #[error("simpd at {addr} closed the connection; is it still running? (start it again with `{cmd}`)", cmd = crate::conn::start_command(*.addr))]
     DaemonGone {
         /// The daemon's client address.
         addr: SocketAddr,

@@ -79,7 +79,7 @@ async fn a_pending_request_is_asked_and_a_vanishing_daemon_is_an_error() {
     drop(daemon);
     let (code, stderr) = simp.finish().await;
     assert_eq!(code, 1, "stderr: {stderr}");
-    assert!(stderr.contains("closed the connection") && stderr.contains("simpd"), "{stderr}");
+    assert!(stderr.contains("closed the connection") && stderr.contains("`simpd 127.0.0.1 --client-port "), "{stderr}");
 }
 
 #[tokio::test]
@@ -120,7 +120,10 @@ async fn no_daemon_exits_non_zero_with_the_simpd_hint() {
     let simp = Simp::spawn(&["--plain", "--port", &port.to_string(), "127.0.0.1"]);
     let (code, stderr) = simp.finish().await;
     assert_ne!(code, 0);
-    assert!(stderr.contains("no simpd answers at 127.0.0.1:") && stderr.contains("`simpd 127.0.0.1`"), "{stderr}");
+    assert!(
+        stderr.contains("no simpd answers at 127.0.0.1:") && stderr.contains("`simpd 127.0.0.1 --client-port "),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

@@ -47,7 +47,7 @@ async fn a_daemon_that_stops_mid_chat_is_reported_and_simp_exits_non_zero() {
     demo.stop().await;
     let (code, stderr) = simp.finish().await;
     assert_eq!(code, 1, "stderr: {stderr}");
-    assert!(stderr.contains("closed the connection") && stderr.contains("`simpd 127.0.0.1`"), "{stderr}");
+    assert!(stderr.contains("closed the connection") && stderr.contains("`simpd 127.0.0.1 --client-port "), "{stderr}");
 }
 
 #[tokio::test]
