@@ -11,6 +11,7 @@ pub mod ui;
 
 use std::io::{self, Stdout};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
@@ -86,6 +87,7 @@ impl TerminalGuard {
     fn enter() -> io::Result<TerminalGuard> {
         install_panic_hook();
         enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
         // From here on, dropping the guard undoes whatever part succeeded.
         let guard = TerminalGuard;
         execute!(io::stdout(), EnterAlternateScreen)?;
@@ -99,10 +101,17 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Leaves the alternate screen and raw mode; harmless when neither is on.
+/// Whether the terminal is in raw mode and the alternate screen because of us.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Leaves the alternate screen and raw mode, once: the panic hook and the guard's drop both
+/// call it, and leaving the alternate screen twice would jump the cursor back over the panic
+/// message.
 pub fn restore_terminal() {
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
-    let _ = disable_raw_mode();
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
+        let _ = disable_raw_mode();
+    }
 }
 
 fn install_panic_hook() {
