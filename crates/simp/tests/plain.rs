@@ -114,6 +114,18 @@ async fn q_at_the_name_prompt_quits_without_a_word_to_the_daemon() {
 }
 
 #[tokio::test]
+async fn a_service_that_never_answers_connect_is_not_waited_on_forever() {
+    let (listener, port) = FakeDaemon::listen().await;
+    let simp = Simp::spawn(&["--plain", "--port", &port.to_string(), "--user", "alice"]);
+    let mut daemon = FakeDaemon::accept(&listener).await;
+    daemon.expect(json!({"cmd":"connect","user":"alice"})).await;
+    // No answer: simp gives up after its handshake timeout (5 s), well within the helper's wait.
+    let (code, stderr) = simp.finish().await;
+    assert_eq!(code, 1, "stderr: {stderr}");
+    assert!(stderr.contains("did not answer `connect`"), "{stderr}");
+}
+
+#[tokio::test]
 async fn no_daemon_exits_non_zero_with_the_simpd_hint() {
     // Bind and drop: a port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

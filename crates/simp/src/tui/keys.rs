@@ -16,6 +16,9 @@ pub struct UiState {
     pub scroll: usize,
     /// Lines the log area showed last time, so PgUp/PgDn move a page.
     pub page: usize,
+    /// Screen lines the log took last time, so a scrolled-back view can stay put as lines
+    /// arrive.
+    pub total: usize,
     /// Esc was pressed: a following `q` quits.
     pub esc: bool,
 }

@@ -27,6 +27,11 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, ui: &mut UiState) {
 
     let lines = log_lines(app.log(), usize::from(log_area.width));
     let height = usize::from(log_area.height);
+    if ui.scroll > 0 {
+        // Scrolled back: keep showing the same lines while new ones arrive below.
+        ui.scroll += lines.len().saturating_sub(ui.total);
+    }
+    ui.total = lines.len();
     let max_scroll = lines.len().saturating_sub(height);
     ui.scroll = ui.scroll.min(max_scroll);
     ui.page = height;
@@ -342,6 +347,13 @@ mod tests {
         ui.scroll = 3;
         let rows_wide = rows(&render(&app, &mut ui, 120, 10));
         assert!(row_with(&rows_wide, " simp │").contains("↑ 3 lines up"));
+        let top = rows_wide[0].clone();
+        app.on_event(Event::Message { user: "bob".into(), text: "new".into() }, t(6));
+        let rows_after = rows(&render(&app, &mut ui, 120, 10));
+        assert_eq!(rows_after[0], top, "a scrolled-back view stays put as lines arrive");
+        ui.scroll = 0;
+        let rows_bottom = rows(&render(&app, &mut ui, 120, 10));
+        assert_eq!(rows_bottom[6], "12:00:06 bob: new");
     }
 
     #[test]
