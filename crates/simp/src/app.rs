@@ -183,6 +183,7 @@ pub struct App {
     prompt_due: bool,
     next_id: u64,
     held: VecDeque<String>,
+    refused: Option<String>,
 }
 
 impl App {
@@ -197,6 +198,7 @@ impl App {
             prompt_due: true,
             next_id: 1,
             held: VecDeque::new(),
+            refused: None,
         }
     }
 
@@ -225,6 +227,12 @@ impl App {
     /// The conversation so far.
     pub fn log(&self) -> &[Entry] {
         &self.log
+    }
+
+    /// Why the daemon turned this client away (`client-busy`), if it did: the closing
+    /// connection that follows is then no mystery.
+    pub fn refused(&self) -> Option<&str> {
+        self.refused.as_deref()
     }
 
     /// Whether the front end should stop reading input and wind down.
@@ -449,6 +457,9 @@ impl App {
             ErrorCode::PeerError => format!("the peer reports an error: {message}"),
             _ => format!("{message} ({code_name})"),
         };
+        if code == ErrorCode::ClientBusy {
+            self.refused = Some(message.to_owned());
+        }
         self.push(now, EntryKind::Error(text));
         match (&self.phase, code) {
             (Phase::Connecting, ErrorCode::BadUser) => self.set_phase(Phase::AskName),

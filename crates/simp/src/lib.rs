@@ -61,7 +61,8 @@
 //!
 //! # Exit status
 //! 0 after `q`, `/quit` or end of input; 1 when no daemon answers (with how to start one:
-//! `simpd IP`) or the daemon goes away mid-session; 2 for bad command-line flags.
+//! `simpd IP`), when it serves another client already, or when it goes away mid-session (the
+//! terminal is restored first); 2 for bad command-line flags.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

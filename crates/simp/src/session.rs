@@ -48,6 +48,14 @@ pub enum SessionError {
     /// The connection failed.
     #[error(transparent)]
     Conn(#[from] ConnError),
+    /// The daemon serves another client and closed this connection.
+    #[error("simpd at {addr} is busy with another client: {message}")]
+    Refused {
+        /// The daemon's client address.
+        addr: SocketAddr,
+        /// The daemon's words, escaped.
+        message: String,
+    },
     /// `connected` never came.
     #[error("the service at {addr} accepted the connection but did not answer `connect` within {} s; is it simpd?", HANDSHAKE_TIMEOUT.as_secs())]
     Handshake {
@@ -110,7 +118,12 @@ pub(crate) async fn run<F: Front>(
                     app.on_garbled(&what, now());
                     Vec::new()
                 }
-                Some(Ok(None)) | None => return Err(SessionError::DaemonGone { addr }),
+                Some(Ok(None)) | None => {
+                    return Err(match app.refused() {
+                        Some(message) => SessionError::Refused { addr, message: message.to_owned() },
+                        None => SessionError::DaemonGone { addr },
+                    })
+                }
                 Some(Err(err)) => return Err(daemon_gone(addr, err)),
             },
             input = front.input(&phase) => match input? {

@@ -126,6 +126,19 @@ async fn a_service_that_never_answers_connect_is_not_waited_on_forever() {
 }
 
 #[tokio::test]
+async fn a_daemon_busy_with_another_client_says_so() {
+    let (listener, port) = FakeDaemon::listen().await;
+    let simp = Simp::spawn(&["--plain", "--port", &port.to_string()]);
+    let mut daemon = FakeDaemon::accept(&listener).await;
+    let msg = "another client is attached to this daemon; close it first";
+    daemon.send(json!({"event":"error","code":"client-busy","message":msg})).await;
+    drop(daemon);
+    let (code, stderr) = simp.finish().await;
+    assert_eq!(code, 1, "stderr: {stderr}");
+    assert!(stderr.contains(&format!("is busy with another client: {msg}")), "{stderr}");
+}
+
+#[tokio::test]
 async fn no_daemon_exits_non_zero_with_the_simpd_hint() {
     // Bind and drop: a port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -59,10 +59,6 @@ impl Front for Tui {
                     return Ok(keys::handle_key(&mut self.ui, key, phase));
                 }
                 Some(Ok(TermEvent::Resize(..))) => return Ok(Input::Nothing),
-                Some(Ok(TermEvent::Paste(text))) if phase.takes_text() => {
-                    text.chars().filter(|&c| c != '\n' && c != '\r').for_each(|c| self.ui.editor.insert(c));
-                    return Ok(Input::Nothing);
-                }
                 Some(Ok(_)) => {}
                 Some(Err(err)) => return Err(err),
                 None => return Ok(Input::Quit),
