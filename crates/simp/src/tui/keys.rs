@@ -36,7 +36,10 @@ pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
     if ctrl && key.code == KeyCode::Char('c') {
         return Input::Quit;
     }
-    if std::mem::take(&mut ui.esc) && key.code == KeyCode::Char('q') && !ctrl {
+    // Esc then q; typed quickly (or sent by a script) the terminal delivers the pair as one
+    // Alt-q.
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    if (std::mem::take(&mut ui.esc) || alt) && key.code == KeyCode::Char('q') && !ctrl {
         return Input::Quit;
     }
     match key.code {
@@ -160,6 +163,8 @@ mod tests {
         assert_eq!(handle_key(&mut ui, key(KeyCode::Char('q')), &phase), Input::Nothing);
         assert_eq!(ui.editor.text(), "qxq");
         assert_eq!(handle_key(&mut ui, ctrl('c'), &Phase::Menu), Input::Quit);
+        let alt_q = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::ALT);
+        assert_eq!(handle_key(&mut ui, alt_q, &phase), Input::Quit, "Esc q arriving as one Alt-q");
     }
 
     #[test]
