@@ -1,0 +1,900 @@
+//! The client's state machine, free of I/O: events and typed lines go in, commands for the
+//! daemon come out, and the front ends (plain mode, full-screen interface) only show
+//! [`App::log`], [`App::phase`] and [`App::prompt`].
+//!
+//! It follows the course's flow (IPC.md, last section): ask the name; if a request is pending,
+//! ask accept/decline; otherwise offer start (ask the peer) or wait; in a chat, typed lines are
+//! messages. `q` quits from every menu and prompt; in a chat `/quit` quits and `/leave` ends it.
+//!
+//! Every string taken from an event is escaped ([`crate::escape`]) as it enters, so nothing
+//! stored here can reach a terminal raw.
+
+use std::collections::VecDeque;
+
+use chrono::NaiveTime;
+use simp_proto::ipc::{parse_peer, Command, ErrorCode, Event, Status};
+use simp_proto::wire::{validate_text, UserName};
+
+use crate::escape;
+
+/// Where the conversation with the daemon stands. Variants carry what the prompt and the
+/// status bar show, already escaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Asking the local user's name.
+    AskName,
+    /// `connect` sent, waiting for `connected`.
+    Connecting,
+    /// Start a chat, wait for a call, or quit.
+    Menu,
+    /// Asking the peer's address.
+    AskPeer,
+    /// Waiting for a call.
+    Waiting,
+    /// A request waits for accept or decline.
+    Ringing {
+        /// Caller's address.
+        peer: String,
+        /// Caller's name.
+        user: String,
+    },
+    /// `accept` sent, waiting for `established`.
+    Accepting {
+        /// Caller's address.
+        peer: String,
+        /// Caller's name.
+        user: String,
+    },
+    /// `start` sent, waiting for `calling`.
+    Starting {
+        /// Peer as typed.
+        peer: String,
+    },
+    /// Our call is out.
+    Calling {
+        /// Callee's address.
+        peer: String,
+    },
+    /// A chat is open: typed lines are messages.
+    Chatting {
+        /// Peer's address.
+        peer: String,
+        /// Peer's name.
+        user: String,
+    },
+    /// `leave` sent, waiting for `ended`.
+    Leaving {
+        /// What is being left, e.g. `chat with bob`, for the `ended` line.
+        what: String,
+    },
+    /// `quit` sent (or nothing left to say): the front end should wind down.
+    Quitting,
+}
+
+impl Phase {
+    /// Phases that only wait for the daemon's answer. Lines typed meanwhile (other than `q`)
+    /// are held and replayed once the answer arrives, so a script may type ahead.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Phase::Connecting | Phase::Starting { .. } | Phase::Accepting { .. } | Phase::Leaving { .. })
+    }
+
+    /// Whether this phase reads free text (a name, an address, messages); in the others the
+    /// full-screen interface treats single keys as menu choices.
+    pub fn takes_text(&self) -> bool {
+        matches!(self, Phase::AskName | Phase::AskPeer | Phase::Chatting { .. })
+    }
+
+    /// The call or chat this phase is about, for the line saying it ended.
+    fn what(&self) -> Option<String> {
+        match self {
+            Phase::Chatting { user, .. } => Some(format!("chat with {user}")),
+            Phase::Calling { peer } | Phase::Starting { peer } => Some(format!("call to {peer}")),
+            Phase::Ringing { user, .. } | Phase::Accepting { user, .. } => Some(format!("request from {user}")),
+            Phase::Leaving { what } => Some(what.clone()),
+            _ => None,
+        }
+    }
+
+    /// One or two words for the status bar.
+    pub fn describe(&self) -> String {
+        match self {
+            Phase::AskName => "choosing a name".into(),
+            Phase::Connecting => "connecting".into(),
+            Phase::Menu | Phase::AskPeer => "idle".into(),
+            Phase::Waiting => "waiting for a call".into(),
+            Phase::Ringing { peer, user } => format!("request from {user} ({peer})"),
+            Phase::Accepting { peer, user } => format!("accepting {user} ({peer})"),
+            Phase::Starting { peer } => format!("calling {peer}"),
+            Phase::Calling { peer } => format!("calling {peer}"),
+            Phase::Chatting { peer, user } => format!("chatting with {user} ({peer})"),
+            Phase::Leaving { .. } => "leaving".into(),
+            Phase::Quitting => "quitting".into(),
+        }
+    }
+}
+
+/// One line of the conversation log, with the local time it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Local time of day.
+    pub time: NaiveTime,
+    /// What happened.
+    pub kind: EntryKind,
+}
+
+/// The kinds of log line; all strings are escaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    /// Something that happened (`* ...`).
+    Info(String),
+    /// Something that went wrong or was refused (`! ...`).
+    Error(String),
+    /// A message from the peer, split into display lines.
+    Incoming {
+        /// Sender.
+        user: String,
+        /// Text lines.
+        lines: Vec<String>,
+    },
+    /// A message we sent, with its delivery mark.
+    Outgoing {
+        /// Our name.
+        user: String,
+        /// The id this client gave it.
+        id: String,
+        /// Text lines.
+        lines: Vec<String>,
+        /// Where it stands.
+        delivery: Delivery,
+        /// Whether the daemon has confirmed it with `queued`.
+        queued: bool,
+    },
+}
+
+/// A sent message's fate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Not acknowledged yet.
+    Pending,
+    /// The peer acknowledged every datagram.
+    Delivered,
+    /// It will not arrive; the reason is escaped.
+    Undelivered(String),
+}
+
+/// What changed in the log since the front end last looked; plain mode prints one line per
+/// change, the full-screen interface just redraws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// `log[index]` is new.
+    Appended(usize),
+    /// `log[index]`'s delivery mark changed at this time.
+    Delivery(usize, NaiveTime),
+}
+
+/// The client state machine. See the module docs.
+#[derive(Debug)]
+pub struct App {
+    phase: Phase,
+    user: Option<String>,
+    daemon: Option<String>,
+    log: Vec<Entry>,
+    changes: Vec<Change>,
+    prompt_due: bool,
+    next_id: u64,
+    held: VecDeque<String>,
+    refused: Option<String>,
+}
+
+impl App {
+    /// A client that first asks the user's name.
+    pub fn new() -> App {
+        App {
+            phase: Phase::AskName,
+            user: None,
+            daemon: None,
+            log: Vec::new(),
+            changes: Vec::new(),
+            prompt_due: true,
+            next_id: 1,
+            held: VecDeque::new(),
+            refused: None,
+        }
+    }
+
+    /// A client whose name was given on the command line; send the returned `connect` first.
+    pub fn with_user(name: &str, now: NaiveTime) -> (App, Vec<Command>) {
+        let mut app = App::new();
+        let cmds = app.on_line(name, now);
+        (app, cmds)
+    }
+
+    /// Where things stand.
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    /// The local user's name once the daemon confirmed it.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// The daemon's UDP address once connected.
+    pub fn daemon(&self) -> Option<&str> {
+        self.daemon.as_deref()
+    }
+
+    /// The conversation so far.
+    pub fn log(&self) -> &[Entry] {
+        &self.log
+    }
+
+    /// Why the daemon turned this client away (`client-busy`), if it did: the closing
+    /// connection that follows is then no mystery.
+    pub fn refused(&self) -> Option<&str> {
+        self.refused.as_deref()
+    }
+
+    /// Whether the front end should stop reading input and wind down.
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Quitting
+    }
+
+    /// Takes the log changes since the last call.
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// The question or hint for the current phase, if it has one.
+    pub fn prompt(&self) -> Option<String> {
+        Some(match &self.phase {
+            Phase::AskName => "your name? (q quits)".into(),
+            Phase::Menu => "[s] start a chat, [w] wait for a call, [q] quit".into(),
+            Phase::AskPeer => "peer IP (IP or IP:port; empty for the menu, q quits)?".into(),
+            Phase::Waiting => "waiting for a call — Enter for the menu, q quits".into(),
+            Phase::Ringing { peer, user } => format!("request from {user} at {peer} — accept? [y/n/q]"),
+            Phase::Calling { peer } => format!("calling {peer} — c cancels, q quits"),
+            Phase::Chatting { user, .. } => {
+                format!("chatting with {user} — type a message; /leave ends the chat, /quit quits")
+            }
+            Phase::Connecting
+            | Phase::Starting { .. }
+            | Phase::Accepting { .. }
+            | Phase::Leaving { .. }
+            | Phase::Quitting => return None,
+        })
+    }
+
+    /// The prompt if it should be shown (again) since the last call: after a phase change or
+    /// a refused answer. Plain mode prints it on its own line.
+    pub fn take_prompt(&mut self) -> Option<String> {
+        if std::mem::take(&mut self.prompt_due) {
+            self.prompt()
+        } else {
+            None
+        }
+    }
+
+    /// Quits from anywhere (Esc q, Ctrl-C, stdin closed): leaves any chat via the daemon.
+    pub fn quit(&mut self) -> Vec<Command> {
+        let connect_sent = !matches!(self.phase, Phase::AskName | Phase::Quitting);
+        self.set_phase(Phase::Quitting);
+        self.held.clear();
+        if connect_sent {
+            vec![Command::Quit]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Handles one typed line in the current phase.
+    pub fn on_line(&mut self, line: &str, now: NaiveTime) -> Vec<Command> {
+        let trimmed = line.trim();
+        if self.phase.is_transient() {
+            if trimmed == "q" || trimmed == "/quit" {
+                return self.quit();
+            }
+            self.held.push_back(line.to_owned());
+            return Vec::new();
+        }
+        match self.phase.clone() {
+            Phase::AskName => {
+                if trimmed == "q" {
+                    return self.quit();
+                }
+                match UserName::new(line) {
+                    Ok(name) => {
+                        self.set_phase(Phase::Connecting);
+                        vec![Command::Connect { user: name.as_str().to_owned() }]
+                    }
+                    Err(err) => self.refuse(now, err.to_string()),
+                }
+            }
+            Phase::Menu => {
+                let (word, rest) = trimmed.split_once(' ').map_or((trimmed, ""), |(w, r)| (w, r.trim()));
+                match word {
+                    "" => {
+                        self.prompt_due = true;
+                        Vec::new()
+                    }
+                    "q" | "quit" | "/quit" => self.quit(),
+                    "s" | "start" if rest.is_empty() => {
+                        self.set_phase(Phase::AskPeer);
+                        Vec::new()
+                    }
+                    "s" | "start" => self.start(rest, now),
+                    "w" | "wait" => {
+                        self.set_phase(Phase::Waiting);
+                        Vec::new()
+                    }
+                    _ if parse_peer(trimmed).is_ok() => self.start(trimmed, now),
+                    _ => self.refuse(now, format!("{:?} is not a choice here", escape::field(trimmed))),
+                }
+            }
+            Phase::AskPeer => match trimmed {
+                "q" => self.quit(),
+                "" => {
+                    self.set_phase(Phase::Menu);
+                    Vec::new()
+                }
+                peer => self.start(peer, now),
+            },
+            Phase::Waiting => match trimmed {
+                "q" | "quit" | "/quit" => self.quit(),
+                "" | "m" | "menu" => {
+                    self.set_phase(Phase::Menu);
+                    Vec::new()
+                }
+                _ => self.refuse(now, "no call yet: Enter goes back to the menu, q quits".into()),
+            },
+            Phase::Ringing { peer, user } => match trimmed {
+                "q" | "quit" | "/quit" => self.quit(),
+                "y" | "yes" | "a" | "accept" => {
+                    self.set_phase(Phase::Accepting { peer, user });
+                    vec![Command::Accept]
+                }
+                "n" | "no" | "d" | "decline" => {
+                    self.push(now, EntryKind::Info(format!("you declined the request from {user} at {peer}")));
+                    self.set_phase(Phase::Menu);
+                    vec![Command::Decline]
+                }
+                _ => self.refuse(now, "answer y to accept, n to decline, q to quit".into()),
+            },
+            Phase::Calling { .. } => match trimmed {
+                "q" | "quit" | "/quit" => self.quit(),
+                "c" | "cancel" | "/leave" => self.leave(),
+                _ => self.refuse(now, "not in a chat yet: c cancels the call, q quits".into()),
+            },
+            Phase::Chatting { .. } => self.chat_line(line, now),
+            Phase::Connecting
+            | Phase::Starting { .. }
+            | Phase::Accepting { .. }
+            | Phase::Leaving { .. }
+            | Phase::Quitting => Vec::new(),
+        }
+    }
+
+    /// Handles one event from the daemon. May return commands: lines typed ahead during a
+    /// wait are replayed once the wait is over.
+    pub fn on_event(&mut self, event: Event, now: NaiveTime) -> Vec<Command> {
+        match event {
+            Event::Connected { user, daemon, version: _ } => {
+                let (user, daemon) = (escape::field(&user), escape::field(&daemon));
+                self.push(now, EntryKind::Info(format!("connected to daemon {daemon} as {user}")));
+                self.user = Some(user);
+                self.daemon = Some(daemon);
+                if matches!(self.phase, Phase::Connecting | Phase::AskName) {
+                    self.set_phase(Phase::Menu);
+                }
+            }
+            Event::Request { peer, user } => {
+                let (peer, user) = (escape::field(&peer), escape::field(&user));
+                self.push(now, EntryKind::Info(format!("request from {user} at {peer}")));
+                if self.phase != Phase::Quitting {
+                    self.set_phase(Phase::Ringing { peer, user });
+                }
+            }
+            Event::Calling { peer } => {
+                let peer = escape::field(&peer);
+                self.push(now, EntryKind::Info(format!("calling {peer}")));
+                if self.phase != Phase::Quitting {
+                    self.set_phase(Phase::Calling { peer });
+                }
+            }
+            Event::Established { peer, user } => {
+                let (peer, user) = (escape::field(&peer), escape::field(&user));
+                self.push(now, EntryKind::Info(format!("chat with {user} at {peer} open")));
+                if self.phase != Phase::Quitting {
+                    self.set_phase(Phase::Chatting { peer, user });
+                }
+            }
+            Event::Message { user, text } => {
+                let kind = EntryKind::Incoming { user: escape::field(&user), lines: escape::message_lines(&text) };
+                self.push(now, kind);
+            }
+            Event::Queued { id } => {
+                if let Some(i) = self.outgoing(&id) {
+                    if let EntryKind::Outgoing { queued, .. } = &mut self.log[i].kind {
+                        *queued = true;
+                    }
+                }
+            }
+            Event::Delivered { id } => self.mark(&id, Delivery::Delivered, now),
+            Event::Undelivered { id, reason } => self.mark(&id, Delivery::Undelivered(reason.to_string()), now),
+            Event::Ended { reason, detail } => {
+                let what = self.phase.what().unwrap_or_else(|| "chat".into());
+                let detail = detail.map(|d| format!(" ({})", escape::field(&d))).unwrap_or_default();
+                self.push(now, EntryKind::Info(format!("{what} ended: {reason}{detail}")));
+                if matches!(
+                    self.phase,
+                    Phase::Ringing { .. }
+                        | Phase::Accepting { .. }
+                        | Phase::Starting { .. }
+                        | Phase::Calling { .. }
+                        | Phase::Chatting { .. }
+                        | Phase::Leaving { .. }
+                ) {
+                    self.set_phase(Phase::Menu);
+                }
+            }
+            Event::Error { code, message } => self.on_error(code, &escape::field(&message), now),
+            Event::Status(status) => {
+                let text = describe_status(&status);
+                self.push(now, EntryKind::Info(text));
+            }
+        }
+        self.replay_held(now)
+    }
+
+    /// Records a line the daemon sent that could not be decoded.
+    pub fn on_garbled(&mut self, what: &str, now: NaiveTime) {
+        self.push(now, EntryKind::Error(escape::field(what)));
+    }
+
+    fn on_error(&mut self, code: ErrorCode, message: &str, now: NaiveTime) {
+        let code_name = error_code_name(code);
+        let text = match code {
+            ErrorCode::PeerError => format!("the peer reports an error: {message}"),
+            _ => format!("{message} ({code_name})"),
+        };
+        if code == ErrorCode::ClientBusy {
+            self.refused = Some(message.to_owned());
+        }
+        self.push(now, EntryKind::Error(text));
+        match (&self.phase, code) {
+            (Phase::Connecting, ErrorCode::BadUser) => self.set_phase(Phase::AskName),
+            // Errors never change the daemon's state (IPC.md): the answer we waited for is
+            // not coming, so go back to where a choice can be made.
+            (Phase::Starting { .. } | Phase::Accepting { .. } | Phase::Leaving { .. }, _) => {
+                self.set_phase(Phase::Menu)
+            }
+            (_, ErrorCode::BadText | ErrorCode::QueueFull | ErrorCode::LineTooLong | ErrorCode::NotInChat) => {
+                // The daemon answers each `chat` in order with `queued` or an error, so the
+                // oldest message not yet queued is the one refused.
+                let refused = self.log.iter().position(|e| {
+                    matches!(e.kind, EntryKind::Outgoing { queued: false, delivery: Delivery::Pending, .. })
+                });
+                if let Some(i) = refused {
+                    self.set_delivery(i, Delivery::Undelivered(code_name), now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn chat_line(&mut self, line: &str, now: NaiveTime) -> Vec<Command> {
+        let text = line.trim_end_matches(['\r', '\n']);
+        let text = match text.trim() {
+            "/quit" => return self.quit(),
+            "/leave" => return self.leave(),
+            "/status" => return vec![Command::Status],
+            "" => return Vec::new(),
+            _ if text.starts_with("//") => &text[1..],
+            t if t.starts_with('/') => {
+                let cmd = escape::field(t.split_whitespace().next().unwrap_or(t));
+                let msg = format!("unknown command {cmd}: /leave ends the chat, /quit quits, /status asks the daemon, //text sends /text");
+                self.push(now, EntryKind::Error(msg));
+                return Vec::new();
+            }
+            _ => text,
+        };
+        if let Err(err) = validate_text(text) {
+            self.push(now, EntryKind::Error(err.to_string()));
+            return Vec::new();
+        }
+        let id = self.next_id.to_string();
+        self.next_id += 1;
+        let user = self.user.clone().unwrap_or_else(|| "you".into());
+        let lines = escape::message_lines(text);
+        self.push(now, EntryKind::Outgoing { user, id: id.clone(), lines, delivery: Delivery::Pending, queued: false });
+        vec![Command::Chat { text: text.to_owned(), id: Some(id) }]
+    }
+
+    fn leave(&mut self) -> Vec<Command> {
+        let what = self.phase.what().unwrap_or_else(|| "chat".into());
+        self.set_phase(Phase::Leaving { what });
+        vec![Command::Leave]
+    }
+
+    fn start(&mut self, peer: &str, now: NaiveTime) -> Vec<Command> {
+        match parse_peer(peer) {
+            Ok(_) => {
+                self.set_phase(Phase::Starting { peer: peer.to_owned() });
+                vec![Command::Start { peer: peer.to_owned() }]
+            }
+            Err(err) => {
+                if self.phase != Phase::AskPeer {
+                    self.set_phase(Phase::AskPeer);
+                }
+                self.refuse(now, escape::field(&err.to_string()))
+            }
+        }
+    }
+
+    /// Logs why an answer was refused and asks again.
+    fn refuse(&mut self, now: NaiveTime, why: String) -> Vec<Command> {
+        self.push(now, EntryKind::Error(why));
+        self.prompt_due = true;
+        Vec::new()
+    }
+
+    fn replay_held(&mut self, now: NaiveTime) -> Vec<Command> {
+        let mut cmds = Vec::new();
+        while !self.phase.is_transient() && self.phase != Phase::Quitting {
+            let Some(line) = self.held.pop_front() else { break };
+            cmds.extend(self.on_line(&line, now));
+        }
+        cmds
+    }
+
+    fn outgoing(&self, id: &str) -> Option<usize> {
+        self.log.iter().rposition(|e| matches!(&e.kind, EntryKind::Outgoing { id: i, .. } if i == id))
+    }
+
+    fn mark(&mut self, id: &str, delivery: Delivery, now: NaiveTime) {
+        if let Some(i) = self.outgoing(id) {
+            self.set_delivery(i, delivery, now);
+        }
+    }
+
+    fn set_delivery(&mut self, i: usize, new: Delivery, now: NaiveTime) {
+        if let EntryKind::Outgoing { delivery, .. } = &mut self.log[i].kind {
+            if *delivery != new {
+                *delivery = new;
+                self.changes.push(Change::Delivery(i, now));
+            }
+        }
+    }
+
+    fn push(&mut self, time: NaiveTime, kind: EntryKind) {
+        self.log.push(Entry { time, kind });
+        self.changes.push(Change::Appended(self.log.len() - 1));
+    }
+
+    fn set_phase(&mut self, phase: Phase) {
+        if self.phase != phase {
+            self.phase = phase;
+            self.prompt_due = true;
+        }
+    }
+}
+
+impl Default for App {
+    fn default() -> Self {
+        App::new()
+    }
+}
+
+/// The wire spelling of an error code, e.g. `queue-full`.
+pub fn error_code_name(code: ErrorCode) -> String {
+    serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| format!("{code:?}"))
+}
+
+fn describe_status(s: &Status) -> String {
+    let mut out = format!("status: {}", escape::field(&s.state));
+    if let Some(peer) = &s.peer {
+        out.push_str(&format!(" with {}", escape::field(peer)));
+    }
+    if let Some(user) = &s.peer_user {
+        out.push_str(&format!(" ({})", escape::field(user)));
+    }
+    if let Some(rtt) = s.rtt_ms {
+        out.push_str(&format!(", rtt {rtt:.1} ms"));
+    }
+    out.push_str(&format!(
+        ", rto {} ms, {} retransmissions, {} queued, {} delivered, {} received",
+        s.rto_ms, s.retransmissions, s.queued, s.delivered, s.received
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use simp_proto::ipc::EndReason;
+
+    fn t(s: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(12, 0, s).unwrap()
+    }
+
+    fn connected(name: &str) -> App {
+        let (mut app, cmds) = App::with_user(name, t(0));
+        assert_eq!(cmds, vec![Command::Connect { user: name.into() }]);
+        assert_eq!(app.phase(), &Phase::Connecting);
+        let cmds = app.on_event(
+            Event::Connected { user: name.into(), daemon: "127.0.0.1:7777".into(), version: "0.1.0".into() },
+            t(1),
+        );
+        assert!(cmds.is_empty());
+        assert_eq!(app.phase(), &Phase::Menu);
+        app
+    }
+
+    fn chatting() -> App {
+        let mut app = connected("alice");
+        assert_eq!(app.on_line("127.0.0.2", t(2)), vec![Command::Start { peer: "127.0.0.2".into() }]);
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(2));
+        app.on_event(Event::Established { peer: "127.0.0.2:7777".into(), user: "bob".into() }, t(3));
+        app
+    }
+
+    fn last(app: &App) -> &EntryKind {
+        &app.log().last().unwrap().kind
+    }
+
+    fn delivery_of(app: &App, id: &str) -> Delivery {
+        app.log()
+            .iter()
+            .find_map(|e| match &e.kind {
+                EntryKind::Outgoing { id: i, delivery, .. } if i == id => Some(delivery.clone()),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn name_menu_start_chat_delivery_end_and_back_to_the_menu() {
+        let mut app = App::new();
+        assert_eq!(app.take_prompt().as_deref(), Some("your name? (q quits)"));
+        assert!(app.take_prompt().is_none(), "a prompt is shown once");
+        assert_eq!(app.on_line("alice", t(0)), vec![Command::Connect { user: "alice".into() }]);
+        app.on_event(
+            Event::Connected { user: "alice".into(), daemon: "127.0.0.1:7777".into(), version: "x".into() },
+            t(1),
+        );
+        assert_eq!(app.user(), Some("alice"));
+        assert_eq!(app.take_prompt().as_deref(), Some("[s] start a chat, [w] wait for a call, [q] quit"));
+
+        assert!(app.on_line("s", t(2)).is_empty());
+        assert_eq!(app.phase(), &Phase::AskPeer);
+        assert_eq!(app.on_line("127.0.0.2", t(2)), vec![Command::Start { peer: "127.0.0.2".into() }]);
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(2));
+        assert_eq!(app.phase(), &Phase::Calling { peer: "127.0.0.2:7777".into() });
+        app.on_event(Event::Established { peer: "127.0.0.2:7777".into(), user: "bob".into() }, t(3));
+        assert_eq!(app.phase(), &Phase::Chatting { peer: "127.0.0.2:7777".into(), user: "bob".into() });
+
+        assert_eq!(app.on_line("hello", t(4)), vec![Command::Chat { text: "hello".into(), id: Some("1".into()) }]);
+        assert_eq!(app.on_line("again", t(4)), vec![Command::Chat { text: "again".into(), id: Some("2".into()) }]);
+        assert_eq!(delivery_of(&app, "1"), Delivery::Pending);
+        app.take_changes();
+        app.on_event(Event::Queued { id: "1".into() }, t(4));
+        app.on_event(Event::Delivered { id: "1".into() }, t(5));
+        assert_eq!(delivery_of(&app, "1"), Delivery::Delivered);
+        let delivered_at =
+            app.log().iter().position(|e| matches!(&e.kind, EntryKind::Outgoing { id, .. } if id == "1"));
+        assert_eq!(app.take_changes(), vec![Change::Delivery(delivered_at.unwrap(), t(5))]);
+        app.on_event(Event::Message { user: "bob".into(), text: "hi".into() }, t(5));
+        assert_eq!(last(&app), &EntryKind::Incoming { user: "bob".into(), lines: vec!["hi".into()] });
+        app.on_event(Event::Undelivered { id: "2".into(), reason: EndReason::PeerUnreachable }, t(6));
+        assert_eq!(delivery_of(&app, "2"), Delivery::Undelivered("peer unreachable".into()));
+
+        app.on_event(Event::Ended { reason: EndReason::PeerUnreachable, detail: None }, t(7));
+        assert_eq!(last(&app), &EntryKind::Info("chat with bob ended: peer unreachable".into()));
+        assert_eq!(app.phase(), &Phase::Menu);
+        assert!(app.take_prompt().unwrap().starts_with("[s] start"));
+    }
+
+    #[test]
+    fn leave_ends_the_chat_and_quit_quits() {
+        let mut app = chatting();
+        assert_eq!(app.on_line("/leave", t(4)), vec![Command::Leave]);
+        assert_eq!(app.phase(), &Phase::Leaving { what: "chat with bob".into() });
+        app.on_event(Event::Ended { reason: EndReason::YouLeft, detail: None }, t(4));
+        assert_eq!(last(&app), &EntryKind::Info("chat with bob ended: you left".into()));
+        assert_eq!(app.phase(), &Phase::Menu);
+
+        let mut app = chatting();
+        assert_eq!(app.on_line("q", t(4)), vec![Command::Chat { text: "q".into(), id: Some("1".into()) }]);
+        assert_eq!(app.on_line("/quit", t(4)), vec![Command::Quit]);
+        assert!(app.is_finished());
+        assert!(app.on_line("more", t(4)).is_empty());
+    }
+
+    #[test]
+    fn slash_lines_in_a_chat() {
+        let mut app = chatting();
+        assert_eq!(app.on_line("//me", t(4)), vec![Command::Chat { text: "/me".into(), id: Some("1".into()) }]);
+        assert!(app.on_line("/dance", t(4)).is_empty());
+        assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("unknown command /dance")));
+        assert_eq!(app.on_line("/status", t(4)), vec![Command::Status]);
+        assert!(app.on_line("", t(4)).is_empty());
+    }
+
+    #[test]
+    fn request_is_accepted_or_declined() {
+        let mut app = connected("bob");
+        app.on_event(Event::Request { peer: "127.0.0.1:7777".into(), user: "alice".into() }, t(2));
+        assert_eq!(app.take_prompt().as_deref(), Some("request from alice at 127.0.0.1:7777 — accept? [y/n/q]"));
+        assert!(app.on_line("maybe", t(2)).is_empty());
+        assert!(app.take_prompt().is_some(), "a refused answer asks again");
+        assert_eq!(app.on_line("y", t(2)), vec![Command::Accept]);
+        app.on_event(Event::Established { peer: "127.0.0.1:7777".into(), user: "alice".into() }, t(3));
+        assert!(matches!(app.phase(), Phase::Chatting { .. }));
+
+        let mut app = connected("bob");
+        app.on_event(Event::Request { peer: "127.0.0.1:7777".into(), user: "alice".into() }, t(2));
+        assert_eq!(app.on_line("d", t(2)), vec![Command::Decline]);
+        assert_eq!(app.phase(), &Phase::Menu);
+        assert!(matches!(last(&app), EntryKind::Info(m) if m.contains("declined")));
+    }
+
+    #[test]
+    fn a_request_that_expires_goes_back_to_the_menu() {
+        let mut app = connected("bob");
+        app.on_line("w", t(1));
+        assert_eq!(app.phase(), &Phase::Waiting);
+        app.on_event(Event::Request { peer: "127.0.0.1:7777".into(), user: "alice".into() }, t(2));
+        app.on_event(Event::Ended { reason: EndReason::RequestExpired, detail: None }, t(9));
+        assert_eq!(app.phase(), &Phase::Menu);
+        assert_eq!(last(&app), &EntryKind::Info("request from alice ended: request expired".into()));
+    }
+
+    #[test]
+    fn q_quits_from_every_menu_and_prompt() {
+        let mut app = App::new();
+        assert!(app.on_line("q", t(0)).is_empty(), "nothing to tell a daemon we never named ourselves to");
+        assert!(app.is_finished());
+
+        let connect = |a: &mut App| drop(a.on_event(connected_event(), t(1)));
+        type Setup<'a> = &'a dyn Fn(&mut App);
+        let setups: [(&str, Setup); 6] = [
+            ("connecting", &|_| {}),
+            ("menu", &connect),
+            ("peer prompt", &|a| drop((connect(a), a.on_line("s", t(1))))),
+            ("waiting", &|a| drop((connect(a), a.on_line("w", t(1))))),
+            ("ringing", &|a| {
+                connect(a);
+                a.on_event(Event::Request { peer: "127.0.0.1:7777".into(), user: "x".into() }, t(1));
+            }),
+            ("calling", &|a| {
+                connect(a);
+                a.on_line("127.0.0.2", t(1));
+                a.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(1));
+            }),
+        ];
+        for (name, setup) in setups {
+            let (mut app, _) = App::with_user("alice", t(0));
+            setup(&mut app);
+            assert_eq!(app.on_line("q", t(2)), vec![Command::Quit], "q in {name}");
+            assert!(app.is_finished(), "{name}");
+        }
+    }
+
+    fn connected_event() -> Event {
+        Event::Connected { user: "alice".into(), daemon: "127.0.0.1:7777".into(), version: "x".into() }
+    }
+
+    #[test]
+    fn bad_names_and_peers_are_refused_locally_and_asked_again() {
+        let mut app = App::new();
+        app.take_prompt();
+        assert!(app.on_line("", t(0)).is_empty());
+        assert!(app.on_line("é", t(0)).is_empty());
+        assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("U+00E9")));
+        assert_eq!(app.take_prompt().as_deref(), Some("your name? (q quits)"));
+
+        let mut app = connected("alice");
+        assert!(app.on_line("bob.example", t(1)).is_empty());
+        assert_eq!(app.phase(), &Phase::Menu, "unknown menu words keep the menu");
+        assert!(app.on_line("s", t(1)).is_empty());
+        assert!(app.on_line("bob.example", t(1)).is_empty());
+        assert_eq!(app.phase(), &Phase::AskPeer);
+        assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("not an IP address")));
+        assert!(app.on_line("", t(1)).is_empty());
+        assert_eq!(app.phase(), &Phase::Menu);
+    }
+
+    #[test]
+    fn the_daemon_refusing_a_name_asks_again() {
+        let (mut app, _) = App::with_user("alice", t(0));
+        app.on_event(Event::error(ErrorCode::BadUser, "taken"), t(1));
+        assert_eq!(app.phase(), &Phase::AskName);
+        assert!(app.on_line("q", t(2)).is_empty());
+    }
+
+    #[test]
+    fn non_ascii_text_is_refused_naming_the_character_and_nothing_is_sent() {
+        let mut app = chatting();
+        assert!(app.on_line("café", t(4)).is_empty());
+        assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("'é' (U+00E9)") && m.contains("character 4")));
+        assert!(app.on_line("a\x1bb", t(4)).is_empty());
+        assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("U+001B")));
+        assert_eq!(app.on_line("tab\tok", t(4)), vec![Command::Chat { text: "tab\tok".into(), id: Some("1".into()) }]);
+    }
+
+    #[test]
+    fn a_chat_refused_by_the_daemon_is_marked_undelivered() {
+        let mut app = chatting();
+        app.on_line("one", t(4));
+        app.on_line("two", t(4));
+        app.on_event(Event::Queued { id: "1".into() }, t(4));
+        app.on_event(Event::error(ErrorCode::QueueFull, "too many messages waiting"), t(4));
+        assert_eq!(delivery_of(&app, "1"), Delivery::Pending);
+        assert_eq!(delivery_of(&app, "2"), Delivery::Undelivered("queue-full".into()));
+    }
+
+    #[test]
+    fn failed_start_returns_to_the_menu_and_busy_is_explained() {
+        let mut app = connected("alice");
+        app.on_line("127.0.0.2", t(1));
+        app.on_event(Event::error(ErrorCode::Busy, "a chat is already running"), t(1));
+        assert_eq!(app.phase(), &Phase::Menu);
+
+        app.on_line("127.0.0.2", t(2));
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(2));
+        app.on_event(
+            Event::Ended { reason: EndReason::Busy, detail: Some("User already in another chat".into()) },
+            t(3),
+        );
+        assert_eq!(
+            last(&app),
+            &EntryKind::Info("call to 127.0.0.2:7777 ended: busy (User already in another chat)".into())
+        );
+        assert_eq!(app.phase(), &Phase::Menu);
+    }
+
+    #[test]
+    fn lines_typed_while_waiting_for_the_daemon_are_replayed() {
+        let (mut app, _) = App::with_user("alice", t(0));
+        assert!(app.on_line("127.0.0.2", t(0)).is_empty(), "held until connected");
+        let cmds = app.on_event(connected_event(), t(1));
+        assert_eq!(cmds, vec![Command::Start { peer: "127.0.0.2".into() }]);
+        assert!(matches!(app.phase(), Phase::Starting { .. }));
+    }
+
+    #[test]
+    fn a_request_pending_at_connect_is_asked_right_away() {
+        let (mut app, _) = App::with_user("bob", t(0));
+        app.on_event(connected_event(), t(1));
+        app.on_event(Event::Request { peer: "127.0.0.1:7777".into(), user: "alice".into() }, t(1));
+        assert!(app.take_prompt().unwrap().starts_with("request from alice at 127.0.0.1:7777"));
+    }
+
+    #[test]
+    fn event_strings_are_escaped_on_the_way_in() {
+        let mut app = connected("bob");
+        app.on_event(Event::Request { peer: "1.2.3.4:7777\x1b[2J".into(), user: "ev\x07il\r".into() }, t(1));
+        assert_eq!(app.phase(), &Phase::Ringing { peer: "1.2.3.4:7777\\x1b[2J".into(), user: "ev\\x07il\\x0d".into() });
+        app.on_line("y", t(1));
+        app.on_event(Event::Established { peer: "p".into(), user: "u".into() }, t(1));
+        app.on_event(Event::Message { user: "u\0".into(), text: "a\nb\x1b".into() }, t(2));
+        assert_eq!(
+            last(&app),
+            &EntryKind::Incoming { user: "u\\x00".into(), lines: vec!["a".into(), "b\\x1b".into()] }
+        );
+        app.on_event(Event::error(ErrorCode::PeerError, "\x1b]0;title\x07"), t(2));
+        assert!(matches!(last(&app), EntryKind::Error(m) if !m.contains('\x1b') && !m.contains('\x07')));
+    }
+
+    #[test]
+    fn unknown_ids_and_stray_events_do_not_panic() {
+        let mut app = App::new();
+        app.on_event(Event::Delivered { id: "99".into() }, t(0));
+        app.on_event(Event::Undelivered { id: "x".into(), reason: EndReason::PeerLeft }, t(0));
+        app.on_event(Event::Queued { id: "1".into() }, t(0));
+        app.on_event(Event::Ended { reason: EndReason::PeerLeft, detail: None }, t(0));
+        app.on_event(Event::error(ErrorCode::QueueFull, "x"), t(0));
+        app.on_garbled("garbage \x1b", t(0));
+        assert!(matches!(last(&app), EntryKind::Error(m) if m == "garbage \\x1b"));
+    }
+}

@@ -1,0 +1,103 @@
+//! `simp`, the SIMP chat client: it talks to the local `simpd` over JSON Lines on TCP
+//! (IPC.md) and follows the course's flow — ask the name; if a request is pending, ask
+//! accept/decline; otherwise start a chat (ask the peer's IP) or wait for a call; in a chat,
+//! typed lines are messages. `q` quits from every menu and prompt; in a chat `/quit` quits,
+//! `/leave` ends the chat, `/status` asks the daemon for its counters and `//text` sends
+//! `/text`.
+//!
+//! Two front ends share one I/O-free state machine ([`app::App`]):
+//! - the full-screen interface ([`tui`]) when stdin and stdout are terminals;
+//! - plain line mode (`--plain`, or whenever stdin or stdout is not a terminal), built so a
+//!   script can drive a whole chat through pipes.
+//!
+//! # Plain mode output
+//!
+//! One line per event, each starting with the local time `[HH:MM:SS]` and a marker; prompts
+//! stand alone on their own lines, without a time. Everything that came from the network is
+//! escaped: bytes outside printable ASCII as `\xNN` (a line break inside a message prints as
+//! `\x0a`, so every event stays on one line), TAB as spaces.
+//!
+//! ```text
+//! your name? (q quits)
+//! [12:00:01] * connected to daemon 127.0.0.1:7777 as alice
+//! [s] start a chat, [w] wait for a call, [q] quit
+//! peer IP (IP or IP:port; empty for the menu, q quits)?
+//! [12:00:02] * calling 127.0.0.2:7777
+//! calling 127.0.0.2:7777 — c cancels, q quits
+//! [12:00:03] * chat with bob at 127.0.0.2:7777 open
+//! chatting with bob — type a message; /leave ends the chat, /quit quits
+//! [12:00:03] alice: hello
+//! [12:00:03] ✓ delivered: hello
+//! [12:00:04] bob: hi
+//! [12:00:09] alice: still there?
+//! [12:00:19] ✗ undelivered (peer unreachable): still there?
+//! [12:00:19] * chat with bob ended: peer unreachable
+//! [12:00:20] ! the text contains 'é' (U+00E9) at character 4; SIMP carries ASCII text only (TAB and newline allowed), nothing was sent
+//! ```
+//!
+//! | line | meaning |
+//! |---|---|
+//! | `[t] * connected to daemon ADDR as NAME` | the daemon accepted the name |
+//! | `[t] * request from NAME at ADDR` | a call waits; followed by the prompt `request from NAME at ADDR — accept? [y/n/q]` |
+//! | `[t] * you declined the request from NAME at ADDR` | after `n` |
+//! | `[t] * calling ADDR` | our call is out |
+//! | `[t] * chat with NAME at ADDR open` | the chat is established |
+//! | `[t] NAME: TEXT` | a message, the peer's or our own (as sent) |
+//! | `[t] ✓ delivered: TEXT` | the peer acknowledged our message |
+//! | `[t] ✗ undelivered (REASON): TEXT` | our message will not arrive |
+//! | `[t] * chat with NAME ended: REASON` | also `call to ADDR ended: …`, `request from NAME ended: …`; REASON as in IPC.md, `busy` with the peer's text in parentheses |
+//! | `[t] * status: …` | answer to `/status` |
+//! | `[t] ! …` | a refusal or error, with what to do; daemon errors end with their code in parentheses, e.g. `(queue-full)` |
+//!
+//! Prompts: `your name? (q quits)`, `[s] start a chat, [w] wait for a call, [q] quit`,
+//! `peer IP (IP or IP:port; empty for the menu, q quits)?`,
+//! `waiting for a call — Enter for the menu, q quits`,
+//! `request from NAME at ADDR — accept? [y/n/q]`, `calling ADDR — c cancels, q quits`,
+//! `chatting with NAME — type a message; /leave ends the chat, /quit quits`.
+//!
+//! In the menu an address may be typed directly instead of `s`. Lines typed while the client
+//! waits for the daemon's answer (after the name, a start, an accept, a leave) are held and
+//! applied once it arrives, so a script may type ahead. End of input quits cleanly (exit 0).
+//!
+//! # Exit status
+//! 0 after `q`, `/quit` or end of input; 1 when no daemon answers (with how to start one:
+//! `simpd IP`), when it serves another client already, or when it goes away mid-session (the
+//! terminal is restored first); 2 for bad command-line flags.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod conn;
+pub mod demo;
+pub mod escape;
+pub mod plain;
+pub mod session;
+pub mod tui;
+
+use std::net::SocketAddr;
+
+pub use session::SessionError;
+
+/// Connects to the daemon at `addr` and runs a session with the chosen front end; `user`
+/// skips the name prompt.
+pub async fn run(addr: SocketAddr, user: Option<&str>, full_screen: bool) -> Result<(), SessionError> {
+    let (reader, writer) = conn::connect(addr).await?;
+    let initial: Vec<String> = user.into_iter().map(str::to_owned).collect();
+    run_with(addr, reader, writer, &initial, full_screen).await
+}
+
+/// Runs a session on an open connection, first feeding `initial` as if typed (the demo uses
+/// this to log in and place its call).
+pub async fn run_with(
+    addr: SocketAddr,
+    reader: conn::EventReader,
+    writer: conn::CommandWriter,
+    initial: &[String],
+    full_screen: bool,
+) -> Result<(), SessionError> {
+    if full_screen {
+        tui::run(addr, reader, writer, initial).await
+    } else {
+        session::run(&mut plain::Plain::stdio(), addr, reader, writer, initial).await
+    }
+}

@@ -1,0 +1,160 @@
+//! The loop shared by both front ends: daemon events and user input go into the [`App`], its
+//! commands go to the daemon, and the front end shows the result. Also owns the exit rules:
+//! a daemon that goes away mid-session is an error, a `quit` is given a moment to be answered.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chrono::NaiveTime;
+use simp_proto::ipc::Command;
+use tokio::time::Instant;
+
+use crate::app::{App, Phase};
+use crate::conn::{CommandWriter, ConnError, EventReader, Incoming};
+
+/// How long `connected` may take once `connect` is sent.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long to wait for the daemon to close the connection after `quit`.
+pub const QUIT_GRACE: Duration = Duration::from_secs(2);
+
+/// What the user did, as far as the [`App`] cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A line was entered (or a menu key pressed, spelled as its line).
+    Line(String),
+    /// Quit from anywhere: Esc q, Ctrl-C, stdin closed.
+    Quit,
+    /// Only the view changed (a key edited the input line, a scroll): redraw.
+    Nothing,
+}
+
+/// A way of showing the [`App`] and reading the user.
+pub(crate) trait Front {
+    /// Waits for the user. Must be cancel-safe: it races daemon events in a `select!`.
+    async fn input(&mut self, phase: &Phase) -> std::io::Result<Input>;
+    /// Shows what changed.
+    fn show(&mut self, app: &mut App) -> std::io::Result<()>;
+}
+
+/// Why a session ended badly.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The daemon closed the connection while the user was still in the session.
+    #[error("simpd at {addr} closed the connection; is it still running? (start it again with `{cmd}`)", cmd = crate::conn::start_command(*.addr))]
+    DaemonGone {
+        /// The daemon's client address.
+        addr: SocketAddr,
+    },
+    /// The connection failed.
+    #[error(transparent)]
+    Conn(#[from] ConnError),
+    /// The daemon serves another client and closed this connection.
+    #[error("simpd at {addr} is busy with another client: {message}")]
+    Refused {
+        /// The daemon's client address.
+        addr: SocketAddr,
+        /// The daemon's words, escaped.
+        message: String,
+    },
+    /// `connected` never came.
+    #[error("the service at {addr} accepted the connection but did not answer `connect` within {} s; is it simpd?", HANDSHAKE_TIMEOUT.as_secs())]
+    Handshake {
+        /// The daemon's client address.
+        addr: SocketAddr,
+    },
+    /// The terminal or stdout failed.
+    #[error("terminal: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The local time of day for log lines.
+pub fn now() -> NaiveTime {
+    chrono::Local::now().time()
+}
+
+/// Runs one session until the user quits (`Ok`) or the daemon goes away (`Err`). `initial`
+/// lines are taken as typed first (`--user`, the demo's call).
+pub(crate) async fn run<F: Front>(
+    front: &mut F,
+    addr: SocketAddr,
+    reader: EventReader,
+    mut writer: CommandWriter,
+    initial: &[String],
+) -> Result<(), SessionError> {
+    let mut events = reader.spawn();
+    let mut app = App::new();
+    let mut quit_sent = false;
+    let mut deadline: Option<Instant> = None;
+    let mut cmds: Vec<Command> = initial.iter().flat_map(|line| app.on_line(line, now())).collect();
+    loop {
+        if !cmds.is_empty() {
+            quit_sent |= cmds.contains(&Command::Quit);
+            if cmds.iter().any(|c| matches!(c, Command::Connect { .. })) {
+                deadline = Some(Instant::now() + HANDSHAKE_TIMEOUT);
+            }
+            if let Err(err) = writer.send_all(&cmds).await {
+                front.show(&mut app)?;
+                return if quit_sent { Ok(()) } else { Err(daemon_gone(addr, err)) };
+            }
+        }
+        front.show(&mut app)?;
+        if app.is_finished() {
+            break;
+        }
+        if *app.phase() != Phase::Connecting {
+            deadline = None;
+        }
+        let phase = app.phase().clone();
+        let handshake = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        cmds = tokio::select! {
+            item = events.recv() => match item {
+                Some(Ok(Some(Incoming::Event(event)))) => app.on_event(event, now()),
+                Some(Ok(Some(Incoming::Garbled(what)))) => {
+                    app.on_garbled(&what, now());
+                    Vec::new()
+                }
+                Some(Ok(None)) | None => {
+                    return Err(match app.refused() {
+                        Some(message) => SessionError::Refused { addr, message: message.to_owned() },
+                        None => SessionError::DaemonGone { addr },
+                    })
+                }
+                Some(Err(err)) => return Err(daemon_gone(addr, err)),
+            },
+            input = front.input(&phase) => match input? {
+                Input::Line(line) => app.on_line(&line, now()),
+                Input::Quit => app.quit(),
+                Input::Nothing => Vec::new(),
+            },
+            () = handshake => return Err(SessionError::Handshake { addr }),
+        };
+    }
+    if quit_sent {
+        // Let the daemon finish (it may report the chat ending) and close; bounded, since
+        // quitting must never hang.
+        let _ = tokio::time::timeout(QUIT_GRACE, async {
+            while let Some(Ok(Some(item))) = events.recv().await {
+                match item {
+                    Incoming::Event(event) => drop(app.on_event(event, now())),
+                    Incoming::Garbled(what) => app.on_garbled(&what, now()),
+                }
+                let _ = front.show(&mut app);
+            }
+        })
+        .await;
+    }
+    front.show(&mut app)?;
+    Ok(())
+}
+
+fn daemon_gone(addr: SocketAddr, err: ConnError) -> SessionError {
+    match err {
+        ConnError::Io(_) => SessionError::DaemonGone { addr },
+        other => SessionError::Conn(other),
+    }
+}

@@ -1,0 +1,122 @@
+//! The full-screen terminal interface (ratatui + crossterm), used when stdin and stdout are
+//! terminals.
+//!
+//! The terminal is restored on every way out: a guard leaves the alternate screen and raw
+//! mode when dropped (normal return, error, unwinding), and a panic hook does the same before
+//! the panic message is printed, so the message lands on a usable screen.
+
+pub mod editor;
+pub mod keys;
+pub mod ui;
+
+use std::io::{self, Stdout};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Once;
+
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::{cursor, execute};
+use futures_util::StreamExt;
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+
+use crate::app::{App, Phase};
+use crate::conn::{CommandWriter, EventReader};
+use crate::session::{self, Front, Input, SessionError};
+use keys::UiState;
+
+/// Runs a session in the full-screen interface.
+pub async fn run(
+    addr: SocketAddr,
+    reader: EventReader,
+    writer: CommandWriter,
+    initial: &[String],
+) -> Result<(), SessionError> {
+    let guard = TerminalGuard::enter()?;
+    let mut tui = Tui {
+        terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?,
+        events: EventStream::new(),
+        ui: UiState::new(),
+    };
+    let result = session::run(&mut tui, addr, reader, writer, initial).await;
+    drop(tui);
+    drop(guard);
+    result
+}
+
+struct Tui {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+    events: EventStream,
+    ui: UiState,
+}
+
+impl Front for Tui {
+    async fn input(&mut self, phase: &Phase) -> io::Result<Input> {
+        loop {
+            match self.events.next().await {
+                Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
+                    return Ok(keys::handle_key(&mut self.ui, key, phase));
+                }
+                Some(Ok(TermEvent::Resize(..))) => return Ok(Input::Nothing),
+                Some(Ok(_)) => {}
+                Some(Err(err)) => return Err(err),
+                None => return Ok(Input::Quit),
+            }
+        }
+    }
+
+    fn show(&mut self, app: &mut App) -> io::Result<()> {
+        // The screen shows the whole log and the current prompt; nothing is printed twice.
+        app.take_changes();
+        app.take_prompt();
+        let ui = &mut self.ui;
+        self.terminal.draw(|frame| ui::draw(frame, app, ui))?;
+        Ok(())
+    }
+}
+
+/// Raw mode and the alternate screen for as long as it lives.
+struct TerminalGuard;
+
+impl TerminalGuard {
+    fn enter() -> io::Result<TerminalGuard> {
+        install_panic_hook();
+        enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        // From here on, dropping the guard undoes whatever part succeeded.
+        let guard = TerminalGuard;
+        execute!(io::stdout(), EnterAlternateScreen)?;
+        Ok(guard)
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// Whether the terminal is in raw mode and the alternate screen because of us.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Leaves the alternate screen and raw mode, once: the panic hook and the guard's drop both
+/// call it, and leaving the alternate screen twice would jump the cursor back over the panic
+/// message.
+pub fn restore_terminal() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
+        let _ = disable_raw_mode();
+    }
+}
+
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            previous(info);
+        }));
+    });
+}

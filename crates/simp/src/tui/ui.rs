@@ -1,0 +1,370 @@
+//! Drawing: the log with its scrollback, the status bar, the prompt, the input line and the
+//! request dialog. A pure function of the [`App`] and the [`UiState`], tested against
+//! ratatui's `TestBackend`.
+//!
+//! Lines are wrapped here rather than by `Paragraph`, so the scrollback knows how many screen
+//! lines the log takes. Every string reaching this module is already escaped to printable
+//! ASCII ([`crate::escape`]), so one character is one column; the few marks drawn here
+//! (`✓ ✗ … │`) are single-width too.
+
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::Frame;
+
+use super::keys::UiState;
+use crate::app::{App, Delivery, Entry, EntryKind, Phase};
+
+/// Width of the `HH:MM:SS ` column; continuation lines are indented by it.
+const STAMP_WIDTH: usize = 9;
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame<'_>, app: &App, ui: &mut UiState) {
+    let [log_area, status_area, prompt_area, input_area] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(1), Constraint::Length(1), Constraint::Length(1)])
+            .areas(frame.area());
+
+    let lines = log_lines(app.log(), usize::from(log_area.width));
+    let height = usize::from(log_area.height);
+    if ui.scroll > 0 {
+        // Scrolled back: keep showing the same lines while new ones arrive below.
+        ui.scroll += lines.len().saturating_sub(ui.total);
+    }
+    ui.total = lines.len();
+    let max_scroll = lines.len().saturating_sub(height);
+    ui.scroll = ui.scroll.min(max_scroll);
+    ui.page = height;
+    let end = lines.len() - ui.scroll;
+    let start = end.saturating_sub(height);
+    frame.render_widget(Paragraph::new(lines[start..end].to_vec()), log_area);
+
+    frame.render_widget(status_bar(app, ui.scroll), status_area);
+
+    let prompt = app.prompt().unwrap_or_else(|| match app.phase() {
+        Phase::Quitting => "quitting…".into(),
+        _ => "waiting for the daemon… (q quits)".into(),
+    });
+    let esc_hint = if ui.esc { "  [Esc: press q to quit]" } else { "" };
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(prompt, Style::new().fg(Color::Yellow)),
+            Span::styled(esc_hint, Style::new().fg(Color::Red)),
+        ])),
+        prompt_area,
+    );
+
+    draw_input(frame, app, ui, input_area);
+
+    if let Phase::Ringing { peer, user } = app.phase() {
+        draw_request(frame, peer, user);
+    }
+}
+
+/// The log as wrapped screen lines.
+pub fn log_lines(log: &[Entry], width: usize) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    for entry in log {
+        for (i, segments) in entry_lines(entry).into_iter().enumerate() {
+            let mut segs = Vec::with_capacity(segments.len() + 1);
+            let stamp = if i == 0 { entry.time.format("%H:%M:%S ").to_string() } else { " ".repeat(STAMP_WIDTH) };
+            segs.push((stamp, Style::new().fg(Color::DarkGray)));
+            segs.extend(segments);
+            wrap(&segs, width, &mut out);
+        }
+    }
+    out
+}
+
+/// An entry's logical lines (before wrapping), each a list of styled segments.
+fn entry_lines(entry: &Entry) -> Vec<Vec<(String, Style)>> {
+    match &entry.kind {
+        EntryKind::Info(text) => vec![vec![(format!("* {text}"), Style::new().fg(Color::Cyan))]],
+        EntryKind::Error(text) => vec![vec![(format!("! {text}"), Style::new().fg(Color::Red))]],
+        EntryKind::Incoming { user, lines } => {
+            message(user, lines, Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD), None)
+        }
+        EntryKind::Outgoing { user, lines, delivery, .. } => {
+            let mark = match delivery {
+                Delivery::Pending => (" …".to_owned(), Style::new().fg(Color::Yellow)),
+                Delivery::Delivered => (" ✓".to_owned(), Style::new().fg(Color::Green)),
+                Delivery::Undelivered(reason) => (format!(" ✗ undelivered: {reason}"), Style::new().fg(Color::Red)),
+            };
+            message(user, lines, Style::new().fg(Color::Blue).add_modifier(Modifier::BOLD), Some(mark))
+        }
+    }
+}
+
+fn message(
+    user: &str,
+    lines: &[String],
+    name_style: Style,
+    mark: Option<(String, Style)>,
+) -> Vec<Vec<(String, Style)>> {
+    let mut out: Vec<Vec<(String, Style)>> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let lead = if i == 0 { format!("{user}: ") } else { " ".repeat(user.len() + 2) };
+            vec![(lead, name_style), (line.clone(), Style::new())]
+        })
+        .collect();
+    if let (Some(mark), Some(last)) = (mark, out.last_mut()) {
+        last.push(mark);
+    }
+    out
+}
+
+/// Breaks styled segments into screen lines of at most `width` characters; continuation lines
+/// are indented past the timestamp.
+fn wrap(segments: &[(String, Style)], width: usize, out: &mut Vec<Line<'static>>) {
+    let width = width.max(STAMP_WIDTH + 1);
+    let mut line: Vec<Span<'static>> = Vec::new();
+    let mut used = 0;
+    for (text, style) in segments {
+        let mut rest: &str = text;
+        while !rest.is_empty() {
+            if used == width {
+                out.push(Line::from(std::mem::take(&mut line)));
+                line.push(Span::raw(" ".repeat(STAMP_WIDTH)));
+                used = STAMP_WIDTH;
+            }
+            let take = rest.char_indices().nth(width - used).map_or(rest.len(), |(i, _)| i);
+            let (head, tail) = rest.split_at(take);
+            used += head.chars().count();
+            line.push(Span::styled(head.to_owned(), *style));
+            rest = tail;
+        }
+    }
+    out.push(Line::from(line));
+}
+
+fn status_bar(app: &App, scroll: usize) -> Paragraph<'static> {
+    let who = match (app.user(), app.daemon()) {
+        (Some(user), Some(daemon)) => format!("{user} @ {daemon}"),
+        _ => "not connected".into(),
+    };
+    let scrolled = if scroll > 0 { format!(" │ ↑ {scroll} lines up (PgDn)") } else { String::new() };
+    let text = format!(" simp │ {who} │ {}{scrolled} │ PgUp/PgDn scroll · Esc q quits", app.phase().describe());
+    Paragraph::new(text).style(Style::new().add_modifier(Modifier::REVERSED))
+}
+
+fn draw_input(frame: &mut Frame<'_>, app: &App, ui: &UiState, area: Rect) {
+    if !app.phase().takes_text() {
+        frame.render_widget(Paragraph::new(Span::styled("  (press a key)", Style::new().fg(Color::DarkGray))), area);
+        return;
+    }
+    // Escape what is being typed too: a pasted control character must not reach the terminal.
+    let shown: Vec<String> = ui.editor.text().chars().map(|c| crate::escape::field(&c.to_string())).collect();
+    let cursor_col: usize = shown[..ui.editor.cursor()].iter().map(String::len).sum();
+    let room = usize::from(area.width).saturating_sub(3).max(1);
+    let skip = (cursor_col + 1).saturating_sub(room);
+    let visible: String = shown.concat().chars().skip(skip).take(room).collect();
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![Span::styled("> ", Style::new().fg(Color::Green)), Span::raw(visible)])),
+        area,
+    );
+    let x = area.x.saturating_add(u16::try_from(2 + cursor_col - skip).unwrap_or(u16::MAX));
+    frame.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
+}
+
+fn draw_request(frame: &mut Frame<'_>, peer: &str, user: &str) {
+    let lines = vec![
+        Line::from(""),
+        Line::from(vec![
+            Span::styled(user.to_owned(), Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw(" wants to chat"),
+        ]),
+        Line::from(format!("from {peer}")),
+        Line::from(""),
+        Line::from(vec![
+            Span::styled("[a]", Style::new().fg(Color::Green).add_modifier(Modifier::BOLD)),
+            Span::raw("ccept   "),
+            Span::styled("[d]", Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
+            Span::raw("ecline   "),
+            Span::styled("[q]", Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw("uit"),
+        ]),
+    ];
+    let area = frame.area();
+    let width = (lines.iter().map(Line::width).max().unwrap_or(0) + 6).max(34);
+    let width = u16::try_from(width).unwrap_or(u16::MAX).min(area.width);
+    let height = 7.min(area.height);
+    let dialog =
+        Rect::new(area.x + (area.width - width) / 2, area.y + (area.height.saturating_sub(height)) / 2, width, height);
+    frame.render_widget(Clear, dialog);
+    frame.render_widget(
+        Paragraph::new(lines).centered().block(Block::bordered().title(" Incoming chat request ")),
+        dialog,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveTime;
+    use ratatui::backend::TestBackend;
+    use ratatui::buffer::Buffer;
+    use ratatui::Terminal;
+    use simp_proto::ipc::{EndReason, Event};
+
+    fn t(s: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(12, 0, s).unwrap()
+    }
+
+    fn connected(name: &str) -> App {
+        let (mut app, _) = App::with_user(name, t(0));
+        app.on_event(
+            Event::Connected { user: name.into(), daemon: "127.0.0.1:7777".into(), version: "0.1.0".into() },
+            t(1),
+        );
+        app
+    }
+
+    fn chatting() -> App {
+        let mut app = connected("alice");
+        app.on_line("127.0.0.2", t(2));
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(2));
+        app.on_event(Event::Established { peer: "127.0.0.2:7777".into(), user: "bob".into() }, t(3));
+        app
+    }
+
+    fn render(app: &App, ui: &mut UiState, width: u16, height: u16) -> Buffer {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|f| draw(f, app, ui)).unwrap();
+        terminal.backend().buffer().clone()
+    }
+
+    fn rows(buf: &Buffer) -> Vec<String> {
+        (0..buf.area.height)
+            .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect::<String>().trim_end().to_owned())
+            .collect()
+    }
+
+    fn row_with<'a>(rows: &'a [String], needle: &str) -> &'a str {
+        rows.iter()
+            .find(|r| r.contains(needle))
+            .unwrap_or_else(|| panic!("no row with {needle:?} in\n{}", rows.join("\n")))
+    }
+
+    #[test]
+    fn delivery_marks_pending_delivered_undelivered() {
+        let mut app = chatting();
+        app.on_line("one", t(4));
+        app.on_line("two", t(5));
+        app.on_line("three", t(6));
+        app.on_event(Event::Delivered { id: "2".into() }, t(6));
+        app.on_event(Event::Undelivered { id: "3".into(), reason: EndReason::PeerUnreachable }, t(9));
+        let rows = rows(&render(&app, &mut UiState::new(), 60, 12));
+        assert_eq!(row_with(&rows, "one"), "12:00:04 alice: one …");
+        assert_eq!(row_with(&rows, "two"), "12:00:05 alice: two ✓");
+        assert_eq!(row_with(&rows, "three"), "12:00:06 alice: three ✗ undelivered: peer unreachable");
+    }
+
+    #[test]
+    fn status_bar_prompt_and_input_line() {
+        let mut app = chatting();
+        app.on_event(Event::Message { user: "bob".into(), text: "hi".into() }, t(4));
+        let mut ui = UiState::new();
+        "draft".chars().for_each(|c| ui.editor.insert(c));
+        let buf = render(&app, &mut ui, 100, 8);
+        let rows = rows(&buf);
+        assert_eq!(rows[0], "12:00:01 * connected to daemon 127.0.0.1:7777 as alice");
+        assert_eq!(row_with(&rows, "bob: hi"), "12:00:04 bob: hi");
+        assert!(
+            rows[5].starts_with(" simp │ alice @ 127.0.0.1:7777 │ chatting with bob (127.0.0.2:7777) │ PgUp/PgDn"),
+            "{}",
+            rows[5]
+        );
+        assert!(buf[(1, 5)].modifier.contains(Modifier::REVERSED), "the status bar stands out");
+        assert!(rows[6].starts_with("chatting with bob — type a message"), "{}", rows[6]);
+        assert_eq!(rows[7], "> draft");
+    }
+
+    #[test]
+    fn request_dialog() {
+        let mut app = connected("bob");
+        app.on_event(Event::Request { peer: "127.0.0.1:7777".into(), user: "alice".into() }, t(2));
+        let rows = rows(&render(&app, &mut UiState::new(), 100, 16));
+        let title = row_with(&rows, "Incoming chat request");
+        assert!(title.contains('┌') && title.contains('┐'), "{title}");
+        assert!(row_with(&rows, "alice wants to chat").contains('│'));
+        row_with(&rows, "from 127.0.0.1:7777");
+        row_with(&rows, "[a]ccept   [d]ecline   [q]uit");
+        assert!(row_with(&rows, " simp │").contains("request from alice (127.0.0.1:7777)"));
+    }
+
+    #[test]
+    fn control_bytes_from_the_daemon_never_reach_the_buffer() {
+        let mut app = connected("bob");
+        app.on_event(Event::Request { peer: "1.2.3.4:7777\r".into(), user: "ev\x1b[31mil".into() }, t(2));
+        app.on_line("y", t(2));
+        app.on_event(Event::Established { peer: "1.2.3.4:7777\0".into(), user: "ev\x1bil".into() }, t(2));
+        app.on_event(
+            Event::Message { user: "ev\x1bil".into(), text: "a\x1b]0;pwned\x07\0b\rc\nline two\tx".into() },
+            t(3),
+        );
+        app.on_event(Event::error(simp_proto::ipc::ErrorCode::PeerError, "\x1b[2J\u{9b}"), t(3));
+        let mut ui = UiState::new();
+        "typed\x1b".chars().for_each(|c| ui.editor.insert(c));
+        let buf = render(&app, &mut ui, 120, 12);
+        for cell in buf.content() {
+            assert!(
+                cell.symbol().chars().all(|c| !c.is_control()),
+                "raw control character {:?} in the buffer:\n{}",
+                cell.symbol(),
+                rows(&buf).join("\n")
+            );
+        }
+        let rows = rows(&buf);
+        assert_eq!(row_with(&rows, "pwned"), "12:00:03 ev\\x1bil: a\\x1b]0;pwned\\x07\\x00b\\x0dc");
+        assert_eq!(
+            row_with(&rows, "line two"),
+            format!("{}line two    x", " ".repeat(STAMP_WIDTH + "ev\\x1bil: ".len()))
+        );
+        row_with(&rows, "\\x1b[2J\\x9b");
+        row_with(&rows, "> typed\\x1b");
+    }
+
+    #[test]
+    fn long_lines_wrap_and_page_up_scrolls_back() {
+        let mut app = chatting();
+        for i in 0..30 {
+            app.on_event(Event::Message { user: "bob".into(), text: format!("message {i}") }, t(4));
+        }
+        app.on_line(&"x".repeat(50), t(5));
+        let mut ui = UiState::new();
+        let rows_now = rows(&render(&app, &mut ui, 40, 10));
+        assert_eq!(ui.page, 7);
+        assert_eq!(rows_now[4], "12:00:04 bob: message 29");
+        assert_eq!(rows_now[5], format!("12:00:05 alice: {}", "x".repeat(24)));
+        assert_eq!(rows_now[6], format!("         {} …", "x".repeat(26)));
+        ui.scroll = 1000;
+        let rows_top = rows(&render(&app, &mut ui, 40, 10));
+        assert_eq!(rows_top[0], "12:00:01 * connected to daemon 127.0.0.1");
+        assert_eq!(rows_top[1], "         :7777 as alice");
+        assert!(ui.scroll < 1000, "scroll is clamped to the log");
+        ui.scroll = 3;
+        let rows_wide = rows(&render(&app, &mut ui, 120, 10));
+        assert!(row_with(&rows_wide, " simp │").contains("↑ 3 lines up"));
+        let top = rows_wide[0].clone();
+        app.on_event(Event::Message { user: "bob".into(), text: "new".into() }, t(6));
+        let rows_after = rows(&render(&app, &mut ui, 120, 10));
+        assert_eq!(rows_after[0], top, "a scrolled-back view stays put as lines arrive");
+        ui.scroll = 0;
+        let rows_bottom = rows(&render(&app, &mut ui, 120, 10));
+        assert_eq!(rows_bottom[6], "12:00:06 bob: new");
+    }
+
+    #[test]
+    fn menu_prompt_and_tiny_terminals_do_not_panic() {
+        let app = connected("alice");
+        let rows = rows(&render(&app, &mut UiState::new(), 80, 6));
+        assert_eq!(rows[4], "[s] start a chat, [w] wait for a call, [q] quit");
+        let mut app = connected("bob");
+        app.on_event(Event::Request { peer: "127.0.0.1:7777".into(), user: "alice".into() }, t(2));
+        for (w, h) in [(1, 1), (5, 3), (20, 4), (200, 2)] {
+            render(&app, &mut UiState::new(), w, h);
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The real `simp` binary in plain mode against real in-process `simpd` daemons on 127.0.0.1
+//! and 127.0.0.2 (free ports, real UDP between them), with the demo's echo bot on the second.
+
+mod common;
+
+use common::Simp;
+use simp::demo::Demo;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_with_the_echo_bot_through_a_real_daemon_pair() {
+    let demo = Demo::start(false).await.expect("start two daemons and the bot");
+    let port = demo.client_addr.port().to_string();
+    let bot = demo.bot_udp.to_string();
+    let mut simp = Simp::spawn(&["--plain", "--port", &port, "127.0.0.1"]);
+
+    simp.expect("your name?").await;
+    simp.type_line("alice").await;
+    simp.expect("* connected to daemon 127.0.0.1:").await;
+    simp.expect("[s] start a chat").await;
+    simp.type_line("s").await;
+    simp.expect("peer IP").await;
+    simp.type_line(&bot).await;
+    simp.expect(&format!("* chat with echo at {bot} open")).await;
+    simp.expect("] echo: hi! I am an echo bot").await;
+
+    simp.type_line("hello there").await;
+    simp.expect("] ✓ delivered: hello there").await;
+    simp.expect("] echo: echo: hello there").await;
+
+    simp.type_line("/leave").await;
+    simp.expect("* chat with echo ended: you left").await;
+    simp.expect("[s] start a chat").await;
+    simp.type_line("q").await;
+    let (code, stderr) = simp.finish().await;
+    assert_eq!(code, 0, "stderr: {stderr}");
+    demo.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_that_stops_mid_chat_is_reported_and_simp_exits_non_zero() {
+    let demo = Demo::start(false).await.expect("start two daemons and the bot");
+    let port = demo.client_addr.port().to_string();
+    let bot = demo.bot_udp.to_string();
+    let mut simp = Simp::spawn(&["--plain", "--port", &port, "--user", "alice"]);
+    simp.type_line(&bot).await;
+    simp.expect("] echo: hi! I am an echo bot").await;
+    demo.stop().await;
+    let (code, stderr) = simp.finish().await;
+    assert_eq!(code, 1, "stderr: {stderr}");
+    assert!(stderr.contains("closed the connection") && stderr.contains("`simpd 127.0.0.1 --client-port "), "{stderr}");
+}
+
+#[tokio::test]
+async fn demo_in_plain_mode_calls_the_echo_bot() {
+    let mut simp = Simp::spawn(&["--demo", "--demo-any-port", "--plain"]);
+    let line = simp.expect("* connected to daemon 127.0.0.1:").await;
+    assert!(line.ends_with(" as you"), "{line}");
+    simp.expect("* chat with echo at 127.0.0.2:").await;
+    simp.type_line("ping").await;
+    simp.expect("] echo: echo: ping").await;
+    simp.type_line("/quit").await;
+    let (code, stderr) = simp.finish().await;
+    assert_eq!(code, 0, "stderr: {stderr}");
+}

@@ -1,0 +1,135 @@
+//! One JSON line of IPC.md in, one typed [`Command`] out; one [`Event`] out as one line.
+//!
+//! Kept pure (bytes in, value out, no I/O) so that it can be fuzzed and unit-tested on its
+//! own, and so that the connection code never has to look inside a line.
+
+use simp_proto::ipc::{Command, ErrorCode, Event};
+
+/// Parses one line (without its newline) into a [`Command`].
+///
+/// The error is what the client must be told, as the `code` and `message` of an `error` event:
+/// `bad-json` when the line is not a JSON object, `unknown-cmd` when its `cmd` is missing or
+/// unknown or its fields do not fit that command. Separating the two lets a client tell a
+/// framing bug from a vocabulary mismatch (e.g. a newer client talking to an older daemon).
+pub fn parse_command(line: &[u8]) -> Result<Command, (ErrorCode, String)> {
+    let value: serde_json::Value = serde_json::from_slice(line).map_err(|e| {
+        (
+            ErrorCode::BadJson,
+            format!("the line is not valid JSON ({e}); send one JSON object per line, such as {{\"cmd\":\"status\"}}"),
+        )
+    })?;
+    let serde_json::Value::Object(object) = &value else {
+        return Err((
+            ErrorCode::BadJson,
+            format!("expected a JSON object such as {{\"cmd\":\"status\"}}, got {}", kind_of(&value)),
+        ));
+    };
+    let known = Command::NAMES.join(", ");
+    let name = match object.get("cmd") {
+        Some(serde_json::Value::String(name)) => name,
+        Some(other) => {
+            return Err((
+                ErrorCode::UnknownCmd,
+                format!("\"cmd\" must be a string, got {}; known commands: {known}", kind_of(other)),
+            ))
+        }
+        None => return Err((ErrorCode::UnknownCmd, format!("the object has no \"cmd\"; known commands: {known}"))),
+    };
+    if !Command::NAMES.contains(&name.as_str()) {
+        return Err((ErrorCode::UnknownCmd, format!("unknown command {name:?}; known commands: {known}")));
+    }
+    let command: Command = serde_json::from_value(value.clone())
+        .map_err(|e| (ErrorCode::UnknownCmd, format!("wrong fields for {name:?}: {e}; see IPC.md for its fields")))?;
+    // serde's `deny_unknown_fields` does not reach the field-less variants of an internally
+    // tagged enum (`{"cmd":"accept","x":1}` parses), so extra fields are caught here: every
+    // field given must be one the command has (an absent optional field serializes as nothing,
+    // so a `null` is let through for it).
+    let canonical = serde_json::to_value(&command).unwrap_or_default();
+    if let Some(extra) = object.iter().find(|(key, v)| !v.is_null() && canonical.get(key.as_str()).is_none()) {
+        return Err((ErrorCode::UnknownCmd, format!("{name:?} has no field {:?}; see IPC.md for its fields", extra.0)));
+    }
+    Ok(command)
+}
+
+/// Appends `event` as one JSON line to `out`.
+pub fn write_event(out: &mut Vec<u8>, event: &Event) -> Result<(), serde_json::Error> {
+    serde_json::to_writer(&mut *out, event)?;
+    out.push(b'\n');
+    Ok(())
+}
+
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(line: &str) -> ErrorCode {
+        parse_command(line.as_bytes()).unwrap_err().0
+    }
+
+    #[test]
+    fn parses_every_command_of_ipc_md() {
+        let ok = |line: &str| parse_command(line.as_bytes()).unwrap();
+        assert_eq!(ok(r#"{"cmd":"connect","user":"alice"}"#), Command::Connect { user: "alice".into() });
+        assert_eq!(ok(r#"{"cmd":"start","peer":"127.0.0.2"}"#), Command::Start { peer: "127.0.0.2".into() });
+        assert_eq!(ok(r#"{"cmd":"accept"}"#), Command::Accept);
+        assert_eq!(ok(r#"{"cmd":"decline"}"#), Command::Decline);
+        assert_eq!(
+            ok(r#" {"cmd":"chat","text":"hi","id":"7"} "#),
+            Command::Chat { text: "hi".into(), id: Some("7".into()) }
+        );
+        assert_eq!(ok(r#"{"cmd":"leave"}"#), Command::Leave);
+        assert_eq!(ok("{\"cmd\":\"quit\"}\r"), Command::Quit);
+        assert_eq!(ok(r#"{"cmd":"status"}"#), Command::Status);
+    }
+
+    #[test]
+    fn malformed_lines_are_bad_json() {
+        assert_eq!(code("{"), ErrorCode::BadJson);
+        assert_eq!(code("hello"), ErrorCode::BadJson);
+        assert_eq!(code("[1,2]"), ErrorCode::BadJson);
+        assert_eq!(code("\"connect\""), ErrorCode::BadJson);
+        assert_eq!(parse_command(b"{\"cmd\":\"chat\",\"text\":\"\xff\"}").unwrap_err().0, ErrorCode::BadJson);
+        let deep = "[".repeat(100_000);
+        assert_eq!(code(&deep), ErrorCode::BadJson);
+    }
+
+    #[test]
+    fn unknown_commands_and_wrong_fields_are_unknown_cmd() {
+        let (c, message) = parse_command(br#"{"cmd":"dance"}"#).unwrap_err();
+        assert_eq!(c, ErrorCode::UnknownCmd);
+        assert!(message.contains("dance") && message.contains("connect, start"), "{message}");
+        assert_eq!(code(r#"{"user":"alice"}"#), ErrorCode::UnknownCmd);
+        assert_eq!(code(r#"{"cmd":7}"#), ErrorCode::UnknownCmd);
+        let (c, message) = parse_command(br#"{"cmd":"start"}"#).unwrap_err();
+        assert_eq!(c, ErrorCode::UnknownCmd);
+        assert!(message.contains("peer"), "{message}");
+        assert_eq!(code(r#"{"cmd":"accept","extra":1}"#), ErrorCode::UnknownCmd);
+        assert_eq!(code(r#"{"cmd":"chat","text":5}"#), ErrorCode::UnknownCmd);
+        assert_eq!(code(r#"{"cmd":"connect","user":"a","peer":"b"}"#), ErrorCode::UnknownCmd);
+        assert!(parse_command(br#"{"cmd":"chat","text":"x","id":null}"#).is_ok());
+    }
+
+    #[test]
+    fn events_are_one_line_each() {
+        let mut out = Vec::new();
+        write_event(&mut out, &Event::error(ErrorCode::ClientBusy, "a\nb")).unwrap();
+        write_event(&mut out, &Event::Queued { id: "1".into() }).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [r#"{"event":"error","code":"client-busy","message":"a\nb"}"#, r#"{"event":"queued","id":"1"}"#]
+        );
+    }
+}

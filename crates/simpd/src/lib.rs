@@ -1,0 +1,148 @@
+//! `simpd`, the SIMP daemon: a thin tokio shell around [`simp_proto::Endpoint`].
+//!
+//! The shell owns the sockets and the clock and nothing else (DESIGN.md): it feeds the
+//! endpoint datagrams, client commands and timeouts, and drains what it wants sent and
+//! reported. Every protocol decision stays in `simp-proto`.
+//!
+//! Two steps, so that tests and the client's `--demo` can bind port 0 and learn the real
+//! addresses before anything runs:
+//! ```no_run
+//! # async fn demo() -> Result<(), simpd::DaemonError> {
+//! let daemon = simpd::Daemon::bind(simpd::DaemonConfig::new("127.0.0.1".parse().unwrap())).await?;
+//! println!("peers call {}, clients connect to {}", daemon.udp_addr(), daemon.client_addr());
+//! daemon.run(std::future::pending()).await
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod access;
+mod event_loop;
+pub mod ipc_line;
+pub mod line_reader;
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+
+use simp_proto::ipc::{DEFAULT_CLIENT_PORT, DEFAULT_PORT};
+use tokio::net::{TcpListener, UdpSocket};
+
+/// Everything a daemon needs to start.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// The address to bind, for both the peer (UDP) and the client (TCP) port.
+    pub ip: IpAddr,
+    /// Daemon-to-daemon UDP port; 0 picks a free one (tests).
+    pub port: u16,
+    /// Client TCP port; 0 picks a free one (tests).
+    pub client_port: u16,
+    /// Protocol settings. Its `local` is overwritten with the address actually bound, since
+    /// the endpoint reports it to clients and uses it to break simultaneous-open ties.
+    pub endpoint: simp_proto::Config,
+    /// Serve clients from other hosts too (IPC.md "Access").
+    pub allow_remote_clients: bool,
+}
+
+impl DaemonConfig {
+    /// The defaults of IPC.md for a daemon on `ip`: ports 7777 and 7778, SPEC 2's timings.
+    pub fn new(ip: IpAddr) -> DaemonConfig {
+        DaemonConfig {
+            ip,
+            port: DEFAULT_PORT,
+            client_port: DEFAULT_CLIENT_PORT,
+            endpoint: simp_proto::Config::new(SocketAddr::new(ip, DEFAULT_PORT)),
+            allow_remote_clients: false,
+        }
+    }
+}
+
+/// Why the daemon could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The peer port could not be bound.
+    #[error("cannot bind the peer port UDP {addr}: {source}; {}", bind_hint(source, "--port"))]
+    BindUdp {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The system's reason.
+        source: io::Error,
+    },
+    /// The client port could not be bound.
+    #[error("cannot bind the client port TCP {addr}: {source}; {}", bind_hint(source, "--client-port"))]
+    BindClient {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The system's reason.
+        source: io::Error,
+    },
+    /// A bound socket could not tell its own address (should not happen).
+    #[error("cannot read the bound address of a socket: {0}")]
+    LocalAddr(io::Error),
+}
+
+/// A daemon with its sockets bound, not yet running.
+#[derive(Debug)]
+pub struct Daemon {
+    udp: UdpSocket,
+    listener: TcpListener,
+    config: DaemonConfig,
+}
+
+impl Daemon {
+    /// Binds the UDP peer socket and the TCP client listener on `config.ip`.
+    ///
+    /// Binding happens here, not in [`Daemon::run`], so callers learn the real ports (port 0)
+    /// and a port in use is reported before anything else starts.
+    pub async fn bind(mut config: DaemonConfig) -> Result<Daemon, DaemonError> {
+        let udp_addr = SocketAddr::new(config.ip, config.port);
+        let udp = UdpSocket::bind(udp_addr).await.map_err(|source| DaemonError::BindUdp { addr: udp_addr, source })?;
+        let client_addr = SocketAddr::new(config.ip, config.client_port);
+        let listener = TcpListener::bind(client_addr)
+            .await
+            .map_err(|source| DaemonError::BindClient { addr: client_addr, source })?;
+        config.endpoint.local = udp.local_addr().map_err(DaemonError::LocalAddr)?;
+        listener.local_addr().map_err(DaemonError::LocalAddr)?;
+        Ok(Daemon { udp, listener, config })
+    }
+
+    /// The bound daemon-to-daemon (UDP) address: what peers call.
+    pub fn udp_addr(&self) -> SocketAddr {
+        self.config.endpoint.local
+    }
+
+    /// The bound client (TCP) address.
+    pub fn client_addr(&self) -> SocketAddr {
+        // Checked readable in `bind`; the fallback only keeps this infallible.
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::new(self.config.ip, self.config.client_port))
+    }
+
+    /// Serves peers and clients until `shutdown` completes, then leaves any chat (FIN, waiting
+    /// at most one `timeout` for the ACK) and returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+        event_loop::run(self.udp, self.listener, self.config, shutdown).await
+    }
+}
+
+/// [`Daemon::bind`] then [`Daemon::run`], for callers that need not know the bound addresses.
+pub async fn run(config: DaemonConfig, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+    Daemon::bind(config).await?.run(shutdown).await
+}
+
+/// What a user can do about a failed bind.
+fn bind_hint(error: &io::Error, option: &str) -> String {
+    match error.kind() {
+        io::ErrorKind::AddrInUse => {
+            format!(
+                "the address is already in use, probably by another simpd; stop it, or pick another port with {option}"
+            )
+        }
+        io::ErrorKind::AddrNotAvailable => {
+            "that IP is not an address of this host; give one of its addresses, or 127.0.0.1".to_string()
+        }
+        io::ErrorKind::PermissionDenied => {
+            format!("ports below 1024 need privileges; pick a higher port with {option}")
+        }
+        _ => format!("check the IP argument and {option}"),
+    }
+}
