@@ -78,3 +78,15 @@ async fn quit_before_anything_closes_the_connection() {
     again.send(json!({"cmd": "status"})).await;
     again.expect(json!({"event": "status", "user": "bob"})).await;
 }
+
+#[tokio::test]
+async fn a_client_that_closes_its_sending_side_still_gets_its_answers() {
+    let d = start_daemon(ip(3, 41), |_| {});
+    let mut c = Ipc::connect("piped", d.client).await;
+    c.send_raw(b"{\"cmd\":\"connect\",\"user\":\"alice\"}\n{\"cmd\":\"status\"}\n").await;
+    c.close_write().await;
+    let events = c.expect_closed().await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(common::matches(&events[0], &json!({"event": "connected", "user": "alice"})), "{events:?}");
+    assert!(common::matches(&events[1], &json!({"event": "status", "state": "idle"})), "{events:?}");
+}
