@@ -70,7 +70,7 @@ pub(crate) async fn run(
     loop {
         let wake = shell.ep.poll_timeout().map(|t| shell.origin + t.as_duration());
         let writing = shell.client.as_ref().is_some_and(|c| !c.out.is_empty());
-        let mut quit = false;
+        let mut close_client = false;
         tokio::select! {
             () = &mut shutdown, if stop_by.is_none() => {
                 info!("shutting down: leaving any chat");
@@ -96,7 +96,7 @@ pub(crate) async fn run(
                     sleep(ACCEPT_BACKOFF).await;
                 }
             },
-            line = next_line(&mut shell.reader) => quit = shell.client_line(line),
+            line = next_line(&mut shell.reader) => close_client = shell.client_line(line),
             ready = writable(&shell.client), if writing => {
                 if let Err(error) = ready {
                     shell.client_failed(&error);
@@ -108,7 +108,7 @@ pub(crate) async fn run(
             }
         }
         shell.drain().await;
-        if quit {
+        if close_client {
             shell.close_client();
         }
         if stop_by.is_some() && shell.ep.is_idle() {
@@ -161,7 +161,8 @@ impl Shell {
         self.client = Some(Client { addr: from, writer, out: Vec::new() });
     }
 
-    /// One read from the client; true if it was `quit`.
+    /// One read from the client; true if the connection is to be closed once drained (`quit`,
+    /// or the client's EOF).
     fn client_line(&mut self, line: io::Result<Line>) -> bool {
         let now = self.now();
         match line {
@@ -183,8 +184,12 @@ impl Shell {
                 format!("a line was longer than {MAX_LINE} bytes; it was ignored up to its newline"),
             )),
             Ok(Line::Eof) => {
-                info!("client disconnected");
-                self.client_gone(now);
+                // Treated as quit (IPC.md). The client may only have closed its sending side
+                // (`printf ... | nc`): it still gets the events already due, then EOF.
+                info!("client closed its connection");
+                self.reader = None;
+                self.ep.handle_client_gone(now);
+                return true;
             }
             Err(error) => {
                 info!(%error, "client connection failed");
@@ -256,11 +261,11 @@ impl Shell {
         self.ep.handle_client_gone(now);
     }
 
-    /// After `quit`: the connection gets its last lines and is closed, off the main loop.
+    /// After `quit` or EOF: the connection gets its last lines and is closed, off the main loop.
     fn close_client(&mut self) {
         self.reader = None;
         if let Some(Client { addr, writer, out }) = self.client.take() {
-            info!(client = %addr, "client quit; closing its connection");
+            info!(client = %addr, "closing the client connection");
             tokio::spawn(close_gracefully(writer, out));
         }
     }

@@ -132,6 +132,11 @@ impl Ipc {
         self.writer.write_all(bytes).await.unwrap_or_else(|e| panic!("{}: write failed: {e}", self.name));
     }
 
+    /// Closes the sending side only, as `printf ... | nc` does.
+    pub async fn close_write(&mut self) {
+        self.writer.shutdown().await.unwrap_or_else(|e| panic!("{}: shutdown failed: {e}", self.name));
+    }
+
     /// The next event, whatever it is.
     pub async fn next_event(&mut self) -> Value {
         let mut line = String::new();
