@@ -415,13 +415,20 @@ impl Endpoint {
         }
     }
 
-    /// The daemon is stopping (SIGINT/SIGTERM, IPC.md): leave any session as `leave` would
-    /// (SPEC 2.3: queued messages, then FIN until ACKed), whether or not a client is attached.
-    /// Without this an `--auto-accept` daemon with no client could not say goodbye: `leave`
-    /// needs a connected client. The shell keeps driving the endpoint until [`Endpoint::is_idle`]
-    /// or its own deadline.
+    /// The daemon is stopping (SIGINT/SIGTERM, IPC.md): FIN to the peer at once, whether or
+    /// not a client is attached. Unlike `leave`, queued messages are not sent first (the shell
+    /// waits at most one `timeout` for the ACK); they are reported undelivered.
     pub fn handle_shutdown(&mut self, now: Instant) {
-        if !matches!(self.state, State::Idle) {
+        if let State::Chatting(c) = &mut self.state {
+            let (peer, rto) = (c.peer, c.rto.current());
+            info!(%peer, queued = c.tx.len(), "shutting down: FIN now");
+            let ids: Vec<String> = c.tx.drain_ids().collect();
+            for id in ids {
+                self.emit(Event::Undelivered { id, reason: EndReason::YouLeft });
+            }
+            self.send_control(peer, Kind::Fin, Seq::Zero);
+            self.set_state(State::Closing(Closing { peer, sends: 1, next: now + rto, rto }));
+        } else if !matches!(self.state, State::Idle | State::Closing(_)) {
             info!(peer = ?self.peer(), "shutting down: leaving the session");
             self.leave(now);
         }

@@ -999,3 +999,23 @@ fn shutdown_leaves_the_session_even_without_a_client() {
     h.recv(peer(), Kind::Ack, 0, "bob", "");
     assert!(h.ep.is_idle());
 }
+
+#[test]
+fn shutdown_sends_fin_at_once_and_reports_the_queue() {
+    let mut h = H::chatting();
+    h.chat("one", "1");
+    h.chat("two", "2");
+    h.sent();
+    h.events();
+    h.ep.handle_shutdown(h.now);
+    assert_eq!(h.sent(), [w(peer(), Kind::Fin, 0, "alice", "")]);
+    assert_eq!(
+        h.events(),
+        [
+            Event::Undelivered { id: "1".into(), reason: EndReason::YouLeft },
+            Event::Undelivered { id: "2".into(), reason: EndReason::YouLeft },
+        ]
+    );
+    h.recv(peer(), Kind::Ack, 0, "bob", "");
+    assert_eq!(h.events(), [ended(EndReason::YouLeft)]);
+}
