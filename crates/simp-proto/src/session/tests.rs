@@ -102,7 +102,13 @@ impl H {
 
     /// alice called bob and the handshake completed; outputs consumed.
     fn chatting() -> H {
-        let mut h = H::connected();
+        H::chatting_with(|_| {})
+    }
+
+    /// Like [`H::chatting`], with a configuration of the test's own.
+    fn chatting_with(f: impl FnOnce(&mut Config)) -> H {
+        let mut h = H::with(f);
+        h.cmd(C::Connect { user: "alice".into() });
         h.cmd(C::Start { peer: "127.0.0.2".into() });
         h.recv(peer(), Kind::SynAck, 0, "bob", "");
         h.sent();
@@ -430,12 +436,7 @@ fn resends_are_byte_for_byte_on_timeout_only() {
 
 #[test]
 fn retries_exhausted_means_unreachable_with_every_message_reported() {
-    let mut h = H::with(|c| c.retries = 2);
-    h.cmd(C::Connect { user: "alice".into() });
-    h.cmd(C::Start { peer: "127.0.0.2".into() });
-    h.recv(peer(), Kind::SynAck, 0, "bob", "");
-    h.sent();
-    h.events();
+    let mut h = H::chatting_with(|c| c.retries = 2);
     h.chat("one", "1");
     h.chat("two", "2");
     h.events();
@@ -461,11 +462,7 @@ fn retries_exhausted_means_unreachable_with_every_message_reported() {
 
 #[test]
 fn queue_is_bounded() {
-    let mut h = H::with(|c| c.queue_limit = 3);
-    h.cmd(C::Connect { user: "alice".into() });
-    h.cmd(C::Start { peer: "127.0.0.2".into() });
-    h.recv(peer(), Kind::SynAck, 0, "bob", "");
-    h.events();
+    let mut h = H::chatting_with(|c| c.queue_limit = 3);
     for i in 0..4 {
         h.chat("x", &i.to_string());
     }
@@ -543,12 +540,7 @@ fn without_a_client_messages_are_stored_up_to_the_limit_and_then_not_acked() {
 
 #[test]
 fn long_text_is_split_at_max_payload_and_delivered_when_all_parts_are_acked() {
-    let mut h = H::with(|c| c.max_payload = 10);
-    h.cmd(C::Connect { user: "alice".into() });
-    h.cmd(C::Start { peer: "127.0.0.2".into() });
-    h.recv(peer(), Kind::SynAck, 0, "bob", "");
-    h.sent();
-    h.events();
+    let mut h = H::chatting_with(|c| c.max_payload = 10);
     h.chat("hello there world", "1");
     assert_eq!(h.sent(), [w(peer(), Kind::Chat, 0, "alice", "hello ")]);
     h.recv(peer(), Kind::Ack, 0, "bob", "");
@@ -756,12 +748,7 @@ fn malformed_datagrams_are_dropped_and_counted() {
 
 #[test]
 fn shared_seq_mode_uses_one_bit_for_both_directions() {
-    let mut h = H::with(|c| c.seq_mode = SeqMode::Shared);
-    h.cmd(C::Connect { user: "alice".into() });
-    h.cmd(C::Start { peer: "127.0.0.2".into() });
-    h.recv(peer(), Kind::SynAck, 0, "bob", "");
-    h.sent();
-    h.events();
+    let mut h = H::chatting_with(|c| c.seq_mode = SeqMode::Shared);
     h.chat("hi", "1"); // bit 0
     assert_eq!(h.sent(), [w(peer(), Kind::Chat, 0, "alice", "hi")]);
     h.recv(peer(), Kind::Ack, 0, "bob", ""); // bit -> 1
