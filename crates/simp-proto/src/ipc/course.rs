@@ -38,7 +38,13 @@ pub const QUIT_ANSWER: &str = "ok";
 /// The commands of the dialect, for "unknown command" messages.
 pub const COMMANDS: &[&str] = &["connect", "invite", "accept", "decline", "send", "quit"];
 
+/// The most characters of a bad datagram that an error message quotes.
+pub const QUOTE_LIMIT: usize = 40;
+
 /// Why a datagram is not a command of the dialect; its `Display` is what the client is told.
+///
+/// Pieces of the datagram quoted in it are cut to [`QUOTE_LIMIT`] characters, so that the
+/// answer to a huge datagram still fits in one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     /// Nothing at all (or only a newline).
@@ -91,12 +97,12 @@ pub fn parse_command(datagram: &[u8]) -> Result<Command, ParseError> {
         "invite" => {
             let ip = field(rest, "ip")?
                 .ok_or(ParseError::Missing { command: "invite", usage: "an address: invite|ip=IP|port=7777" })?;
-            let ip: IpAddr = ip.trim().parse().map_err(|_| ParseError::BadIp(ip.to_owned()))?;
+            let ip: IpAddr = ip.trim().parse().map_err(|_| ParseError::BadIp(quote(ip)))?;
             let port = match field(rest, "port")? {
                 None => DEFAULT_PORT,
                 Some(port) => match port.trim().parse::<u16>() {
                     Ok(port) if port != 0 => port,
-                    _ => return Err(ParseError::BadPort(port.to_owned())),
+                    _ => return Err(ParseError::BadPort(quote(port))),
                 },
             };
             Ok(Command::Start { peer: SocketAddr::new(ip, port).to_string() })
@@ -111,7 +117,7 @@ pub fn parse_command(datagram: &[u8]) -> Result<Command, ParseError> {
             Ok(Command::Chat { text: text.to_owned(), id: None })
         }
         "quit" => Ok(Command::Quit),
-        other => Err(ParseError::UnknownCommand(other.to_owned())),
+        other => Err(ParseError::UnknownCommand(quote(other))),
     }
 }
 
@@ -146,12 +152,20 @@ fn field<'a>(fields: &'a str, key: &str) -> Result<Option<&'a str>, ParseError> 
     }
     let mut found = None;
     for f in fields.split('|') {
-        let (k, v) = f.split_once('=').ok_or_else(|| ParseError::NotKeyValue(f.to_owned()))?;
+        let (k, v) = f.split_once('=').ok_or_else(|| ParseError::NotKeyValue(quote(f)))?;
         if k == key && found.is_none() {
             found = Some(v);
         }
     }
     Ok(found)
+}
+
+/// At most [`QUOTE_LIMIT`] characters of `text`, marked with `...` when cut.
+fn quote(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_LIMIT) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
+    }
 }
 
 /// The IP of a peer address as the endpoint reports it (`IP:port`), which is what the dialect's
@@ -235,6 +249,11 @@ mod tests {
     fn huge_and_arbitrary_datagrams_never_panic() {
         let huge = vec![b'|'; 65_507];
         assert!(parse_command(&huge).is_err());
+        let huge = vec![b'x'; 65_507];
+        let message = parse_command(&huge).unwrap_err().to_string();
+        assert!(message.len() < 200 && message.contains(&format!("\"{}...\"", "x".repeat(QUOTE_LIMIT))), "{message}");
+        let message = parse_command(format!("invite|ip={}", "é".repeat(50_000)).as_bytes()).unwrap_err().to_string();
+        assert!(message.len() < 200, "{message}");
         let mut send = b"send|text=".to_vec();
         send.extend(std::iter::repeat_n(b'x', 65_000));
         assert!(matches!(parse_command(&send), Ok(Command::Chat { text, .. }) if text.len() == 65_000));
