@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod access;
+pub mod cli;
 mod event_loop;
 pub mod ipc_line;
 pub mod line_reader;
