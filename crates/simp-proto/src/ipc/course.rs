@@ -31,8 +31,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::{Command, ErrorCode, Event, DEFAULT_PORT};
 
-/// What the shell sends after `quit`: the endpoint reports nothing once its client has gone,
-/// but the course's client waits for this answer.
+/// What the shell answers to `quit`, and all it sends: the endpoint has no event for a quit
+/// (its client is gone), but the course's client waits for this answer.
 pub const QUIT_ANSWER: &str = "ok";
 
 /// The commands of the dialect, for "unknown command" messages.

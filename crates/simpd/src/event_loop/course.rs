@@ -10,6 +10,8 @@
 //!   to that address. It holds the client slot exactly while the endpoint has a connected
 //!   user through it: from a successful `connect` until `quit` (a failed `connect`, or a
 //!   command before `connect`, gets its error and leaves the slot free).
+//! - `quit` is answered `ok` and nothing else: the client is detached first, so the `ended`
+//!   of a chat it leaves is not sent (a course client waits for exactly that `ok`).
 //! - A UDP client that goes silent stays attached: a course client may sit in a chat for an
 //!   hour without sending a thing, and nothing tells a crash from a quiet user. A restarted
 //!   course client simply sends `connect` again (it becomes the client); a TCP client waiting
@@ -30,13 +32,11 @@ pub(super) struct CoursePort {
     pub(super) socket: UdpSocket,
     /// Where events go: the address of the last command, while a UDP client is attached.
     pub(super) client: Option<SocketAddr>,
-    /// `quit` came: once its events are out, answer `ok` and let the slot go.
-    quitting: bool,
 }
 
 impl CoursePort {
     pub(super) fn new(socket: UdpSocket) -> CoursePort {
-        CoursePort { socket, client: None, quitting: false }
+        CoursePort { socket, client: None }
     }
 
     /// Tells the UDP client `event`, if one is attached; false if none is.
@@ -79,29 +79,32 @@ impl Shell {
                 return;
             }
         };
-        if self.course.client.is_some_and(|c| c != from) {
-            debug!(client = %from, "the UDP client moved to a new address");
-        }
-        self.course.client = Some(from);
         let now = self.now();
         if matches!(cmd, Command::Quit) {
-            self.course.quitting = true;
-            if !self.ep.has_client() {
-                return; // nothing to leave: just the answer
+            if self.course.client.take().is_some() {
+                info!(client = %from, "UDP client quit");
             }
+            if self.ep.has_client() {
+                self.ep.handle_command(now, cmd);
+            }
+            self.course.send(from, course::QUIT_ANSWER);
+            return;
         }
+        match self.course.client {
+            None => debug!(client = %from, "a UDP client takes the client slot"),
+            Some(previous) if previous != from => {
+                info!(client = %from, %previous, "the UDP client moved to a new address")
+            }
+            Some(_) => {}
+        }
+        self.course.client = Some(from);
         self.ep.handle_command(now, cmd);
     }
 
-    /// After the endpoint's events are out: answers `quit`, and frees the slot if the UDP
-    /// client is no longer connected (quit, or a failed first `connect`).
+    /// After the endpoint's events are out: frees the slot if the UDP client did not become
+    /// (or stay) the connected user, e.g. after a refused first `connect`.
     pub(super) fn course_settle(&mut self) {
-        let Some(client) = self.course.client else { return };
-        if std::mem::take(&mut self.course.quitting) {
-            self.course.send(client, course::QUIT_ANSWER);
-            info!(%client, "UDP client quit");
-            self.course.client = None;
-        } else if !self.ep.has_client() {
+        if self.course.client.is_some() && !self.ep.has_client() {
             self.course.client = None;
         }
     }
