@@ -62,3 +62,36 @@ fn readiness_is_sent_to_notify_socket_once_the_ports_are_bound() {
     assert!(in_use(UdpSocket::bind(client)), "the client port's UDP side {client} is not bound at READY=1");
     TcpStream::connect_timeout(&client, WAIT).expect("the client port's TCP side accepts at READY=1");
 }
+
+/// `systemd-analyze verify` accepts contrib/simpd.service, with ExecStart pointed at the binary
+/// just built (verify insists that it exists). Skipped, saying so, where systemd is not
+/// installed: the unit is data, and CI machines need not carry systemd.
+#[test]
+fn the_unit_file_passes_systemd_analyze_verify() {
+    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../contrib/simpd.service"))
+        .expect("contrib/simpd.service is readable");
+    assert!(unit.contains("ExecStart=/usr/local/bin/simpd ${SIMPD_ADDRESS}"), "ExecStart changed: update this test");
+    for needed in
+        ["Type=notify", "DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes", "Restart=on-failure"]
+    {
+        assert!(unit.lines().any(|l| l == needed), "the unit lacks {needed}");
+    }
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("simpd-unit-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let path = dir.join("simpd.service");
+    std::fs::write(&path, unit.replace("/usr/local/bin/simpd", env!("CARGO_BIN_EXE_simpd"))).expect("write the unit");
+    let output = Command::new("systemd-analyze").args(["verify", "--man=no"]).arg(&path).output();
+    let _ = std::fs::remove_dir_all(&dir);
+    match output {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("skipped: systemd-analyze is not installed (apt-get install systemd)");
+        }
+        Err(error) => panic!("cannot run systemd-analyze: {error}"),
+        Ok(output) => {
+            let text =
+                format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            assert!(output.status.success() && text.trim().is_empty(), "systemd-analyze verify:\n{text}");
+        }
+    }
+}

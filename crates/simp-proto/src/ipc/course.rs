@@ -262,6 +262,24 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever arrives on the UDP port: no panic, and an error short enough to send back
+        /// in one datagram (quotes are cut; Debug escaping at most 10 bytes a character).
+        #[test]
+        fn arbitrary_bytes_parse_or_get_a_short_error(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096)) {
+            if let Err(error) = parse_command(&bytes) {
+                proptest::prop_assert!(error.to_string().len() <= 150 + 10 * QUOTE_LIMIT);
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_parses_or_gets_a_short_error(text in "[a-z|=:.0-9 \\PC]{0,200}") {
+            if let Err(error) = parse_command(text.as_bytes()) {
+                proptest::prop_assert!(error.to_string().len() <= 150 + 10 * QUOTE_LIMIT);
+            }
+        }
+    }
+
     #[test]
     fn events_map_to_the_dialect() {
         let fmt = |e: Event| format_event(&e);
