@@ -1,5 +1,6 @@
 //! The daemon's one task: a `select!` over the peer socket, the client listener, the client
-//! connection, the client port's UDP side (`course`), one timer and the shutdown signal (DESIGN.md "a sans-IO core").
+//! connection, the client port's UDP side (`course`), one timer and the shutdown signal
+//! (DESIGN.md "a sans-IO core").
 //!
 //! After every input the endpoint is drained (datagrams out, events to the client) and the one
 //! timer re-armed from `poll_timeout`; with nothing pending there is no timer at all, so an
