@@ -242,3 +242,15 @@ fn the_graders_check_of_an_auto_accepting_daemon() {
     grader.send(d.udp, &from_grader(Kind::Fin, Seq::Zero, &[]));
     grader.expect(d.udp, &from_daemon(Kind::Ack, Seq::Zero), "ACK to the FIN");
 }
+
+#[tokio::test]
+async fn a_client_port_taken_over_udp_is_reported_naming_the_address() {
+    let taken = UdpSocket::bind((ip(7, 51), 0)).expect("bind a port to take");
+    let addr = taken.local_addr().expect("its address");
+    let mut config = simpd::DaemonConfig::new(ip(7, 51));
+    config.port = 0;
+    config.client_port = addr.port();
+    let error = simpd::Daemon::bind(config).await.expect_err("the client port's UDP side is taken").to_string();
+    assert!(error.contains(&format!("UDP {addr}")) && error.contains("in use"), "{error}");
+    assert!(error.contains("--client-port"), "the message says what to change: {error}");
+}
