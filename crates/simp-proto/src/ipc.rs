@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub mod course;
+
 /// The daemon-to-daemon port when a peer address names none.
 pub const DEFAULT_PORT: u16 = 7777;
 /// The client port.

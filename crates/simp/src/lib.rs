@@ -67,6 +67,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod cli;
 pub mod conn;
 pub mod demo;
 pub mod escape;

@@ -1,5 +1,6 @@
 //! The daemon's one task: a `select!` over the peer socket, the client listener, the client
-//! connection, one timer and the shutdown signal (DESIGN.md "a sans-IO core").
+//! connection, the client port's UDP side (`course`), one timer and the shutdown signal
+//! (DESIGN.md "a sans-IO core").
 //!
 //! After every input the endpoint is drained (datagrams out, events to the client) and the one
 //! timer re-armed from `poll_timeout`; with nothing pending there is no timer at all, so an
@@ -22,6 +23,9 @@ use crate::access::is_local;
 use crate::ipc_line::{parse_command, write_event};
 use crate::line_reader::{Line, LineReader};
 use crate::{DaemonConfig, DaemonError};
+
+mod course;
+use course::CoursePort;
 
 /// Room for the largest UDP payload (SPEC 1: receivers accept up to 65,507 bytes).
 const RECV_BUF: usize = 65_536;
@@ -49,11 +53,14 @@ struct Shell {
     origin: Instant,
     client: Option<Client>,
     reader: Option<LineReader<OwnedReadHalf>>,
+    /// The client port's UDP side, and its client when one is attached instead of `client`.
+    course: CoursePort,
 }
 
 pub(crate) async fn run(
     udp: UdpSocket,
     listener: TcpListener,
+    course: UdpSocket,
     config: DaemonConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
@@ -61,10 +68,17 @@ pub(crate) async fn run(
     let allow_remote = config.allow_remote_clients;
     let client_addr = listener.local_addr().map_err(DaemonError::LocalAddr)?;
     info!(udp = %config.endpoint.local, client = %client_addr, "simpd listening");
-    let mut shell =
-        Shell { ep: Endpoint::new(config.endpoint), udp, origin: Instant::now(), client: None, reader: None };
+    let mut shell = Shell {
+        ep: Endpoint::new(config.endpoint),
+        udp,
+        origin: Instant::now(),
+        client: None,
+        reader: None,
+        course: CoursePort::new(course),
+    };
     tokio::pin!(shutdown);
     let mut buf = vec![0u8; RECV_BUF];
+    let mut course_buf = vec![0u8; RECV_BUF];
     // Set once shutdown has begun: the moment we stop waiting for the peer's ACK.
     let mut stop_by: Option<Instant> = None;
     loop {
@@ -96,6 +110,10 @@ pub(crate) async fn run(
                     sleep(ACCEPT_BACKOFF).await;
                 }
             },
+            received = shell.course.socket.recv_from(&mut course_buf), if stop_by.is_none() => match received {
+                Ok((len, from)) => shell.course_datagram(&course_buf[..len], from, allow_remote),
+                Err(error) => debug!(%error, "UDP receive on the client port failed"),
+            },
             line = next_line(&mut shell.reader) => close_client = shell.client_line(line),
             ready = writable(&shell.client), if writing => {
                 if let Err(error) = ready {
@@ -108,6 +126,7 @@ pub(crate) async fn run(
             }
         }
         shell.drain().await;
+        shell.course_settle();
         if close_client {
             shell.close_client();
         }
@@ -142,12 +161,19 @@ impl Shell {
         if let Err(error) = stream.set_nodelay(true) {
             debug!(%error, "could not set TCP_NODELAY on a client connection");
         }
-        if let Some(current) = &self.client {
-            info!(client = %from, current = %current.addr, "refused a second client");
-            let busy = Event::error(
-                ErrorCode::ClientBusy,
-                format!("another client ({}) is using this daemon; only one client at a time", current.addr),
-            );
+        let current = match (&self.client, self.course.client) {
+            (Some(current), _) => {
+                Some(format!("another client ({}) is using this daemon; only one client at a time", current.addr))
+            }
+            (None, Some(udp)) => Some(format!(
+                "a course-dialect client ({udp}, over UDP) is using this daemon; only one client at a time, \
+                 and it detaches when it sends quit"
+            )),
+            (None, None) => None,
+        };
+        if let Some(current) = current {
+            info!(client = %from, "refused a second client: {current}");
+            let busy = Event::error(ErrorCode::ClientBusy, current);
             let mut out = Vec::new();
             if write_event(&mut out, &busy).is_ok() {
                 let (_, writer) = stream.into_split();
@@ -226,6 +252,7 @@ impl Shell {
                     warn!(%error, ?event, "could not encode an event");
                 }
             }
+            None if self.course.deliver(event) => {}
             None => debug!(?event, "no client attached: event dropped"),
         }
     }

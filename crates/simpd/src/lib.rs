@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod access;
+pub mod cli;
 mod event_loop;
 pub mod ipc_line;
 pub mod line_reader;
@@ -35,7 +36,8 @@ pub struct DaemonConfig {
     pub ip: IpAddr,
     /// Daemon-to-daemon UDP port; 0 picks a free one (tests).
     pub port: u16,
-    /// Client TCP port; 0 picks a free one (tests).
+    /// Client port, both TCP (JSON Lines) and UDP (the course's dialect, IPC.md); 0 picks one
+    /// that is free for both (tests).
     pub client_port: u16,
     /// Protocol settings. Its `local` is overwritten with the address actually bound, since
     /// the endpoint reports it to clients and uses it to break simultaneous-open ties.
@@ -76,6 +78,17 @@ pub enum DaemonError {
         /// The system's reason.
         source: io::Error,
     },
+    /// The client port's UDP side (the course's dialect) could not be bound.
+    #[error(
+        "cannot bind the client port UDP {addr} (the course's dialect): {source}; {}",
+        bind_hint(source, "--client-port")
+    )]
+    BindCourse {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The system's reason.
+        source: io::Error,
+    },
     /// A bound socket could not tell its own address (should not happen).
     #[error("cannot read the bound address of a socket: {0}")]
     LocalAddr(io::Error),
@@ -86,24 +99,23 @@ pub enum DaemonError {
 pub struct Daemon {
     udp: UdpSocket,
     listener: TcpListener,
+    /// The client port's UDP side: the course's dialect (IPC.md).
+    course: UdpSocket,
     config: DaemonConfig,
 }
 
 impl Daemon {
-    /// Binds the UDP peer socket and the TCP client listener on `config.ip`.
+    /// Binds the UDP peer socket, and the client port on `config.ip` twice: TCP for JSON
+    /// Lines, UDP for the course's dialect.
     ///
     /// Binding happens here, not in [`Daemon::run`], so callers learn the real ports (port 0)
     /// and a port in use is reported before anything else starts.
     pub async fn bind(mut config: DaemonConfig) -> Result<Daemon, DaemonError> {
         let udp_addr = SocketAddr::new(config.ip, config.port);
         let udp = UdpSocket::bind(udp_addr).await.map_err(|source| DaemonError::BindUdp { addr: udp_addr, source })?;
-        let client_addr = SocketAddr::new(config.ip, config.client_port);
-        let listener = TcpListener::bind(client_addr)
-            .await
-            .map_err(|source| DaemonError::BindClient { addr: client_addr, source })?;
+        let (listener, course) = bind_client_port(config.ip, config.client_port).await?;
         config.endpoint.local = udp.local_addr().map_err(DaemonError::LocalAddr)?;
-        listener.local_addr().map_err(DaemonError::LocalAddr)?;
-        Ok(Daemon { udp, listener, config })
+        Ok(Daemon { udp, listener, course, config })
     }
 
     /// The bound daemon-to-daemon (UDP) address: what peers call.
@@ -111,7 +123,8 @@ impl Daemon {
         self.config.endpoint.local
     }
 
-    /// The bound client (TCP) address.
+    /// The bound client address: TCP for JSON Lines, and the same address over UDP for the
+    /// course's dialect.
     pub fn client_addr(&self) -> SocketAddr {
         // Checked readable in `bind`; the fallback only keeps this infallible.
         self.listener.local_addr().unwrap_or_else(|_| SocketAddr::new(self.config.ip, self.config.client_port))
@@ -120,13 +133,37 @@ impl Daemon {
     /// Serves peers and clients until `shutdown` completes, then leaves any chat (FIN, waiting
     /// at most one `timeout` for the ACK) and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
-        event_loop::run(self.udp, self.listener, self.config, shutdown).await
+        event_loop::run(self.udp, self.listener, self.course, self.config, shutdown).await
     }
 }
 
 /// [`Daemon::bind`] then [`Daemon::run`], for callers that need not know the bound addresses.
 pub async fn run(config: DaemonConfig, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
     Daemon::bind(config).await?.run(shutdown).await
+}
+
+/// How many times a free client port (port 0) is looked for: the kernel picks a TCP port that
+/// is free, and another program may hold the same number over UDP.
+const CLIENT_PORT_TRIES: usize = 20;
+
+/// The client port, TCP then UDP on the same number (IPC.md: one port, both transports).
+async fn bind_client_port(ip: IpAddr, port: u16) -> Result<(TcpListener, UdpSocket), DaemonError> {
+    let mut tries = 0;
+    loop {
+        let client_addr = SocketAddr::new(ip, port);
+        let listener = TcpListener::bind(client_addr)
+            .await
+            .map_err(|source| DaemonError::BindClient { addr: client_addr, source })?;
+        let bound = listener.local_addr().map_err(DaemonError::LocalAddr)?;
+        match UdpSocket::bind(bound).await {
+            Ok(course) => return Ok((listener, course)),
+            Err(source) if port == 0 && source.kind() == io::ErrorKind::AddrInUse && tries < CLIENT_PORT_TRIES => {
+                tracing::debug!(%bound, "UDP side of the picked client port is taken; picking another");
+                tries += 1;
+            }
+            Err(source) => return Err(DaemonError::BindCourse { addr: bound, source }),
+        }
+    }
 }
 
 /// What a user can do about a failed bind.

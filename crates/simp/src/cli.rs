@@ -1,0 +1,94 @@
+//! The `simp` command line (IPC.md "`simp` command line"), as a clap definition.
+//!
+//! It lives in the library rather than in `main.rs` so that the manual page and the shell
+//! completions (`cargo run -p xtask -- gen-docs`) are generated from the very definition the
+//! binary parses, and cannot drift from it.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use clap::Parser;
+use simp_proto::ipc::DEFAULT_CLIENT_PORT;
+
+/// Chat over SIMP through your local simpd daemon.
+///
+/// simp connects to its daemon (simpd) and follows the course's flow: it asks your name; if a
+/// call is waiting it shows the caller and asks accept or decline; otherwise it offers to start
+/// a chat (asking the peer's IP) or to wait for a call. In a chat, typed lines are messages;
+/// /leave ends the chat, /quit quits, and q quits from every menu and prompt.
+///
+/// On a terminal it opens a full-screen interface with scrollback (PgUp/PgDn), timestamps, a
+/// status bar and delivery marks; otherwise (or with --plain) it prints one line per event, so
+/// scripts can drive it through pipes. Only ASCII text is sent, as SIMP requires.
+#[derive(Debug, Parser)]
+#[command(name = "simp", version)]
+pub struct Args {
+    /// IP of the daemon to use (start one with `simpd IP`).
+    #[arg(default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub daemon_ip: IpAddr,
+    /// The daemon's client port.
+    #[arg(long, default_value_t = DEFAULT_CLIENT_PORT)]
+    pub port: u16,
+    /// Your name (1-32 printable ASCII characters); asked if not given.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Line mode: one line per event. The default when stdin or stdout is not a terminal.
+    #[arg(long)]
+    pub plain: bool,
+    /// Try it out: start two daemons in-process on 127.0.0.1 and 127.0.0.2 with an echo bot
+    /// on the second, and call it as user `you`.
+    #[arg(long, conflicts_with_all = ["daemon_ip", "port", "user"])]
+    pub demo: bool,
+    /// For tests: the demo's daemons take free ports even when 7777/7778 are free.
+    #[arg(long, hide = true, requires = "demo")]
+    pub demo_any_port: bool,
+}
+
+impl Args {
+    /// The daemon's client address.
+    pub fn daemon_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.daemon_ip, self.port)
+    }
+}
+
+/// Sections of the manual page beyond what clap describes, as (title, paragraphs); a
+/// paragraph starting with `$ ` is a command line, shown verbatim without the `$ `.
+pub const MAN_SECTIONS: &[(&str, &[&str])] = &[
+    (
+        "EXIT STATUS",
+        &[
+            "0 after q, /quit or the end of input.",
+            "1 when no daemon answers (the message says how to start one: simpd IP), when the daemon serves another client already, or when it goes away mid-session (the terminal is restored first).",
+            "2 for bad command-line flags, with usage.",
+        ],
+    ),
+    (
+        "EXAMPLES",
+        &[
+            "Try it without any setup: two daemons and an echo bot in one process:",
+            "$ simp --demo",
+            "Chat through the daemon on this machine's LAN address:",
+            "$ simp 192.168.1.10 --user alice",
+            "Drive a chat from a script, one line per event:",
+            "$ printf 'alice\\ns\\n192.168.1.20\\nhello\\n/quit\\n' | simp --plain 192.168.1.10",
+        ],
+    ),
+    ("SEE ALSO", &["simpd(1); docs/IPC.md in the simp sources."]),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_are_those_of_ipc_md() {
+        let args = Args::try_parse_from(["simp"]).unwrap();
+        assert_eq!(args.daemon_addr(), "127.0.0.1:7778".parse().unwrap());
+        assert!(Args::try_parse_from(["simp", "--demo", "--user", "x"]).is_err());
+    }
+}
