@@ -31,6 +31,9 @@ const MAX_CLIENT_BACKLOG: usize = 4 * 1024 * 1024;
 /// How long a closing connection (after `quit`, or a refused second client) may take to
 /// take its last lines.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// Buffered client lines handled in one turn of the loop, at most (then the peer socket and
+/// the timer get their turn).
+const LINE_BATCH: usize = 64;
 /// Pause after a failed `accept` (e.g. out of file descriptors), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -96,7 +99,20 @@ pub(crate) async fn run(
                     sleep(ACCEPT_BACKOFF).await;
                 }
             },
-            line = next_line(&mut shell.reader) => close_client = shell.client_line(line),
+            line = next_line(&mut shell.reader) => {
+                close_client = shell.client_line(line);
+                // Commands that came in the same read are handled before draining, so their
+                // events go out in one write.
+                for _ in 1..LINE_BATCH {
+                    if close_client {
+                        break;
+                    }
+                    match shell.reader.as_mut().and_then(LineReader::next_buffered) {
+                        Some(line) => close_client = shell.client_line(Ok(line)),
+                        None => break,
+                    }
+                }
+            }
             ready = writable(&shell.client), if writing => {
                 if let Err(error) = ready {
                     shell.client_failed(&error);
