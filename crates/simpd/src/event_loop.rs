@@ -67,11 +67,22 @@ pub(crate) async fn run(
     let mut shell =
         Shell { ep: Endpoint::new(config.endpoint), udp, origin: Instant::now(), client: None, reader: None };
     tokio::pin!(shutdown);
+    // The one timer, re-armed only when the endpoint's deadline changes (not rebuilt on every
+    // turn of the loop).
+    let timer = sleep_until(Instant::now());
+    tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
     let mut buf = vec![0u8; RECV_BUF];
     // Set once shutdown has begun: the moment we stop waiting for the peer's ACK.
     let mut stop_by: Option<Instant> = None;
     loop {
         let wake = shell.ep.poll_timeout().map(|t| shell.origin + t.as_duration());
+        if wake != armed {
+            if let Some(deadline) = wake {
+                timer.as_mut().reset(deadline);
+            }
+            armed = wake;
+        }
         let writing = shell.client.as_ref().is_some_and(|c| !c.out.is_empty());
         let mut close_client = false;
         tokio::select! {
@@ -118,7 +129,7 @@ pub(crate) async fn run(
                     shell.client_failed(&error);
                 }
             }
-            () = sleep_until_some(wake) => {
+            () = &mut timer, if armed.is_some() => {
                 let now = shell.now();
                 shell.ep.handle_timeout(now);
             }

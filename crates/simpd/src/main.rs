@@ -87,7 +87,18 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        match daemon.run(shutdown_signal()).await {
+        // The signal futures are costly to poll, and the loop polls its shutdown future on
+        // most turns: a task waits for them and the loop polls a cheap oneshot instead.
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop.send(());
+        });
+        match daemon.run(async move {
+            let _ = stopped.await;
+        })
+        .await
+        {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("simpd: {error}");
