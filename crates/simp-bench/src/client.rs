@@ -75,6 +75,11 @@ impl Client {
         }
     }
 
+    /// Whether an event (or part of one) is already read and waiting in the buffer.
+    pub fn has_buffered(&self) -> bool {
+        !self.reader.buffer().is_empty()
+    }
+
     /// Skips events until one `wanted` accepts. `error`, `undelivered` and `ended` events that
     /// it does not accept are failures (nothing in the bench should cause them).
     pub fn expect(&mut self, what: &str, mut wanted: impl FnMut(&Event) -> bool) -> Result<Event> {
