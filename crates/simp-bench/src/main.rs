@@ -79,6 +79,9 @@ struct Report {
     machine: Machine,
     quick: bool,
     limit: LimitFigures,
+    /// The same ping-pong through tokio (epoll): not a target, it shows what an event loop
+    /// costs on this machine before any daemon work.
+    tokio_floor: LimitFigures,
     handshake: Summary,
     latency: Summary,
     throughput: Throughput,
@@ -149,6 +152,8 @@ fn run(args: &Args) -> Result<()> {
 
     eprintln!("limit: UDP ping-pong, {} round trips …", fmt_count(pings as f64));
     let limit = limit::ping_pong(ip(1), ip(2), pings)?;
+    eprintln!("floor: the same ping-pong on two tokio runtimes …");
+    let floor = limit::tokio_ping_pong(ip(3), ip(4), pings)?;
 
     // The daemons keep the default 5 s timeout (it only matters after a loss); `--quick` uses
     // 1 s so that the wait for the post-chat linger (2 × timeout) before the idle measurement
@@ -217,6 +222,7 @@ fn run(args: &Args) -> Result<()> {
         machine: Machine { nproc, cpu, kernel },
         quick: args.quick,
         limit: LimitFigures { rtt: limit.rtt, round_trips_per_sec: limit.round_trips_per_sec },
+        tokio_floor: LimitFigures { rtt: floor.rtt, round_trips_per_sec: floor.round_trips_per_sec },
         handshake,
         latency,
         throughput,
@@ -297,6 +303,14 @@ fn render(r: &Report) -> String {
         s("1"),
     ]);
     let times_limit = |us: f64| format!("{:.2}", us / lim.rtt.median_us);
+    let floor = &r.tokio_floor;
+    rows.push(vec![
+        s("(floor: the same ping-pong through tokio)"),
+        fmt_us(floor.rtt.median_us),
+        fmt_us(floor.rtt.p99_us),
+        format!("{} RT/s", fmt_count(floor.round_trips_per_sec)),
+        format!("{:.2}", floor.round_trips_per_sec / lim.round_trips_per_sec),
+    ]);
     rows.push(vec![
         format!("handshake, start → established ({})", fmt_count(r.handshake.count as f64)),
         fmt_us(r.handshake.median_us),

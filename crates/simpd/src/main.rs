@@ -94,10 +94,11 @@ fn main() -> ExitCode {
             shutdown_signal().await;
             let _ = stop.send(());
         });
-        match daemon.run(async move {
-            let _ = stopped.await;
-        })
-        .await
+        match daemon
+            .run(async move {
+                let _ = stopped.await;
+            })
+            .await
         {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
