@@ -35,6 +35,9 @@ const MAX_CLIENT_BACKLOG: usize = 4 * 1024 * 1024;
 /// How long a closing connection (after `quit`, or a refused second client) may take to
 /// take its last lines.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// Buffered client lines handled in one turn of the loop, at most (then the peer socket and
+/// the timer get their turn).
+const LINE_BATCH: usize = 64;
 /// Pause after a failed `accept` (e.g. out of file descriptors), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -77,12 +80,23 @@ pub(crate) async fn run(
         course: CoursePort::new(course),
     };
     tokio::pin!(shutdown);
+    // The one timer, re-armed only when the endpoint's deadline changes (not rebuilt on every
+    // turn of the loop).
+    let timer = sleep_until(Instant::now());
+    tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
     let mut buf = vec![0u8; RECV_BUF];
     let mut course_buf = vec![0u8; RECV_BUF];
     // Set once shutdown has begun: the moment we stop waiting for the peer's ACK.
     let mut stop_by: Option<Instant> = None;
     loop {
         let wake = shell.ep.poll_timeout().map(|t| shell.origin + t.as_duration());
+        if wake != armed {
+            if let Some(deadline) = wake {
+                timer.as_mut().reset(deadline);
+            }
+            armed = wake;
+        }
         let writing = shell.client.as_ref().is_some_and(|c| !c.out.is_empty());
         let mut close_client = false;
         tokio::select! {
@@ -110,17 +124,34 @@ pub(crate) async fn run(
                     sleep(ACCEPT_BACKOFF).await;
                 }
             },
+<<<<<<< HEAD
             received = shell.course.socket.recv_from(&mut course_buf), if stop_by.is_none() => match received {
                 Ok((len, from)) => shell.course_datagram(&course_buf[..len], from, allow_remote),
                 Err(error) => debug!(%error, "UDP receive on the client port failed"),
             },
             line = next_line(&mut shell.reader) => close_client = shell.client_line(line),
+=======
+            line = next_line(&mut shell.reader) => {
+                close_client = shell.client_line(line);
+                // Commands that came in the same read are handled before draining, so their
+                // events go out in one write.
+                for _ in 1..LINE_BATCH {
+                    if close_client {
+                        break;
+                    }
+                    match shell.reader.as_mut().and_then(LineReader::next_buffered) {
+                        Some(line) => close_client = shell.client_line(Ok(line)),
+                        None => break,
+                    }
+                }
+            }
+>>>>>>> bench
             ready = writable(&shell.client), if writing => {
                 if let Err(error) = ready {
                     shell.client_failed(&error);
                 }
             }
-            () = sleep_until_some(wake) => {
+            () = &mut timer, if armed.is_some() => {
                 let now = shell.now();
                 shell.ep.handle_timeout(now);
             }

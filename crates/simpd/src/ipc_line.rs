@@ -12,6 +12,9 @@ use simp_proto::ipc::{Command, ErrorCode, Event};
 /// unknown or its fields do not fit that command. Separating the two lets a client tell a
 /// framing bug from a vocabulary mismatch (e.g. a newer client talking to an older daemon).
 pub fn parse_command(line: &[u8]) -> Result<Command, (ErrorCode, String)> {
+    if let Some(command) = fast_path(line) {
+        return Ok(command);
+    }
     let value: serde_json::Value = serde_json::from_slice(line).map_err(|e| {
         (
             ErrorCode::BadJson,
@@ -49,6 +52,61 @@ pub fn parse_command(line: &[u8]) -> Result<Command, (ErrorCode, String)> {
         return Err((ErrorCode::UnknownCmd, format!("{name:?} has no field {:?}; see IPC.md for its fields", extra.0)));
     }
     Ok(command)
+}
+
+/// Every field any command has, read in one pass with no intermediate `Value` (a `chat` is
+/// the hot path of a busy client: the general path below costs several times more).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fields<'a> {
+    #[serde(borrow)]
+    cmd: &'a str,
+    #[serde(default)]
+    user: Field,
+    #[serde(default)]
+    peer: Field,
+    #[serde(default)]
+    text: Field,
+    #[serde(default)]
+    id: Field,
+}
+
+/// A string field as given: absent, `null`, or a string.
+#[derive(Default)]
+enum Field {
+    #[default]
+    Absent,
+    Null,
+    Given(String),
+}
+
+impl<'de> serde::Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Field, D::Error> {
+        Ok(<Option<String> as serde::Deserialize>::deserialize(deserializer)?.map_or(Field::Null, Field::Given))
+    }
+}
+
+/// A well-formed command with exactly its own fields. Anything else (escapes in `cmd`, other
+/// fields even when `null`, duplicate fields, wrong types, bad JSON) gives `None`, and the
+/// general path decides, with its full diagnostics; so both paths always agree.
+fn fast_path(line: &[u8]) -> Option<Command> {
+    use Field::{Absent, Given, Null};
+    let f: Fields<'_> = serde_json::from_slice(line).ok()?;
+    match (f.cmd, f.user, f.peer, f.text, f.id) {
+        ("chat", Absent, Absent, Given(text), Absent | Null) => Some(Command::Chat { text, id: None }),
+        ("chat", Absent, Absent, Given(text), Given(id)) => Some(Command::Chat { text, id: Some(id) }),
+        ("connect", Given(user), Absent, Absent, Absent) => Some(Command::Connect { user }),
+        ("start", Absent, Given(peer), Absent, Absent) => Some(Command::Start { peer }),
+        (cmd, Absent, Absent, Absent, Absent) => match cmd {
+            "accept" => Some(Command::Accept),
+            "decline" => Some(Command::Decline),
+            "leave" => Some(Command::Leave),
+            "quit" => Some(Command::Quit),
+            "status" => Some(Command::Status),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Appends `event` as one JSON line to `out`.
@@ -118,6 +176,49 @@ mod tests {
         assert_eq!(code(r#"{"cmd":"chat","text":5}"#), ErrorCode::UnknownCmd);
         assert_eq!(code(r#"{"cmd":"connect","user":"a","peer":"b"}"#), ErrorCode::UnknownCmd);
         assert!(parse_command(br#"{"cmd":"chat","text":"x","id":null}"#).is_ok());
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_general_one() {
+        let lines = [
+            r#"{"cmd":"chat","text":"hi"}"#,
+            r#"{"cmd":"chat","text":"hi","id":"7"}"#,
+            r#"{"cmd":"chat","text":"h\u0069 \"x\"","id":null}"#,
+            r#"{"id":"1","text":"reordered","cmd":"chat"}"#,
+            r#"{"cmd":"chat","text":"x","user":null}"#,
+            r#"{"cmd":"connect","user":"alice"}"#,
+            r#"{"cmd":"start","peer":"127.0.0.2:7777"}"#,
+            r#"{"cmd":"accept"}"#,
+            r#"{"cmd":"status","id":null}"#,
+            r#"{"cmd":"connect","user":"a","id":null}"#,
+            r#"{"cmd":"start","peer":null}"#,
+            r#"{"cmd":"c\u0068at","text":"escaped name"}"#,
+            r#"{"cmd":"chat","text":"dup","text":"dup"}"#,
+            r#"{"cmd":"chat"}"#,
+            r#"{"cmd":"chat","text":"x","peer":"y"}"#,
+            r#"{"cmd":"accept","id":"1"}"#,
+            r#"{"cmd":"quit","x":1}"#,
+            r#"{"cmd":"dance"}"#,
+            r#"{"cmd":"chat","text":5}"#,
+        ];
+        for line in lines {
+            let general = {
+                // The general path alone: what parse_command did before the fast path.
+                let value: serde_json::Value = serde_json::from_str(line).unwrap();
+                let object = value.as_object().unwrap();
+                let name = object.get("cmd").and_then(|v| v.as_str()).unwrap_or_default();
+                serde_json::from_value::<Command>(value.clone()).ok().filter(|c| {
+                    let canonical = serde_json::to_value(c).unwrap();
+                    Command::NAMES.contains(&name)
+                        && object.iter().all(|(k, v)| v.is_null() || canonical.get(k.as_str()).is_some())
+                })
+            };
+            if let Some(fast) = fast_path(line.as_bytes()) {
+                assert_eq!(Some(fast), general, "{line}");
+            }
+            assert_eq!(parse_command(line.as_bytes()).ok(), general, "{line}");
+        }
+        assert!(fast_path(br#"{"cmd":"chat","text":"hi"}"#).is_some(), "the hot path is taken");
     }
 
     #[test]

@@ -72,6 +72,23 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         }
     }
 
+    /// The next line if it is already complete in the buffer, without reading the socket: a
+    /// client that writes many commands at once gets them handled in one go (and their events
+    /// written back in one go). `None` means "call [`LineReader::next`]", not end of input;
+    /// over-long lines are left to it too.
+    pub fn next_buffered(&mut self) -> Option<Line> {
+        if self.discarding {
+            return None;
+        }
+        let n = self.inner.buffer().iter().position(|&b| b == b'\n')?;
+        if self.line.len() + n > self.max {
+            return None;
+        }
+        self.line.extend_from_slice(&self.inner.buffer()[..n]);
+        self.inner.consume(n + 1);
+        Some(Line::Complete(std::mem::take(&mut self.line)))
+    }
+
     /// Bytes held for a line not yet complete (for tests of the memory bound).
     pub fn pending_capacity(&self) -> usize {
         self.line.capacity() + self.inner.buffer().len()
@@ -94,6 +111,22 @@ mod tests {
         assert_eq!(reader.next().await.unwrap(), Line::TooLong);
         assert_eq!(reader.next().await.unwrap(), Line::Complete(b"after".to_vec()));
         assert_eq!(reader.next().await.unwrap(), Line::Eof);
+    }
+
+    #[tokio::test]
+    async fn buffered_lines_are_taken_without_waiting() {
+        let (mut tx, rx) = tokio::io::duplex(1024);
+        let mut reader = LineReader::new(rx, 8);
+        assert_eq!(reader.next_buffered(), None, "nothing read yet");
+        tx.write_all(b"one\ntwo\n123456789\nlast\npart").await.unwrap();
+        assert_eq!(reader.next().await.unwrap(), Line::Complete(b"one".to_vec()));
+        assert_eq!(reader.next_buffered(), Some(Line::Complete(b"two".to_vec())));
+        assert_eq!(reader.next_buffered(), None, "the over-long line is left to next()");
+        assert_eq!(reader.next().await.unwrap(), Line::TooLong);
+        assert_eq!(reader.next_buffered(), Some(Line::Complete(b"last".to_vec())));
+        assert_eq!(reader.next_buffered(), None, "an incomplete line waits");
+        tx.write_all(b"ial\n").await.unwrap();
+        assert_eq!(reader.next().await.unwrap(), Line::Complete(b"partial".to_vec()));
     }
 
     #[tokio::test]

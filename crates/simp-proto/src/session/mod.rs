@@ -586,6 +586,7 @@ impl Endpoint {
         }
         let ringing = Ringing { peer: from, user: user.to_vec(), expires: now + self.config.ring_timeout };
         self.set_state(State::Ringing(ringing));
+        debug!(peer = %from, user = %wire::escape_name(user), "incoming call, waiting for accept or decline");
         self.emit(Event::Request { peer: from.to_string(), user: wire::escape_name(user) });
     }
 
@@ -647,6 +648,7 @@ impl Endpoint {
             received: 0,
         };
         self.set_state(State::Chatting(Box::new(chat)));
+        debug!(%peer, user = %peer_user, "chat established");
         self.emit(Event::Established { peer: peer.to_string(), user: peer_user.to_string() });
     }
 
@@ -941,6 +943,10 @@ impl Endpoint {
         self.linger = Some(Linger { peer, until: now + self.config.timeout * 2, declined: false });
     }
 
+    /// Every transition, at debug level: formatting a line costs microseconds, and the
+    /// transitions of a handshake happen between a datagram arriving and the answer leaving.
+    /// The ones a person reading the log at info level wants (a request, a chat open, a
+    /// session over) get their own info line, at most one on the path of a handshake.
     fn set_state(&mut self, new: State) {
         let old = mem::replace(&mut self.state, new);
         info!(peer = ?self.peer(), from = %name_of(&old), to = %self.state(), "session state");

@@ -1,0 +1,159 @@
+//! The real `simpd` binary, run as a separate process: found (or built), started, watched.
+
+use std::fs::{self, File};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::{fail, Context, Result};
+
+/// How long a daemon may take to start serving clients.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a daemon may take to exit after SIGTERM (one FIN timeout, and then some).
+const STOP_GRACE: Duration = Duration::from_secs(8);
+
+/// The `simpd` next to this executable (`target/release/simpd` under `cargo run --release`),
+/// built with cargo first if it is not there.
+pub fn locate_simpd() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context(|| "cannot find this executable's path".into())?;
+    let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    let simpd = dir.join(format!("simpd{}", std::env::consts::EXE_SUFFIX));
+    if simpd.is_file() {
+        return Ok(simpd);
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    eprintln!("simp-bench: {} is missing; running `cargo build --release -p simpd`", simpd.display());
+    let status = Command::new(&cargo)
+        .args(["build", "--release", "-p", "simpd"])
+        .current_dir(&workspace)
+        .status()
+        .context(|| format!("cannot run {} to build simpd", cargo.to_string_lossy()))?;
+    if !status.success() {
+        fail!("`cargo build --release -p simpd` failed ({status})");
+    }
+    if !simpd.is_file() {
+        fail!("built simpd, but it is not at {}; give its path with --simpd", simpd.display());
+    }
+    Ok(simpd)
+}
+
+/// A running `simpd` process, stopped when dropped.
+pub struct Daemon {
+    /// A short name for messages (`A`, `B`, …).
+    pub name: String,
+    child: Child,
+    log: PathBuf,
+    /// The peer (UDP) address.
+    pub udp: SocketAddr,
+    /// The client (TCP) address.
+    pub client: SocketAddr,
+    /// The connection that proved the daemon ready, kept as the client's connection: closing it
+    /// and connecting again could race the daemon's cleanup and be refused as a second client.
+    first: Option<TcpStream>,
+}
+
+impl Daemon {
+    /// Starts `simpd IP` with default ports and `extra` flags; returns once it accepts clients.
+    /// Its stderr goes to a file, shown when it fails.
+    pub fn spawn(simpd: &Path, name: &str, ip: Ipv4Addr, extra: &[&str]) -> Result<Daemon> {
+        let log = std::env::temp_dir().join(format!("simp-bench-{}-{name}.log", std::process::id()));
+        let stderr = File::create(&log).context(|| format!("cannot create {}", log.display()))?;
+        let child = Command::new(simpd)
+            .arg(ip.to_string())
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .context(|| format!("cannot start {}", simpd.display()))?;
+        let mut daemon = Daemon {
+            name: name.to_string(),
+            child,
+            log,
+            udp: SocketAddr::new(ip.into(), simp_proto::ipc::DEFAULT_PORT),
+            client: SocketAddr::new(ip.into(), simp_proto::ipc::DEFAULT_CLIENT_PORT),
+            first: None,
+        };
+        let started = Instant::now();
+        loop {
+            if let Some(status) = daemon.child.try_wait().context(|| format!("cannot watch daemon {name}"))? {
+                fail!(
+                    "daemon {name} (simpd {ip} {}) exited at start ({status}); its stderr:\n{}",
+                    extra.join(" "),
+                    daemon.stderr()
+                );
+            }
+            match TcpStream::connect_timeout(&daemon.client, Duration::from_secs(1)) {
+                Ok(stream) => {
+                    daemon.first = Some(stream);
+                    return Ok(daemon);
+                }
+                Err(_) if started.elapsed() < START_TIMEOUT => thread::sleep(Duration::from_millis(20)),
+                Err(error) => fail!(
+                    "daemon {name} did not accept clients on {} within {START_TIMEOUT:?} ({error}); its stderr:\n{}",
+                    daemon.client,
+                    daemon.stderr()
+                ),
+            }
+        }
+    }
+
+    /// The client connection (the first call), or a new one.
+    pub fn connection(&mut self) -> Result<TcpStream> {
+        match self.first.take() {
+            Some(stream) => Ok(stream),
+            None => TcpStream::connect_timeout(&self.client, Duration::from_secs(5))
+                .context(|| format!("cannot connect to daemon {} at {}", self.name, self.client)),
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Fails, with its stderr, if the daemon has exited.
+    pub fn check_alive(&mut self) -> Result<()> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            fail!("daemon {} exited ({status}); its stderr:\n{}", self.name, self.stderr());
+        }
+        Ok(())
+    }
+
+    /// The last lines the daemon wrote to stderr.
+    pub fn stderr(&self) -> String {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(20)..];
+        if tail.is_empty() {
+            "(nothing)".into()
+        } else {
+            tail.join("\n")
+        }
+    }
+}
+
+impl Drop for Daemon {
+    /// SIGTERM first (the daemon says FIN to any peer and exits; a profiler wrapping it gets
+    /// to write its output), SIGKILL if it is still there after a grace period.
+    fn drop(&mut self) {
+        let terminated = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let deadline = Instant::now() + STOP_GRACE;
+        while terminated && Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_file(&self.log);
+    }
+}
