@@ -124,13 +124,10 @@ pub(crate) async fn run(
                     sleep(ACCEPT_BACKOFF).await;
                 }
             },
-<<<<<<< HEAD
             received = shell.course.socket.recv_from(&mut course_buf), if stop_by.is_none() => match received {
                 Ok((len, from)) => shell.course_datagram(&course_buf[..len], from, allow_remote),
                 Err(error) => debug!(%error, "UDP receive on the client port failed"),
             },
-            line = next_line(&mut shell.reader) => close_client = shell.client_line(line),
-=======
             line = next_line(&mut shell.reader) => {
                 close_client = shell.client_line(line);
                 // Commands that came in the same read are handled before draining, so their
@@ -145,7 +142,6 @@ pub(crate) async fn run(
                     }
                 }
             }
->>>>>>> bench
             ready = writable(&shell.client), if writing => {
                 if let Err(error) = ready {
                     shell.client_failed(&error);

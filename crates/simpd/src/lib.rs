@@ -133,14 +133,10 @@ impl Daemon {
     /// Serves peers and clients until `shutdown` completes, then leaves any chat (FIN, waiting
     /// at most one `timeout` for the ACK) and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
-<<<<<<< HEAD
-        event_loop::run(self.udp, self.listener, self.course, self.config, shutdown).await
-=======
         // Unconstrained: tokio's cooperative budget would otherwise make a busy loop yield
         // every few dozen turns through a self-wake (an eventfd write and an extra epoll_wait);
         // the loop returns to the runtime on its own whenever it has nothing to do.
-        tokio::task::unconstrained(event_loop::run(self.udp, self.listener, self.config, shutdown)).await
->>>>>>> bench
+        tokio::task::unconstrained(event_loop::run(self.udp, self.listener, self.course, self.config, shutdown)).await
     }
 }
 

@@ -32,10 +32,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-<<<<<<< HEAD
         notify_ready(&daemon);
-        match daemon.run(shutdown_signal()).await {
-=======
         // The signal futures are costly to poll, and the loop polls its shutdown future on
         // most turns: a task waits for them and the loop polls a cheap oneshot instead.
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -49,7 +46,6 @@ fn main() -> ExitCode {
             })
             .await
         {
->>>>>>> bench
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("simpd: {error}");
