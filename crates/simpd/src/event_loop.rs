@@ -38,6 +38,13 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// Buffered client lines handled in one turn of the loop, at most (then the peer socket and
 /// the timer get their turn).
 const LINE_BATCH: usize = 64;
+/// How long `queued` and `delivered` events may wait to share one write with their successors,
+/// while more messages are being sent. A person cannot see a millisecond; a sender pushing
+/// thousands of messages a second saves a write and a client wake-up per message. Anything else (a message, an error, `ended`) goes
+/// out at once, taking the held events with it, in order.
+const HOLD: Duration = Duration::from_millis(1);
+/// Held events beyond this many bytes go out at once.
+const HOLD_MAX: usize = 16 * 1024;
 /// Pause after a failed `accept` (e.g. out of file descriptors), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -47,6 +54,9 @@ struct Client {
     writer: OwnedWriteHalf,
     /// Encoded events not yet taken by the socket.
     out: Vec<u8>,
+    /// When `out` holds only bookkeeping events (`queued`, `delivered`) held back so that a
+    /// burst of them goes out in one write: the moment they must go anyway.
+    flush_at: Option<Instant>,
 }
 
 /// The state the loop's branches share.
@@ -97,7 +107,9 @@ pub(crate) async fn run(
             }
             armed = wake;
         }
-        let writing = shell.client.as_ref().is_some_and(|c| !c.out.is_empty());
+        // Waiting for the socket to take the rest of a write; not while events are held back.
+        let writing = shell.client.as_ref().is_some_and(|c| !c.out.is_empty() && c.flush_at.is_none());
+        let flush_at = shell.client.as_ref().and_then(|c| c.flush_at);
         let mut close_client = false;
         tokio::select! {
             () = &mut shutdown, if stop_by.is_none() => {
@@ -145,6 +157,11 @@ pub(crate) async fn run(
             ready = writable(&shell.client), if writing => {
                 if let Err(error) = ready {
                     shell.client_failed(&error);
+                }
+            }
+            () = sleep_until_some(flush_at) => {
+                if let Some(client) = shell.client.as_mut() {
+                    client.flush_at = None;
                 }
             }
             () = &mut timer, if armed.is_some() => {
@@ -211,7 +228,7 @@ impl Shell {
         info!(client = %from, "client connection opened");
         let (reader, writer) = stream.into_split();
         self.reader = Some(LineReader::new(reader, MAX_LINE));
-        self.client = Some(Client { addr: from, writer, out: Vec::new() });
+        self.client = Some(Client { addr: from, writer, out: Vec::new(), flush_at: None });
     }
 
     /// One read from the client; true if the connection is to be closed once drained (`quit`,
@@ -256,15 +273,34 @@ impl Shell {
     /// client's lines to its socket in one write.
     async fn drain(&mut self) {
         loop {
+            // Events first: a received message is handed to the client before its ACK leaves
+            // (SPEC 2.2, "acknowledged only once its text is handed to the client").
+            let mut urgent = false;
+            let mut held = false;
+            while let Some(event) = self.ep.poll_event() {
+                let bookkeeping = matches!(event, Event::Queued { .. } | Event::Delivered { .. });
+                urgent |= !bookkeeping;
+                held |= bookkeeping;
+                self.send_to_client(&event);
+            }
+            let mut hold = false;
+            if let Some(client) = self.client.as_mut() {
+                // Held only while more messages are on their way: the last `delivered` of a
+                // burst, or of a single message, goes out at once.
+                if urgent || client.out.len() >= HOLD_MAX || self.ep.outgoing() == 0 {
+                    client.flush_at = None;
+                } else if held && client.flush_at.is_none() {
+                    client.flush_at = Some(Instant::now() + HOLD);
+                }
+                hold = client.flush_at.is_some();
+            }
+            let flushed = if hold { Ok(()) } else { self.flush_client() };
             while let Some(t) = self.ep.poll_transmit() {
                 if let Err(error) = self.udp.send_to(t.bytes(), t.to).await {
                     warn!(to = %t.to, %error, "could not send a datagram");
                 }
             }
-            while let Some(event) = self.ep.poll_event() {
-                self.send_to_client(&event);
-            }
-            match self.flush_client() {
+            match flushed {
                 Ok(()) => return,
                 // The client is gone: tell the endpoint, then drain what that caused.
                 Err(error) => self.client_failed(&error),
@@ -318,7 +354,7 @@ impl Shell {
     /// After `quit` or EOF: the connection gets its last lines and is closed, off the main loop.
     fn close_client(&mut self) {
         self.reader = None;
-        if let Some(Client { addr, writer, out }) = self.client.take() {
+        if let Some(Client { addr, writer, out, .. }) = self.client.take() {
             info!(client = %addr, "closing the client connection");
             tokio::spawn(close_gracefully(writer, out));
         }

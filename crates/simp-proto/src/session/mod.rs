@@ -333,6 +333,14 @@ impl Endpoint {
         matches!(self.state, State::Idle) && self.transmits.is_empty() && self.events.is_empty()
     }
 
+    /// Messages accepted from the client and not yet delivered or reported undelivered.
+    pub fn outgoing(&self) -> usize {
+        match &self.state {
+            State::Chatting(c) => c.tx.len(),
+            _ => 0,
+        }
+    }
+
     /// Whether a client is attached (has sent `connect` and not quit).
     pub fn has_client(&self) -> bool {
         self.client
