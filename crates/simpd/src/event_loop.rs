@@ -273,12 +273,12 @@ impl Shell {
     /// client's lines to its socket in one write.
     async fn drain(&mut self) {
         loop {
-            // Events first: a received message is handed to the client before its ACK leaves
-            // (SPEC 2.2, "acknowledged only once its text is handed to the client").
             let mut urgent = false;
             let mut held = false;
+            let mut message = false;
             while let Some(event) = self.ep.poll_event() {
                 let bookkeeping = matches!(event, Event::Queued { .. } | Event::Delivered { .. });
+                message |= matches!(event, Event::Message { .. });
                 urgent |= !bookkeeping;
                 held |= bookkeeping;
                 self.send_to_client(&event);
@@ -294,13 +294,19 @@ impl Shell {
                 }
                 hold = client.flush_at.is_some();
             }
-            let flushed = if hold { Ok(()) } else { self.flush_client() };
+            // A received message is handed to the client before its ACK leaves (SPEC 2.2:
+            // acknowledged only once handed over); everything else waits for the datagrams,
+            // which are what the peer is waiting for.
+            let mut flushed = if message { Some(self.flush_client()) } else { None };
             while let Some(t) = self.ep.poll_transmit() {
                 if let Err(error) = self.udp.send_to(t.bytes(), t.to).await {
                     warn!(to = %t.to, %error, "could not send a datagram");
                 }
             }
-            match flushed {
+            if flushed.is_none() && !hold {
+                flushed = Some(self.flush_client());
+            }
+            match flushed.unwrap_or(Ok(())) {
                 Ok(()) => return,
                 // The client is gone: tell the endpoint, then drain what that caused.
                 Err(error) => self.client_failed(&error),
