@@ -145,6 +145,7 @@ async fn junk_datagrams_mid_chat_change_nothing_and_memory_stays_flat() {
     let mut ca = Ipc::login(alice.client, "alice").await;
     let mut cb = Ipc::login(bob.client, "bob").await;
     ca.send(json!({"cmd": "start", "peer": bob.udp.to_string()})).await;
+    ca.expect(json!({"event": "calling"})).await;
     cb.expect(json!({"event": "request", "user": "alice"})).await;
     cb.send(json!({"cmd": "accept"})).await;
     ca.expect(json!({"event": "established", "user": "bob"})).await;
