@@ -8,7 +8,6 @@ mod common;
 mod support;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use common::{chat_between, control, ip, start_daemon, Ipc, RawPeer};
 use serde_json::{json, Value};

@@ -68,10 +68,10 @@ async fn impaired_chat(net: u8, loss: f64, duplicate: f64, n: usize, default_see
 
 #[tokio::test]
 async fn loss_20_duplication_5_500_each_way() {
-    impaired_chat(1, 0.20, 0.05, 500, 20_05_500).await;
+    impaired_chat(1, 0.20, 0.05, 500, 2_005_500).await;
 }
 
 #[tokio::test]
 async fn loss_50_duplication_5_100_each_way() {
-    impaired_chat(11, 0.50, 0.05, 100, 50_05_100).await;
+    impaired_chat(11, 0.50, 0.05, 100, 5_005_100).await;
 }
