@@ -15,6 +15,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod ipc;
 mod session;
 #[cfg(any(test, feature = "sim"))]

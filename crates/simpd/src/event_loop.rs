@@ -19,7 +19,6 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::time::{sleep, sleep_until, timeout, Instant};
 use tracing::{debug, info, warn};
 
-use crate::access::is_local;
 use crate::ipc_line::{parse_command, write_event};
 use crate::line_reader::{Line, LineReader};
 use crate::{DaemonConfig, DaemonError};
@@ -79,6 +78,7 @@ pub(crate) async fn run(
 ) -> Result<(), DaemonError> {
     let linger = config.endpoint.timeout;
     let allow_remote = config.allow_remote_clients;
+    let is_local = config.is_local_client;
     let client_addr = listener.local_addr().map_err(DaemonError::LocalAddr)?;
     info!(udp = %config.endpoint.local, client = %client_addr, "simpd listening");
     let mut shell = Shell {
@@ -130,7 +130,7 @@ pub(crate) async fn run(
                 Err(error) => debug!(%error, "UDP receive failed"),
             },
             accepted = listener.accept(), if stop_by.is_none() => match accepted {
-                Ok((stream, from)) => shell.accept(stream, from, allow_remote),
+                Ok((stream, from)) => shell.accept(stream, from, allow_remote || is_local(from.ip())),
                 Err(error) => {
                     warn!(%error, "could not accept a client connection");
                     sleep(ACCEPT_BACKOFF).await;
@@ -196,9 +196,10 @@ impl Shell {
         simp_proto::Instant::from_duration(self.origin.elapsed())
     }
 
-    /// A new client connection: served, refused as a second client, or refused as remote.
-    fn accept(&mut self, stream: TcpStream, from: SocketAddr, allow_remote: bool) {
-        if !allow_remote && !is_local(from.ip()) {
+    /// A new client connection: served, refused as a second client, or refused as remote
+    /// (`allowed` false).
+    fn accept(&mut self, stream: TcpStream, from: SocketAddr, allowed: bool) {
+        if !allowed {
             warn!(client = %from, "refused a client from another host; start simpd with --allow-remote-clients to serve it");
             return;
         }

@@ -19,6 +19,8 @@
 mod access;
 pub mod cli;
 mod event_loop;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod ipc_line;
 pub mod line_reader;
 
@@ -44,6 +46,10 @@ pub struct DaemonConfig {
     pub endpoint: simp_proto::Config,
     /// Serve clients from other hosts too (IPC.md "Access").
     pub allow_remote_clients: bool,
+    /// Which client addresses count as this host's (IPC.md "Access"): by default loopback and
+    /// the addresses of this host's interfaces. Tests substitute their own to play a client
+    /// from another host, which a single machine cannot otherwise produce.
+    pub is_local_client: fn(IpAddr) -> bool,
 }
 
 impl DaemonConfig {
@@ -55,6 +61,7 @@ impl DaemonConfig {
             client_port: DEFAULT_CLIENT_PORT,
             endpoint: simp_proto::Config::new(SocketAddr::new(ip, DEFAULT_PORT)),
             allow_remote_clients: false,
+            is_local_client: access::is_local,
         }
     }
 }

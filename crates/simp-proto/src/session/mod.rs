@@ -229,6 +229,8 @@ struct Accepting {
 #[derive(Debug)]
 struct Chat {
     peer: SocketAddr,
+    /// When the handshake completed here (a SYN from the peer after that: SPEC 2.3, restart).
+    since: Instant,
     /// The peer's name as last seen on the wire, and escaped for events.
     peer_raw: Vec<u8>,
     peer_user: Arc<str>,
@@ -525,7 +527,7 @@ impl Endpoint {
         match (&mut self.state, d.kind()) {
             (State::Calling(_), Kind::SynAck) => {
                 self.send_control(from, Kind::Ack, Seq::Zero);
-                self.establish(from, d.user(), None);
+                self.establish(now, from, d.user(), None);
             }
             (State::Calling(_), Kind::Syn) => {
                 // Simultaneous open (SPEC 2.1): the lower (IP, port) stays the caller.
@@ -556,13 +558,22 @@ impl Endpoint {
             (State::Accepting(s), Kind::Ack) if d.seq() == Seq::Zero => {
                 let rtt = (!s.resent).then(|| now.saturating_since(s.first_sent));
                 let user = mem::take(&mut s.user);
-                self.establish(from, &user, rtt);
+                self.establish(now, from, &user, rtt);
             }
             (State::Accepting(s), Kind::Chat) => {
                 // Implicit ACK: the caller is in the chat, so our SYN+ACK arrived.
                 let user = mem::take(&mut s.user);
-                self.establish(from, &user, None);
+                self.establish(now, from, &user, None);
                 self.chat_datagram(now, d);
+            }
+            (State::Chatting(c), Kind::Syn) if now.saturating_since(c.since) >= self.config.timeout => {
+                // SPEC 2.3, "a restarted peer": on an in-order network every SYN of the
+                // handshake arrives before the ACK that completed it, so a SYN from the peer
+                // this long into the chat is a new call from a daemon that restarted at the
+                // same address. The old chat is over (no FIN: it would decline the new call).
+                info!(peer = %from, "a SYN from the peer mid-chat: it restarted; the old chat is over");
+                self.end_session(now, EndReason::PeerLeft, None);
+                self.incoming_call(now, from, d.user());
             }
             (State::Chatting(_), Kind::Chat) => self.chat_datagram(now, d),
             (State::Chatting(_), Kind::Ack) => self.chat_ack(now, d.seq()),
@@ -633,7 +644,7 @@ impl Endpoint {
         }
     }
 
-    fn establish(&mut self, peer: SocketAddr, user: &[u8], rtt: Option<Duration>) {
+    fn establish(&mut self, now: Instant, peer: SocketAddr, user: &[u8], rtt: Option<Duration>) {
         let mut rto = Rto::new(self.config.rto, self.config.timeout);
         if let Some(rtt) = rtt {
             rto.sample(rtt);
@@ -645,6 +656,7 @@ impl Endpoint {
         let peer_user: Arc<str> = wire::escape_name(user).into();
         let chat = Chat {
             peer,
+            since: now,
             peer_raw: user.to_vec(),
             peer_user: Arc::clone(&peer_user),
             tx: Sender::default(),

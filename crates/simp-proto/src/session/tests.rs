@@ -632,6 +632,52 @@ fn a_syn_from_the_lingering_peer_is_a_new_call() {
 }
 
 #[test]
+fn a_syn_from_the_peer_well_into_the_chat_is_a_restarted_peer_calling_again() {
+    // The peer's daemon crashed and came back at the same address (SPEC 2.3): its SYN ends
+    // the old chat without a FIN (a FIN would decline the new call) and rings as a new call.
+    let mut h = H::chatting();
+    h.chat("to the old bob", "1");
+    h.sent();
+    h.events();
+    h.wait(T / 2);
+    h.recv(peer(), Kind::Syn, 0, "bob", "");
+    assert_eq!(h.sent(), [], "within one timeout of the handshake a SYN may be a stale copy");
+    assert_eq!(h.events(), []);
+    assert_eq!(h.ep.state(), StateName::Chatting);
+    h.wait(T / 2);
+    h.sent(); // the re-send of "to the old bob"
+    h.recv(peer(), Kind::Syn, 0, "bob", "");
+    assert_eq!(h.sent(), [], "no FIN to the new incarnation");
+    assert_eq!(
+        h.events(),
+        [
+            Event::Undelivered { id: "1".into(), reason: EndReason::PeerLeft },
+            ended(EndReason::PeerLeft),
+            Event::Request { peer: peer().to_string(), user: "bob".into() },
+        ]
+    );
+    h.cmd(C::Accept);
+    assert_eq!(h.sent(), [w(peer(), Kind::SynAck, 0, "alice", "")]);
+    h.recv(peer(), Kind::Ack, 0, "bob", "");
+    assert_eq!(h.events(), [established()]);
+    h.chat("to the new bob", "2");
+    assert_eq!(h.sent(), [w(peer(), Kind::Chat, 0, "alice", "to the new bob")], "a fresh session: seq 0");
+}
+
+#[test]
+fn a_restarted_peer_is_accepted_at_once_by_an_auto_accept_daemon() {
+    let mut h = H::with(|c| c.auto_accept = true);
+    h.recv(peer(), Kind::Syn, 0, "bob", "");
+    h.recv(peer(), Kind::Ack, 0, "bob", "");
+    h.sent();
+    assert_eq!(h.ep.state(), StateName::Chatting);
+    h.wait(T);
+    h.recv(peer(), Kind::Syn, 0, "bob", "");
+    assert_eq!(h.sent(), [w(peer(), Kind::SynAck, 0, "", "")]);
+    assert_eq!(h.ep.state(), StateName::Accepting);
+}
+
+#[test]
 fn crossing_fins_both_end() {
     let mut h = H::chatting();
     h.cmd(C::Leave);
