@@ -132,3 +132,21 @@ pub fn endpoint(data: &[u8]) {
         assert_eq!(ep.peer().is_none(), ep.state() == StateName::Idle);
     }
 }
+
+/// Runs `check` on every file of the corpus directory `dir` (a regression test of the inputs
+/// the fuzzer kept) and returns how many it replayed. Panics, naming the file, on the first
+/// input that fails, and on a corpus of fewer than 10 inputs, which would make a replay test
+/// pass vacuously.
+pub fn replay_corpus(dir: &std::path::Path, check: fn(&[u8])) -> usize {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read the corpus {}: {e}", dir.display()));
+    let mut replayed = 0;
+    for entry in entries {
+        let path = entry.expect("corpus entry").path();
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let outcome = std::panic::catch_unwind(|| check(&bytes));
+        assert!(outcome.is_ok(), "the corpus input {} fails", path.display());
+        replayed += 1;
+    }
+    assert!(replayed >= 10, "only {replayed} corpus inputs in {}", dir.display());
+    replayed
+}

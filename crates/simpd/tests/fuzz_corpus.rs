@@ -1,26 +1,12 @@
-//! Replays the committed cargo-fuzz corpus (`fuzz/corpus/ipc_line`)
-//! through the very functions the fuzz target calls, so every input the fuzzer kept — and every
-//! crash it found, once minimized into the corpus — is a regression test under `cargo test`.
+//! Replays the committed cargo-fuzz corpus (`fuzz/corpus/ipc_line`) through the very function
+//! the fuzz target calls, so every input the fuzzer kept — and every crash it found, once
+//! minimized into the corpus — is a regression test under `cargo test`.
 
 use std::path::PathBuf;
 
-fn replay(target: &str, check: fn(&[u8])) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target);
-    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot read the corpus {}: {e}", dir.display()));
-    let mut replayed = 0;
-    for entry in entries {
-        let path = entry.expect("corpus entry").path();
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let outcome = std::panic::catch_unwind(|| check(&bytes));
-        assert!(outcome.is_ok(), "{target}: the corpus input {} fails", path.display());
-        replayed += 1;
-    }
-    // An empty or missing corpus would make this test pass vacuously.
-    assert!(replayed >= 10, "{target}: only {replayed} corpus inputs in {}", dir.display());
-    println!("{target}: replayed {replayed} inputs");
-}
-
 #[test]
 fn ipc_line_corpus() {
-    replay("ipc_line", simpd::fuzzing::ipc_line);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/ipc_line");
+    let n = simp_proto::fuzzing::replay_corpus(&dir, simpd::fuzzing::ipc_line);
+    println!("ipc_line: replayed {n} inputs");
 }
