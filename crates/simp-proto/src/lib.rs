@@ -6,12 +6,15 @@
 //!
 //! # A limit of the one-bit sequence
 //! The callee's handshake ACK and the ACK of the callee's first chat datagram are the same
-//! datagram (control ACK, seq 0). If the network duplicates a handshake ACK, or the caller
-//! answers a duplicated SYN+ACK, and that copy arrives after the callee has sent its first
-//! chat datagram, the callee takes it for that datagram's ACK. In-order networks deliver
-//! such copies back to back, within microseconds of the handshake, long before a person
-//! types; a bot that sends the instant it sees `established` may want to wait one round
-//! trip. Like reordering (SPEC 4), no one-bit protocol can tell the copies apart.
+//! datagram (control ACK, seq 0). The caller answers every SYN+ACK it hears with such an
+//! ACK, so after a re-sent SYN+ACK a late answer could be taken for the first message's ACK.
+//! The endpoint counts those possible answers (SYN+ACKs sent, less handshake ACKs seen) and
+//! does not take that many seq-0 ACKs as acknowledgements; when a real ACK is discounted that
+//! way, the message is re-sent on its timeout and acknowledged again (a delay, never a false
+//! `delivered`). What no one-bit scheme can tell apart is a copy of the handshake ACK made by
+//! the network itself that arrives after the callee's first message; in-order networks
+//! deliver such copies back to back, long before a person types. Like reordering (SPEC 4),
+//! that stays a limit of the protocol.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

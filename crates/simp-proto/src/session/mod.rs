@@ -224,6 +224,8 @@ struct Accepting {
     /// When to give up: `retries + 1` timeouts without hearing from the caller, who re-sends
     /// SYN all along if our SYN+ACKs are lost.
     give_up: Instant,
+    /// SYN+ACKs sent so far: the caller answers each one it hears with an ACK (seq 0).
+    sends: u32,
 }
 
 #[derive(Debug)]
@@ -238,6 +240,8 @@ struct Chat {
     seq: SeqState,
     rto: Rto,
     leaving: bool,
+    /// Handshake ACKs that may still arrive (see [`Endpoint::establish`]).
+    stale_acks: u32,
     retransmissions: u64,
     delivered: u64,
     received: u64,
@@ -479,6 +483,7 @@ impl Endpoint {
                     self.end_session(now, EndReason::PeerUnreachable, None);
                 } else if s.next.is_some_and(|n| now >= n) {
                     s.own_resends_left = s.own_resends_left.saturating_sub(1);
+                    s.sends += 1;
                     s.next = (s.own_resends_left > 0).then(|| now + self.config.timeout);
                     s.resent = true;
                     let peer = s.peer;
@@ -527,7 +532,7 @@ impl Endpoint {
         match (&mut self.state, d.kind()) {
             (State::Calling(_), Kind::SynAck) => {
                 self.send_control(from, Kind::Ack, Seq::Zero);
-                self.establish(now, from, d.user(), None);
+                self.establish(now, from, d.user(), None, 0);
             }
             (State::Calling(_), Kind::Syn) => {
                 // Simultaneous open (SPEC 2.1): the lower (IP, port) stays the caller.
@@ -551,6 +556,7 @@ impl Endpoint {
             (State::Accepting(s), Kind::Syn) => {
                 // The caller did not hear us: one more SYN+ACK per SYN (SPEC 2.1 step 3).
                 s.resent = true;
+                s.sends += 1;
                 s.give_up = now + handshake_patience(&self.config);
                 self.stats.retransmissions += 1;
                 self.send_control(from, Kind::SynAck, Seq::Zero);
@@ -558,12 +564,14 @@ impl Endpoint {
             (State::Accepting(s), Kind::Ack) if d.seq() == Seq::Zero => {
                 let rtt = (!s.resent).then(|| now.saturating_since(s.first_sent));
                 let user = mem::take(&mut s.user);
-                self.establish(now, from, &user, rtt);
+                let stale = s.sends - 1;
+                self.establish(now, from, &user, rtt, stale);
             }
             (State::Accepting(s), Kind::Chat) => {
                 // Implicit ACK: the caller is in the chat, so our SYN+ACK arrived.
                 let user = mem::take(&mut s.user);
-                self.establish(now, from, &user, None);
+                let stale = s.sends;
+                self.establish(now, from, &user, None, stale);
                 self.chat_datagram(now, d);
             }
             (State::Chatting(c), Kind::Syn) if now.saturating_since(c.since) >= self.config.timeout => {
@@ -632,6 +640,7 @@ impl Endpoint {
             own_resends_left: 2,
             next: Some(now + self.config.timeout),
             give_up: now + handshake_patience(&self.config),
+            sends: 1,
         };
         self.set_state(State::Accepting(accepting));
     }
@@ -644,7 +653,10 @@ impl Endpoint {
         }
     }
 
-    fn establish(&mut self, now: Instant, peer: SocketAddr, user: &[u8], rtt: Option<Duration>) {
+    /// Opens the chat. `stale_acks`: how many more handshake ACKs (seq 0) the caller may still
+    /// send us (one per SYN+ACK it hears, less those we saw), which must not be taken for the
+    /// ACK of our first chat datagram, also seq 0 (see the crate docs).
+    fn establish(&mut self, now: Instant, peer: SocketAddr, user: &[u8], rtt: Option<Duration>, stale_acks: u32) {
         let mut rto = Rto::new(self.config.rto, self.config.timeout);
         if let Some(rtt) = rtt {
             rto.sample(rtt);
@@ -663,6 +675,7 @@ impl Endpoint {
             seq,
             rto,
             leaving: false,
+            stale_acks,
             retransmissions: 0,
             delivered: 0,
             received: 0,
@@ -708,6 +721,14 @@ impl Endpoint {
 
     fn chat_ack(&mut self, now: Instant, seq: Seq) {
         let State::Chatting(c) = &mut self.state else { return };
+        if seq == Seq::Zero && c.stale_acks > 0 {
+            // Possibly the caller's answer to one of our re-sent SYN+ACKs. If it was the real
+            // ACK of our first datagram instead, that datagram is re-sent on its timeout and
+            // acknowledged again: a delay, never a message wrongly marked delivered.
+            c.stale_acks -= 1;
+            debug!(peer = %c.peer, left = c.stale_acks, "ACK seq 0 taken as a late handshake ACK");
+            return;
+        }
         let Some(f) = &c.tx.in_flight else { return };
         if f.seq != seq {
             // Never re-send on a duplicate ACK (SPEC 2.2, the Sorcerer's Apprentice).

@@ -1052,3 +1052,67 @@ fn shutdown_sends_fin_at_once_and_reports_the_queue() {
     h.recv(peer(), Kind::Ack, 0, "bob", "");
     assert_eq!(h.events(), [ended(EndReason::YouLeft)]);
 }
+
+// ----- late handshake ACKs (crate docs, "A limit of the one-bit sequence") -----
+
+/// bob called alice (us); our SYN+ACK was re-sent once before bob's first ACK arrived.
+fn callee_after_a_resent_syn_ack() -> H {
+    let mut h = H::connected();
+    h.recv(peer(), Kind::Syn, 0, "bob", "");
+    h.cmd(C::Accept);
+    h.wait(T); // re-sent SYN+ACK: bob will answer both
+    h.recv(peer(), Kind::Ack, 0, "bob", "");
+    h.sent();
+    h.events();
+    assert_eq!(h.ep.state(), StateName::Chatting);
+    h
+}
+
+#[test]
+fn the_answer_to_a_resent_syn_ack_is_not_taken_for_our_first_chat_ack() {
+    let mut h = callee_after_a_resent_syn_ack();
+    h.chat("first", "1");
+    assert_eq!(h.sent(), [w(peer(), Kind::Chat, 0, "alice", "first")]);
+    h.recv(peer(), Kind::Ack, 0, "bob", ""); // bob's ACK to our second SYN+ACK, late
+    assert_eq!(h.events(), [Event::Queued { id: "1".into() }], "not delivered by a handshake ACK");
+    h.recv(peer(), Kind::Ack, 0, "bob", ""); // the real one
+    assert_eq!(h.events(), [Event::Delivered { id: "1".into() }]);
+}
+
+#[test]
+fn a_late_handshake_ack_before_we_send_is_absorbed() {
+    let mut h = callee_after_a_resent_syn_ack();
+    h.recv(peer(), Kind::Ack, 0, "bob", "");
+    h.chat("first", "1");
+    h.sent();
+    h.recv(peer(), Kind::Ack, 0, "bob", "");
+    assert_eq!(h.events(), [Event::Queued { id: "1".into() }, Event::Delivered { id: "1".into() }]);
+}
+
+#[test]
+fn when_the_late_ack_never_comes_the_first_message_costs_one_resend() {
+    let mut h = callee_after_a_resent_syn_ack();
+    h.chat("first", "1");
+    h.sent();
+    h.events();
+    h.recv(peer(), Kind::Ack, 0, "bob", ""); // the real ACK, taken as the late one
+    assert_eq!(h.events(), []);
+    h.wait(T);
+    assert_eq!(h.sent(), [w(peer(), Kind::Chat, 0, "alice", "first")], "re-sent on its timeout");
+    h.recv(peer(), Kind::Ack, 0, "bob", ""); // bob re-acknowledges the duplicate
+    assert_eq!(h.events(), [Event::Delivered { id: "1".into() }]);
+}
+
+#[test]
+fn one_syn_ack_one_ack_changes_nothing() {
+    let mut h = H::connected();
+    h.recv(peer(), Kind::Syn, 0, "bob", "");
+    h.cmd(C::Accept);
+    h.recv(peer(), Kind::Ack, 0, "bob", "");
+    h.sent();
+    h.events();
+    h.chat("first", "1");
+    h.sent();
+    h.recv(peer(), Kind::Ack, 0, "bob", "");
+    assert_eq!(h.events(), [Event::Queued { id: "1".into() }, Event::Delivered { id: "1".into() }]);
+}
