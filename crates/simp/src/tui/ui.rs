@@ -129,9 +129,17 @@ fn wrap(segments: &[(String, Style)], width: usize, out: &mut Vec<Line<'static>>
                 line.push(Span::raw(" ".repeat(STAMP_WIDTH)));
                 used = STAMP_WIDTH;
             }
-            let take = rest.char_indices().nth(width - used).map_or(rest.len(), |(i, _)| i);
+            let room = width - used;
+            let (take, row_ends) = match rest.char_indices().nth(room) {
+                None => (rest.len(), false),
+                // Too long for the row: break after its last space, where there is one.
+                Some((limit, _)) => match rest[..limit].rfind(' ') {
+                    Some(space) if space > 0 => (space + 1, true),
+                    _ => (limit, false),
+                },
+            };
             let (head, tail) = rest.split_at(take);
-            used += head.chars().count();
+            used = if row_ends { width } else { used + head.chars().count() };
             line.push(Span::styled(head.to_owned(), *style));
             rest = tail;
         }
@@ -341,8 +349,8 @@ mod tests {
         assert_eq!(rows_now[6], format!("         {} …", "x".repeat(26)));
         ui.scroll = 1000;
         let rows_top = rows(&render(&app, &mut ui, 40, 10));
-        assert_eq!(rows_top[0], "12:00:01 * connected to daemon 127.0.0.1");
-        assert_eq!(rows_top[1], "         :7777 as alice");
+        assert_eq!(rows_top[0], "12:00:01 * connected to daemon", "wrapped at a space");
+        assert_eq!(rows_top[1], "         127.0.0.1:7777 as alice");
         assert!(ui.scroll < 1000, "scroll is clamped to the log");
         ui.scroll = 3;
         let rows_wide = rows(&render(&app, &mut ui, 120, 10));
