@@ -216,7 +216,6 @@ struct Accepting {
     peer: SocketAddr,
     user: Vec<u8>,
     first_sent: Instant,
-    resent: bool,
     /// Re-sends we may still make on our own (SPEC 2.1 step 3: twice).
     own_resends_left: u8,
     /// When to re-send on our own, while the budget lasts.
@@ -485,7 +484,6 @@ impl Endpoint {
                     s.own_resends_left = s.own_resends_left.saturating_sub(1);
                     s.sends += 1;
                     s.next = (s.own_resends_left > 0).then(|| now + self.config.timeout);
-                    s.resent = true;
                     let peer = s.peer;
                     self.stats.retransmissions += 1;
                     self.send_control(peer, Kind::SynAck, Seq::Zero);
@@ -555,14 +553,14 @@ impl Endpoint {
             }
             (State::Accepting(s), Kind::Syn) => {
                 // The caller did not hear us: one more SYN+ACK per SYN (SPEC 2.1 step 3).
-                s.resent = true;
                 s.sends += 1;
                 s.give_up = now + handshake_patience(&self.config);
                 self.stats.retransmissions += 1;
                 self.send_control(from, Kind::SynAck, Seq::Zero);
             }
             (State::Accepting(s), Kind::Ack) if d.seq() == Seq::Zero => {
-                let rtt = (!s.resent).then(|| now.saturating_since(s.first_sent));
+                // Karn's rule: no sample if the SYN+ACK went out more than once.
+                let rtt = (s.sends == 1).then(|| now.saturating_since(s.first_sent));
                 let user = mem::take(&mut s.user);
                 let stale = s.sends - 1;
                 self.establish(now, from, &user, rtt, stale);
@@ -636,7 +634,6 @@ impl Endpoint {
             peer,
             user,
             first_sent: now,
-            resent: false,
             own_resends_left: 2,
             next: Some(now + self.config.timeout),
             give_up: now + handshake_patience(&self.config),
