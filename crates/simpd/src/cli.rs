@@ -142,7 +142,12 @@ pub const MAN_SECTIONS: &[(&str, &[&str])] = &[
     ("SEE ALSO", &["simp(1); docs/SPEC.md and docs/IPC.md in the simp sources."]),
 ];
 
-/// `250ms`, `5s` or `1m`; zero is refused (a zero timeout would re-send in a busy loop).
+/// The longest duration a timing option takes: far beyond any use, and far from the clock
+/// arithmetic's limits.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `250ms`, `5s` or `1m`; zero is refused (a zero timeout would re-send in a busy loop), and
+/// so is anything over [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
@@ -156,6 +161,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     };
     if duration.is_zero() {
         return Err("a duration must be more than zero".into());
+    }
+    if duration > MAX_DURATION {
+        return Err(format!("{text:?} is longer than a day, the longest timeout simpd takes"));
     }
     Ok(duration)
 }
@@ -174,6 +182,9 @@ mod tests {
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("5h").is_err());
+        assert_eq!(parse_duration("1440m"), Ok(MAX_DURATION));
+        assert!(parse_duration("1441m").is_err());
+        assert!(parse_duration("10000000000000000000s").is_err());
     }
 
     #[test]

@@ -100,7 +100,8 @@ pub(crate) async fn run(
     // Set once shutdown has begun: the moment we stop waiting for the peer's ACK.
     let mut stop_by: Option<Instant> = None;
     loop {
-        let wake = shell.ep.poll_timeout().map(|t| shell.origin + t.as_duration());
+        // A deadline beyond the clock's range is no deadline at all.
+        let wake = shell.ep.poll_timeout().and_then(|t| shell.origin.checked_add(t.as_duration()));
         if wake != armed {
             if let Some(deadline) = wake {
                 timer.as_mut().reset(deadline);
@@ -114,7 +115,7 @@ pub(crate) async fn run(
         tokio::select! {
             () = &mut shutdown, if stop_by.is_none() => {
                 info!("shutting down: leaving any chat");
-                stop_by = Some(Instant::now() + linger);
+                stop_by = Instant::now().checked_add(linger);
                 let now = shell.now();
                 shell.ep.handle_shutdown(now);
             }

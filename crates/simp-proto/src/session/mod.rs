@@ -978,7 +978,7 @@ impl Endpoint {
             }
         }
         self.emit(Event::Ended { reason, detail });
-        self.linger = Some(Linger { peer, until: now + self.config.timeout * 2, declined: false });
+        self.linger = Some(Linger { peer, until: now + self.config.timeout.saturating_mul(2), declined: false });
     }
 
     /// Every transition, at debug level: formatting a line costs microseconds, and the

@@ -58,13 +58,14 @@ impl Rto {
             Some(srtt) => {
                 // RFC 6298 2.3, alpha = 1/8, beta = 1/4.
                 let delta = srtt.abs_diff(rtt);
-                self.rttvar = (self.rttvar * 3 + delta) / 4;
-                self.srtt = Some((srtt * 7 + rtt) / 8);
+                self.rttvar = self.rttvar.saturating_mul(3).saturating_add(delta) / 4;
+                self.srtt = Some(srtt.saturating_mul(7).saturating_add(rtt) / 8);
             }
         }
         if self.mode == RtoMode::Adaptive {
             let srtt = self.srtt.unwrap_or(rtt);
-            self.current = clamp(srtt + (self.rttvar * 4).max(Duration::from_millis(1)), self.ceiling);
+            self.current =
+                clamp(srtt.saturating_add(self.rttvar.saturating_mul(4).max(Duration::from_millis(1))), self.ceiling);
         }
     }
 
