@@ -28,8 +28,9 @@ use course::CoursePort;
 
 /// Room for the largest UDP payload (SPEC 1: receivers accept up to 65,507 bytes).
 const RECV_BUF: usize = 65_536;
-/// Events waiting for a client that does not read them, at most; beyond, it is dropped rather
-/// than let it grow the daemon's memory without bound.
+/// Events waiting for a client that is slow to read them: beyond this, the endpoint stops
+/// acknowledging new messages (the peer re-sends them) until the client catches up, so memory
+/// stays bounded and nothing acknowledged is lost (SPEC 2.2).
 const MAX_CLIENT_BACKLOG: usize = 4 * 1024 * 1024;
 /// How long a closing connection (after `quit`, or a refused second client) may take to
 /// take its last lines.
@@ -341,9 +342,8 @@ impl Shell {
                 Err(e) => return Err(e),
             }
         }
-        if client.out.len() > MAX_CLIENT_BACKLOG {
-            return Err(io::Error::other("the client stopped reading its events"));
-        }
+        let backlogged = client.out.len() > MAX_CLIENT_BACKLOG;
+        self.ep.set_client_backlogged(backlogged);
         Ok(())
     }
 
@@ -355,6 +355,7 @@ impl Shell {
 
     fn client_gone(&mut self, now: simp_proto::Instant) {
         self.client = None;
+        self.ep.set_client_backlogged(false);
         self.reader = None;
         self.ep.handle_client_gone(now);
     }

@@ -280,6 +280,11 @@ pub struct Endpoint {
     linger: Option<Linger>,
     /// Messages received while no client was attached (SPEC 2.2).
     stored: VecDeque<Event>,
+    /// Bytes of text in `stored`, bounded by [`STORE_MAX_BYTES`].
+    stored_bytes: usize,
+    /// The shell says the client is not taking its events: new messages are not acknowledged
+    /// until it does (SPEC 2.2, acknowledged only once handed over), so memory stays bounded.
+    client_backlogged: bool,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     busy: BusyLimiter,
@@ -298,6 +303,8 @@ impl Endpoint {
             state: State::Idle,
             linger: None,
             stored: VecDeque::new(),
+            stored_bytes: 0,
+            client_backlogged: false,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             busy,
@@ -344,6 +351,13 @@ impl Endpoint {
             State::Chatting(c) => c.tx.len(),
             _ => 0,
         }
+    }
+
+    /// The shell reports whether the attached client is taking its events. While it is not,
+    /// new chat messages are left unacknowledged (the peer re-sends them), so what the daemon
+    /// holds for a client stays bounded and nothing acknowledged is lost.
+    pub fn set_client_backlogged(&mut self, backlogged: bool) {
+        self.client_backlogged = backlogged;
     }
 
     /// Whether a client is attached (has sent `connect` and not quit).
@@ -690,8 +704,10 @@ impl Endpoint {
         };
         if fresh {
             // Acknowledge only once the text is handed over or stored (SPEC 2.2).
-            if !self.client && self.stored.len() >= self.config.store_limit {
-                debug!(peer = %c.peer, "store full and no client attached: not acknowledging");
+            let store_full = self.stored.len() >= self.config.store_limit
+                || self.stored_bytes.saturating_add(d.payload().len()) > STORE_MAX_BYTES;
+            if (self.client && self.client_backlogged) || (!self.client && store_full) {
+                debug!(peer = %c.peer, "the client cannot take this message now: not acknowledging");
                 return;
             }
             if c.peer_raw != d.user() {
@@ -703,11 +719,16 @@ impl Endpoint {
                 SeqState::Shared { bit } => *bit = bit.flip(),
             }
             c.received += 1;
-            let event = Event::Message { user: Arc::clone(&c.peer_user), text: wire::escape(d.payload()) };
-            if self.client {
-                self.events.push_back(event);
+            let text = wire::escape(d.payload());
+            let user = &c.peer_user;
+            let events = if self.client { &mut self.events } else { &mut self.stored };
+            if text.len() <= MESSAGE_JSON_BUDGET / 2 {
+                events.push_back(Event::Message { user: Arc::clone(user), text });
             } else {
-                self.stored.push_back(event);
+                events.extend(chunks(&text).map(|t| Event::Message { user: Arc::clone(user), text: t.to_owned() }));
+            }
+            if !self.client {
+                self.stored_bytes += d.payload().len();
             }
         }
         let peer = c.peer;
@@ -838,6 +859,7 @@ impl Endpoint {
             State::Idle | State::Accepting(_) | State::Closing(_) => {}
         }
         self.events.extend(self.stored.drain(..));
+        self.stored_bytes = 0;
         Ok(())
     }
 
@@ -1000,6 +1022,51 @@ impl Endpoint {
         let d = Datagram::new(kind, seq, self.user.as_ref(), &[]);
         self.transmits.push_back(Transmit { to, bytes: inline(&d) });
     }
+}
+
+/// What the escaped text of one `message` event may take once JSON-encoded: IPC.md's 64 KiB
+/// line, less room for the event's other fields (an escaped 32-byte name takes at most 256
+/// bytes in JSON). A longer message (a byte above 0x7F takes four characters escaped, five in
+/// JSON) becomes several consecutive `message` events.
+const MESSAGE_JSON_BUDGET: usize = crate::ipc::MAX_LINE - 512;
+/// Text kept for an absent client at most, besides the count limit of `store_limit`.
+const STORE_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// Bytes that JSON needs for one character of escaped text (printable ASCII, TAB or LF).
+fn json_cost(b: u8) -> usize {
+    match b {
+        b'"' | b'\\' | b'\t' | b'\n' => 2,
+        _ => 1,
+    }
+}
+
+/// Splits escaped text into pieces whose JSON fits [`MESSAGE_JSON_BUDGET`], never inside a
+/// `\xNN`. Text that fits is one piece.
+fn chunks(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        // Escaped text is ASCII, so every index is a char boundary.
+        let bytes = rest.as_bytes();
+        let mut cost = 0;
+        let mut cut = bytes.len();
+        for (i, &b) in bytes.iter().enumerate() {
+            cost += json_cost(b);
+            if cost > MESSAGE_JSON_BUDGET {
+                cut = i;
+                break;
+            }
+        }
+        // Step back over an escape that the cut would split.
+        if let Some(back) = (1..4).find(|&k| cut >= k && cut < bytes.len() && bytes[cut - k..].starts_with(b"\\x")) {
+            cut -= back;
+        }
+        let (head, tail) = rest.split_at(cut.max(1));
+        rest = tail;
+        Some(head)
+    })
 }
 
 /// How long an accepting callee waits for a silent caller.

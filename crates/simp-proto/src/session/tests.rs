@@ -1116,3 +1116,74 @@ fn one_syn_ack_one_ack_changes_nothing() {
     h.recv(peer(), Kind::Ack, 0, "bob", "");
     assert_eq!(h.events(), [Event::Queued { id: "1".into() }, Event::Delivered { id: "1".into() }]);
 }
+
+// ----- what the daemon holds for its client -----
+
+#[test]
+fn a_huge_escaped_message_is_split_into_events_that_fit_a_line() {
+    let mut h = H::chatting();
+    let payload = vec![0xffu8; 65_000];
+    let mut bytes = bytes(Kind::Chat, 0, "bob", "");
+    bytes.truncate(35);
+    bytes.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    bytes.extend_from_slice(&payload);
+    h.ep.handle_datagram(h.now, peer(), &bytes);
+    assert_eq!(h.sent(), [w(peer(), Kind::Ack, 0, "alice", "")]);
+    let texts: Vec<String> = h
+        .events()
+        .into_iter()
+        .map(|e| if let Event::Message { text, .. } = e { text } else { panic!("{e:?}") })
+        .collect();
+    assert!(texts.len() > 1);
+    for t in &texts {
+        let line = serde_json::to_string(&Event::Message { user: "bob".into(), text: t.clone() }).unwrap();
+        assert!(line.len() <= crate::ipc::MAX_LINE, "{} bytes", line.len());
+        assert!(t.len() % 4 == 0 && t.starts_with("\\xff"), "no escape is cut in two");
+    }
+    assert_eq!(texts.concat(), "\\xff".repeat(65_000), "intact when put together");
+}
+
+#[test]
+fn a_backlogged_client_gets_no_new_message_acknowledged() {
+    let mut h = H::chatting();
+    h.ep.set_client_backlogged(true);
+    h.recv(peer(), Kind::Chat, 0, "bob", "wait");
+    assert_eq!(h.sent(), [], "not acknowledged: the peer will re-send");
+    assert_eq!(h.events(), []);
+    h.ep.set_client_backlogged(false);
+    h.recv(peer(), Kind::Chat, 0, "bob", "wait");
+    assert_eq!(h.sent(), [w(peer(), Kind::Ack, 0, "alice", "")]);
+    assert_eq!(h.events(), [message("wait")]);
+}
+
+#[test]
+fn the_store_for_an_absent_client_is_bounded_in_bytes_too() {
+    let mut h = H::with(|c| c.auto_accept = true);
+    h.recv(peer(), Kind::Syn, 0, "bob", "");
+    h.recv(peer(), Kind::Ack, 0, "bob", "");
+    h.sent();
+    let big = "x".repeat(60_000);
+    let mut acked = 0;
+    for i in 0..100u8 {
+        h.recv(peer(), Kind::Chat, i % 2, "bob", &big);
+        acked += h.sent().len();
+        if acked < usize::from(i) + 1 {
+            break;
+        }
+    }
+    assert_eq!(acked, STORE_MAX_BYTES / 60_000, "stored while under the byte bound, then not acknowledged");
+}
+
+#[test]
+fn chunks_never_cut_an_escape() {
+    for lead in 0..4 {
+        let text = format!("{}{}", "a".repeat(lead), "\\xff".repeat(40_000));
+        let pieces: Vec<&str> = chunks(&text).collect();
+        assert_eq!(pieces.concat(), text);
+        for p in &pieces {
+            assert!(p.len() <= MESSAGE_JSON_BUDGET);
+            let tail = p.trim_start_matches('a');
+            assert!(tail.len() % 4 == 0 && (tail.is_empty() || tail.starts_with("\\x")), "lead {lead}: a cut escape");
+        }
+    }
+}
