@@ -121,14 +121,25 @@ pub fn parse_command(datagram: &[u8]) -> Result<Command, ParseError> {
     }
 }
 
+/// A field value that cannot forge another field: a peer's name is the peer's to choose, so a
+/// `|` in it is escaped like any other odd byte (`\x7c`). The text of a message needs no such
+/// care: it is the last field and runs to the end of the datagram.
+fn guard(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.contains('|') {
+        value.replace('|', "\\x7c").into()
+    } else {
+        value.into()
+    }
+}
+
 /// The datagram that tells the client `event`, or `None` for events the dialect has no word
 /// for (`calling`, `queued`, `delivered`, `status`): those are not sent.
 pub fn format_event(event: &Event) -> Option<String> {
     Some(match event {
         Event::Connected { .. } => "ok".to_owned(),
-        Event::Request { peer, user } => format!("invitation|username={user}|ip={}", ip_of(peer)),
-        Event::Established { user, .. } => format!("connected|username={user}"),
-        Event::Message { user, text } => format!("message|username={user}|text={text}"),
+        Event::Request { peer, user } => format!("invitation|username={}|ip={}", guard(user), ip_of(peer)),
+        Event::Established { user, .. } => format!("connected|username={}", guard(user)),
+        Event::Message { user, text } => format!("message|username={}|text={text}", guard(user)),
         // The dialect has one word for a call or chat that is over, whatever the reason.
         Event::Ended { .. } => "disconnected".to_owned(),
         Event::Undelivered { reason, .. } => format_error(&format!("a message was not delivered: {reason}")),
@@ -336,5 +347,13 @@ mod tests {
         };
         let ip = invitation.rsplit_once("ip=").map(|(_, ip)| ip).unwrap_or_default();
         assert_eq!(ok(&format!("invite|ip={ip}|port=7777")), Command::Start { peer: "127.0.0.9:7777".into() });
+    }
+
+    #[test]
+    fn a_peer_name_cannot_forge_a_field() {
+        let e = Event::Request { peer: "127.0.0.2:7777".into(), user: "bob|ip=6.6.6.6".into() };
+        assert_eq!(format_event(&e).unwrap(), "invitation|username=bob\\x7cip=6.6.6.6|ip=127.0.0.2");
+        let m = Event::Message { user: "a|b".into(), text: "x|y".into() };
+        assert_eq!(format_event(&m).unwrap(), "message|username=a\\x7cb|text=x|y");
     }
 }
