@@ -172,6 +172,9 @@ pub enum Change {
     Delivery(usize, NaiveTime),
 }
 
+/// Log entries kept: the scrollback of the full-screen interface.
+pub const LOG_LIMIT: usize = 5_000;
+
 /// The client state machine. See the module docs.
 #[derive(Debug)]
 pub struct App {
@@ -243,6 +246,16 @@ impl App {
     /// Takes the log changes since the last call.
     pub fn take_changes(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.changes)
+    }
+
+    /// Forgets the oldest entries beyond [`LOG_LIMIT`], so a long chat costs neither unbounded
+    /// memory nor ever-slower redraws. Called by a front once it has shown the changes (their
+    /// indexes are into the untrimmed log); does nothing while changes are pending.
+    pub fn trim_log(&mut self) {
+        if self.changes.is_empty() && self.log.len() > LOG_LIMIT + LOG_LIMIT / 10 {
+            let excess = self.log.len() - LOG_LIMIT;
+            self.log.drain(..excess);
+        }
     }
 
     /// The question or hint for the current phase, if it has one.
@@ -896,5 +909,20 @@ mod tests {
         app.on_event(Event::error(ErrorCode::QueueFull, "x"), t(0));
         app.on_garbled("garbage \x1b", t(0));
         assert!(matches!(last(&app), EntryKind::Error(m) if m == "garbage \\x1b"));
+    }
+
+    #[test]
+    fn the_log_keeps_the_newest_entries_only() {
+        let mut app = chatting();
+        for i in 0..LOG_LIMIT * 2 {
+            app.on_event(Event::Message { user: "bob".into(), text: format!("m{i}") }, t(4));
+            app.take_changes();
+            app.trim_log();
+        }
+        assert!(app.log().len() <= LOG_LIMIT + LOG_LIMIT / 10);
+        let last = app.log().last().unwrap();
+        assert!(
+            matches!(&last.kind, EntryKind::Incoming { lines, .. } if lines[0] == format!("m{}", LOG_LIMIT * 2 - 1))
+        );
     }
 }

@@ -58,6 +58,7 @@ impl<W: Write> Front for Plain<W> {
         for change in app.take_changes() {
             writeln!(self.out, "{}", format_change(app.log(), change))?;
         }
+        app.trim_log();
         if let Some(prompt) = app.take_prompt() {
             writeln!(self.out, "{prompt}")?;
         }

@@ -70,6 +70,7 @@ impl Front for Tui {
         // The screen shows the whole log and the current prompt; nothing is printed twice.
         app.take_changes();
         app.take_prompt();
+        app.trim_log();
         let ui = &mut self.ui;
         self.terminal.draw(|frame| ui::draw(frame, app, ui))?;
         Ok(())
