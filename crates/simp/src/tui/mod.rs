@@ -20,6 +20,7 @@ use crossterm::{cursor, execute};
 use futures_util::StreamExt;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::app::{App, Phase};
 use crate::conn::{CommandWriter, EventReader};
@@ -38,6 +39,8 @@ pub async fn run(
         terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?,
         events: EventStream::new(),
         ui: UiState::new(),
+        terminate: signal(SignalKind::terminate())?,
+        hangup: signal(SignalKind::hangup())?,
     };
     let result = session::run(&mut tui, addr, reader, writer, initial).await;
     drop(tui);
@@ -49,12 +52,21 @@ struct Tui {
     terminal: Terminal<CrosstermBackend<Stdout>>,
     events: EventStream,
     ui: UiState,
+    /// SIGTERM and SIGHUP (the terminal closed) quit like `/quit`, so the terminal is restored
+    /// and the daemon told; SIGINT needs nothing: in raw mode Ctrl-C arrives as a key.
+    terminate: Signal,
+    hangup: Signal,
 }
 
 impl Front for Tui {
     async fn input(&mut self, phase: &Phase) -> io::Result<Input> {
         loop {
-            match self.events.next().await {
+            let event = tokio::select! {
+                event = self.events.next() => event,
+                _ = self.terminate.recv() => return Ok(Input::Quit),
+                _ = self.hangup.recv() => return Ok(Input::Quit),
+            };
+            match event {
                 Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
                     return Ok(keys::handle_key(&mut self.ui, key, phase));
                 }
