@@ -127,7 +127,7 @@ pub(crate) async fn run(
             received = shell.udp.recv_from(&mut buf) => match received {
                 Ok((len, from)) => {
                     let now = shell.now();
-                    shell.ep.handle_datagram(now, from, &buf[..len]);
+                    shell.ep.handle_datagram(now, canonical(from), &buf[..len]);
                 }
                 Err(error) => debug!(%error, "UDP receive failed"),
             },
@@ -302,7 +302,8 @@ impl Shell {
             // which are what the peer is waiting for.
             let mut flushed = if message { Some(self.flush_client()) } else { None };
             while let Some(t) = self.ep.poll_transmit() {
-                if let Err(error) = self.udp.send_to(t.bytes(), t.to).await {
+                let to = for_socket(t.to, self.ep.config().local);
+                if let Err(error) = self.udp.send_to(t.bytes(), to).await {
                     warn!(to = %t.to, %error, "could not send a datagram");
                 }
             }
@@ -409,5 +410,38 @@ async fn sleep_until_some(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => sleep_until(deadline).await,
         None => pending().await,
+    }
+}
+
+/// A peer's address in the one form the endpoint compares: an IPv4 peer heard on a dual-stack
+/// socket (bound to `::`) arrives as `::ffff:a.b.c.d`, while a user calls it as `a.b.c.d`.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// The destination as the socket bound at `local` can take it: an IPv6 socket sends to an
+/// IPv4 peer through its IPv4-mapped address.
+fn for_socket(to: SocketAddr, local: SocketAddr) -> SocketAddr {
+    match (to, local) {
+        (SocketAddr::V4(v4), SocketAddr::V6(_)) => SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port()),
+        _ => to,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_peers_have_one_form_on_a_dual_stack_socket() {
+        let mapped: SocketAddr = "[::ffff:127.0.0.2]:7777".parse().unwrap();
+        let v4: SocketAddr = "127.0.0.2:7777".parse().unwrap();
+        assert_eq!(canonical(mapped), v4);
+        assert_eq!(canonical(v4), v4);
+        let v6: SocketAddr = "[::1]:7777".parse().unwrap();
+        assert_eq!(canonical(v6), v6);
+        assert_eq!(for_socket(v4, "[::]:7777".parse().unwrap()), mapped);
+        assert_eq!(for_socket(v4, "127.0.0.1:7777".parse().unwrap()), v4);
+        assert_eq!(for_socket(v6, "[::]:7777".parse().unwrap()), v6);
     }
 }
