@@ -24,11 +24,14 @@ pub(crate) struct BusyLimiter {
     interval: Duration,
     buckets: HashMap<IpAddr, Bucket>,
     overflow: Option<Bucket>,
+    /// When the table was last swept: at most once per `interval`, so a flood from ever-new
+    /// forged sources costs one sweep a second, not one per SYN.
+    swept: Option<Instant>,
 }
 
 impl BusyLimiter {
     pub(crate) fn new(burst: u32, interval: Duration) -> BusyLimiter {
-        BusyLimiter { burst, interval, buckets: HashMap::new(), overflow: None }
+        BusyLimiter { burst, interval, buckets: HashMap::new(), overflow: None, swept: None }
     }
 
     fn full(&self) -> Duration {
@@ -39,9 +42,11 @@ impl BusyLimiter {
     pub(crate) fn allow(&mut self, now: Instant, source: IpAddr) -> bool {
         let full = self.full();
         let interval = self.interval;
-        if !self.buckets.contains_key(&source) && self.buckets.len() >= MAX_SOURCES {
+        let sweep_due = self.swept.is_none_or(|t| now.saturating_since(t) >= interval);
+        if sweep_due && !self.buckets.contains_key(&source) && self.buckets.len() >= MAX_SOURCES {
             // A bucket idle long enough to be full again is no different from a new one.
             self.buckets.retain(|_, b| now.saturating_since(b.last) < full);
+            self.swept = Some(now);
         }
         let fresh = Bucket { credit: full, last: now };
         let bucket = if self.buckets.len() < MAX_SOURCES || self.buckets.contains_key(&source) {
