@@ -30,7 +30,8 @@ pub fn message_lines(s: &str) -> Vec<String> {
             let mut out = String::with_capacity(line.len());
             for c in line.chars() {
                 if c == '\t' {
-                    let col = out.chars().count();
+                    // Escaped output is ASCII: its length in bytes is its width.
+                    let col = out.len();
                     out.extend(std::iter::repeat_n(' ', TAB_WIDTH - col % TAB_WIDTH));
                 } else {
                     push_escaped(&mut out, c);
