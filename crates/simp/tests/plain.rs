@@ -65,12 +65,7 @@ async fn a_whole_chat_through_pipes() {
 
 #[tokio::test]
 async fn a_pending_request_is_asked_and_a_vanishing_daemon_is_an_error() {
-    let (listener, port) = FakeDaemon::listen().await;
-    let mut simp = Simp::spawn(&["--plain", "--port", &port.to_string(), "--user", "bob"]);
-    let mut daemon = FakeDaemon::accept(&listener).await;
-    daemon.expect(json!({"cmd":"connect","user":"bob"})).await;
-    daemon.send(json!({"event":"connected","user":"bob","daemon":"127.0.0.1:7777","version":"0.1.0"})).await;
-    daemon.send(json!({"event":"request","peer":"127.0.0.2:7777","user":"alice"})).await;
+    let (mut simp, mut daemon) = bob_with_a_request_from_alice().await;
     simp.expect("request from alice at 127.0.0.2:7777 — accept? [y/n/q]").await;
     simp.type_line("y").await;
     daemon.expect(json!({"cmd":"accept"})).await;
@@ -84,12 +79,7 @@ async fn a_pending_request_is_asked_and_a_vanishing_daemon_is_an_error() {
 
 #[tokio::test]
 async fn declining_and_end_of_input_quit_cleanly() {
-    let (listener, port) = FakeDaemon::listen().await;
-    let mut simp = Simp::spawn(&["--plain", "--port", &port.to_string(), "--user", "bob"]);
-    let mut daemon = FakeDaemon::accept(&listener).await;
-    daemon.expect(json!({"cmd":"connect","user":"bob"})).await;
-    daemon.send(json!({"event":"connected","user":"bob","daemon":"127.0.0.1:7777","version":"0.1.0"})).await;
-    daemon.send(json!({"event":"request","peer":"127.0.0.2:7777","user":"alice"})).await;
+    let (mut simp, mut daemon) = bob_with_a_request_from_alice().await;
     simp.expect("accept? [y/n/q]").await;
     simp.type_line("n").await;
     daemon.expect(json!({"cmd":"decline"})).await;
@@ -157,4 +147,16 @@ async fn bad_flags_exit_2_with_usage() {
     let (code, stderr) = simp.finish().await;
     assert_eq!(code, 2);
     assert!(stderr.contains("Usage"), "{stderr}");
+}
+
+/// `simp --plain --user bob` against a fake daemon that has connected it and shows a request
+/// from alice at 127.0.0.2:7777.
+async fn bob_with_a_request_from_alice() -> (Simp, FakeDaemon) {
+    let (listener, port) = FakeDaemon::listen().await;
+    let simp = Simp::spawn(&["--plain", "--port", &port.to_string(), "--user", "bob"]);
+    let mut daemon = FakeDaemon::accept(&listener).await;
+    daemon.expect(json!({"cmd":"connect","user":"bob"})).await;
+    daemon.send(json!({"event":"connected","user":"bob","daemon":"127.0.0.1:7777","version":"0.1.0"})).await;
+    daemon.send(json!({"event":"request","peer":"127.0.0.2:7777","user":"alice"})).await;
+    (simp, daemon)
 }

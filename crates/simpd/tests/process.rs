@@ -80,16 +80,7 @@ async fn sigterm_mid_chat_says_goodbye_to_the_peer_and_exits_zero() {
 async fn a_port_in_use_exits_1_naming_the_address() {
     let taken = UdpSocket::bind("127.0.4.11:0").expect("bind a port to take");
     let addr = taken.local_addr().expect("its address");
-    let output = tokio::time::timeout(
-        WAIT,
-        simpd().args(["127.0.4.11", "--port", &addr.port().to_string(), "--client-port", "0"]).output(),
-    )
-    .await
-    .expect("simpd did not exit within 10 s")
-    .expect("simpd runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "exit status; stderr:\n{stderr}");
-    assert!(stderr.contains(&addr.to_string()), "the message names {addr}:\n{stderr}");
+    let stderr = exits_1_naming(&["127.0.4.11", "--port", &addr.port().to_string(), "--client-port", "0"], addr).await;
     assert!(stderr.contains("in use"), "the message gives the likely cause:\n{stderr}");
 }
 
@@ -97,16 +88,7 @@ async fn a_port_in_use_exits_1_naming_the_address() {
 async fn a_client_port_in_use_exits_1_naming_the_address() {
     let taken = std::net::TcpListener::bind("127.0.4.12:0").expect("bind a port to take");
     let addr = taken.local_addr().expect("its address");
-    let output = tokio::time::timeout(
-        WAIT,
-        simpd().args(["127.0.4.12", "--port", "0", "--client-port", &addr.port().to_string()]).output(),
-    )
-    .await
-    .expect("simpd did not exit within 10 s")
-    .expect("simpd runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "exit status; stderr:\n{stderr}");
-    assert!(stderr.contains(&addr.to_string()), "the message names {addr}:\n{stderr}");
+    exits_1_naming(&["127.0.4.12", "--port", "0", "--client-port", &addr.port().to_string()], addr).await;
 }
 
 #[tokio::test]
@@ -125,4 +107,17 @@ async fn bad_flags_exit_2_with_usage() {
         // clap prints the usage line for an unknown flag, and a pointer to --help for a bad value.
         assert!(stderr.contains("Usage") || stderr.contains("--help"), "simpd {args:?} prints usage:\n{stderr}");
     }
+}
+
+/// Runs simpd with `args`, expecting it to fail to start: exit code 1 and a message naming
+/// `addr`. Returns its stderr.
+async fn exits_1_naming(args: &[&str], addr: std::net::SocketAddr) -> String {
+    let output = tokio::time::timeout(WAIT, simpd().args(args).output())
+        .await
+        .expect("simpd did not exit within 10 s")
+        .expect("simpd runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(1), "exit status; stderr:\n{stderr}");
+    assert!(stderr.contains(&addr.to_string()), "the message names {addr}:\n{stderr}");
+    stderr
 }
