@@ -5,6 +5,8 @@
 //! It follows the course's flow (IPC.md, last section): ask the name; if a request is pending,
 //! ask accept/decline; otherwise offer start (ask the peer) or wait; in a chat, typed lines are
 //! messages. `q` quits from every menu and prompt; in a chat `/quit` quits and `/leave` ends it.
+//! What each line means is in [`crate::words`], what the client says in [`crate::texts`], and
+//! the log it keeps in [`crate::log`].
 //!
 //! Every string taken from an event is escaped ([`crate::escape`]) as it enters, so nothing
 //! stored here can reach a terminal raw.
@@ -12,10 +14,11 @@
 use std::collections::VecDeque;
 
 use chrono::NaiveTime;
-use simp_proto::ipc::{parse_peer, Command, ErrorCode, Event, Status};
+use simp_proto::ipc::{parse_peer, Command, ErrorCode, Event};
 use simp_proto::wire::{validate_text, UserName};
 
-use crate::escape;
+use crate::log::{Change, Delivery, Entry, EntryKind, Log};
+use crate::{escape, texts, words};
 
 /// Where the conversation with the daemon stands. Variants carry what the prompt and the
 /// status bar show, already escaped.
@@ -83,97 +86,7 @@ impl Phase {
     pub fn takes_text(&self) -> bool {
         matches!(self, Phase::AskName | Phase::AskPeer | Phase::Chatting { .. })
     }
-
-    /// The call or chat this phase is about, for the line saying it ended.
-    fn what(&self) -> Option<String> {
-        match self {
-            Phase::Chatting { user, .. } => Some(format!("chat with {user}")),
-            Phase::Calling { peer } | Phase::Starting { peer } => Some(format!("call to {peer}")),
-            Phase::Ringing { user, .. } | Phase::Accepting { user, .. } => Some(format!("request from {user}")),
-            Phase::Leaving { what } => Some(what.clone()),
-            _ => None,
-        }
-    }
-
-    /// One or two words for the status bar.
-    pub fn describe(&self) -> String {
-        match self {
-            Phase::AskName => "choosing a name".into(),
-            Phase::Connecting => "connecting".into(),
-            Phase::Menu | Phase::AskPeer => "idle".into(),
-            Phase::Waiting => "waiting for a call".into(),
-            Phase::Ringing { peer, user } => format!("request from {user} ({peer})"),
-            Phase::Accepting { peer, user } => format!("accepting {user} ({peer})"),
-            Phase::Starting { peer } => format!("calling {peer}"),
-            Phase::Calling { peer } => format!("calling {peer}"),
-            Phase::Chatting { peer, user } => format!("chatting with {user} ({peer})"),
-            Phase::Leaving { .. } => "leaving".into(),
-            Phase::Quitting => "quitting".into(),
-        }
-    }
 }
-
-/// One line of the conversation log, with the local time it happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// Local time of day.
-    pub time: NaiveTime,
-    /// What happened.
-    pub kind: EntryKind,
-}
-
-/// The kinds of log line; all strings are escaped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EntryKind {
-    /// Something that happened (`* ...`).
-    Info(String),
-    /// Something that went wrong or was refused (`! ...`).
-    Error(String),
-    /// A message from the peer, split into display lines.
-    Incoming {
-        /// Sender.
-        user: String,
-        /// Text lines.
-        lines: Vec<String>,
-    },
-    /// A message we sent, with its delivery mark.
-    Outgoing {
-        /// Our name.
-        user: String,
-        /// The id this client gave it.
-        id: String,
-        /// Text lines.
-        lines: Vec<String>,
-        /// Where it stands.
-        delivery: Delivery,
-        /// Whether the daemon has confirmed it with `queued`.
-        queued: bool,
-    },
-}
-
-/// A sent message's fate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
-    /// Not acknowledged yet.
-    Pending,
-    /// The peer acknowledged every datagram.
-    Delivered,
-    /// It will not arrive; the reason is escaped.
-    Undelivered(String),
-}
-
-/// What changed in the log since the front end last looked; plain mode prints one line per
-/// change, the full-screen interface just redraws.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    /// `log[index]` is new.
-    Appended(usize),
-    /// `log[index]`'s delivery mark changed at this time.
-    Delivery(usize, NaiveTime),
-}
-
-/// Log entries kept: the scrollback of the full-screen interface.
-pub const LOG_LIMIT: usize = 5_000;
 
 /// The client state machine. See the module docs.
 #[derive(Debug)]
@@ -181,8 +94,7 @@ pub struct App {
     phase: Phase,
     user: Option<String>,
     daemon: Option<String>,
-    log: Vec<Entry>,
-    changes: Vec<Change>,
+    log: Log,
     prompt_due: bool,
     next_id: u64,
     held: VecDeque<String>,
@@ -196,8 +108,7 @@ impl App {
             phase: Phase::AskName,
             user: None,
             daemon: None,
-            log: Vec::new(),
-            changes: Vec::new(),
+            log: Log::new(),
             prompt_due: true,
             next_id: 1,
             held: VecDeque::new(),
@@ -229,7 +140,7 @@ impl App {
 
     /// The conversation so far.
     pub fn log(&self) -> &[Entry] {
-        &self.log
+        self.log.entries()
     }
 
     /// Why the daemon turned this client away (`client-busy`), if it did: the closing
@@ -245,37 +156,18 @@ impl App {
 
     /// Takes the log changes since the last call.
     pub fn take_changes(&mut self) -> Vec<Change> {
-        std::mem::take(&mut self.changes)
+        self.log.take_changes()
     }
 
-    /// Forgets the oldest entries beyond [`LOG_LIMIT`], so a long chat costs neither unbounded
-    /// memory nor ever-slower redraws. Called by a front once it has shown the changes (their
-    /// indexes are into the untrimmed log); does nothing while changes are pending.
+    /// Forgets the oldest entries beyond [`LOG_LIMIT`](crate::log::LOG_LIMIT). Called by a
+    /// front once it has shown the changes (their indexes are into the untrimmed log).
     pub fn trim_log(&mut self) {
-        if self.changes.is_empty() && self.log.len() > LOG_LIMIT + LOG_LIMIT / 10 {
-            let excess = self.log.len() - LOG_LIMIT;
-            self.log.drain(..excess);
-        }
+        self.log.trim();
     }
 
     /// The question or hint for the current phase, if it has one.
     pub fn prompt(&self) -> Option<String> {
-        Some(match &self.phase {
-            Phase::AskName => "your name? (q quits)".into(),
-            Phase::Menu => "[s] start a chat, [w] wait for a call, [q] quit".into(),
-            Phase::AskPeer => "peer IP (IP or IP:port; empty for the menu, q quits)?".into(),
-            Phase::Waiting => "waiting for a call — Enter for the menu, q quits".into(),
-            Phase::Ringing { peer, user } => format!("request from {user} at {peer} — accept? [y/n/q]"),
-            Phase::Calling { peer } => format!("calling {peer} — c cancels, q quits"),
-            Phase::Chatting { user, .. } => {
-                format!("chatting with {user} — type a message; /leave ends the chat, /quit quits")
-            }
-            Phase::Connecting
-            | Phase::Starting { .. }
-            | Phase::Accepting { .. }
-            | Phase::Leaving { .. }
-            | Phase::Quitting => return None,
-        })
+        texts::prompt(&self.phase)
     }
 
     /// The prompt if it should be shown (again) since the last call: after a phase change or
@@ -304,7 +196,7 @@ impl App {
     pub fn on_line(&mut self, line: &str, now: NaiveTime) -> Vec<Command> {
         let trimmed = line.trim();
         if self.phase.is_transient() {
-            if trimmed == "q" || trimmed == "/quit" {
+            if words::is_quit_while_waiting(trimmed) {
                 return self.quit();
             }
             self.held.push_back(line.to_owned());
@@ -312,7 +204,7 @@ impl App {
         }
         match self.phase.clone() {
             Phase::AskName => {
-                if trimmed == "q" {
+                if trimmed == words::QUIT {
                     return self.quit();
                 }
                 match UserName::new(line) {
@@ -330,22 +222,22 @@ impl App {
                         self.prompt_due = true;
                         Vec::new()
                     }
-                    "q" | "quit" | "/quit" => self.quit(),
-                    "s" | "start" if rest.is_empty() => {
+                    w if words::is_quit(w) => self.quit(),
+                    w if words::is_start(w) && rest.is_empty() => {
                         self.set_phase(Phase::AskPeer);
                         Vec::new()
                     }
-                    "s" | "start" => self.start(rest, now),
-                    "w" | "wait" => {
+                    w if words::is_start(w) => self.start(rest, now),
+                    w if words::is_wait(w) => {
                         self.set_phase(Phase::Waiting);
                         Vec::new()
                     }
                     _ if parse_peer(trimmed).is_ok() => self.start(trimmed, now),
-                    _ => self.refuse(now, format!("{:?} is not a choice here", escape::field(trimmed))),
+                    _ => self.refuse(now, texts::not_a_choice(&escape::field(trimmed))),
                 }
             }
             Phase::AskPeer => match trimmed {
-                "q" => self.quit(),
+                words::QUIT => self.quit(),
                 "" => {
                     self.set_phase(Phase::Menu);
                     Vec::new()
@@ -353,30 +245,30 @@ impl App {
                 peer => self.start(peer, now),
             },
             Phase::Waiting => match trimmed {
-                "q" | "quit" | "/quit" => self.quit(),
-                "" | "m" | "menu" => {
+                w if words::is_quit(w) => self.quit(),
+                w if words::is_menu(w) => {
                     self.set_phase(Phase::Menu);
                     Vec::new()
                 }
-                _ => self.refuse(now, "no call yet: Enter goes back to the menu, q quits".into()),
+                _ => self.refuse(now, texts::NO_CALL_YET.into()),
             },
             Phase::Ringing { peer, user } => match trimmed {
-                "q" | "quit" | "/quit" => self.quit(),
-                "y" | "yes" | "a" | "accept" => {
+                w if words::is_quit(w) => self.quit(),
+                w if words::is_accept(w) => {
                     self.set_phase(Phase::Accepting { peer, user });
                     vec![Command::Accept]
                 }
-                "n" | "no" | "d" | "decline" => {
-                    self.push(now, EntryKind::Info(format!("you declined the request from {user} at {peer}")));
+                w if words::is_decline(w) => {
+                    self.push(now, EntryKind::Info(texts::declined(&user, &peer)));
                     self.set_phase(Phase::Menu);
                     vec![Command::Decline]
                 }
-                _ => self.refuse(now, "answer y to accept, n to decline, q to quit".into()),
+                _ => self.refuse(now, texts::ANSWER_THE_REQUEST.into()),
             },
             Phase::Calling { .. } => match trimmed {
-                "q" | "quit" | "/quit" => self.quit(),
-                "c" | "cancel" | "/leave" => self.leave(),
-                _ => self.refuse(now, "not in a chat yet: c cancels the call, q quits".into()),
+                w if words::is_quit(w) => self.quit(),
+                w if words::is_cancel(w) => self.leave(),
+                _ => self.refuse(now, texts::NOT_IN_A_CHAT_YET.into()),
             },
             Phase::Chatting { .. } => self.chat_line(line, now),
             Phase::Connecting
@@ -393,7 +285,7 @@ impl App {
         match event {
             Event::Connected { user, daemon, version: _ } => {
                 let (user, daemon) = (escape::field(&user), escape::field(&daemon));
-                self.push(now, EntryKind::Info(format!("connected to daemon {daemon} as {user}")));
+                self.push(now, EntryKind::Info(texts::connected(&daemon, &user)));
                 self.user = Some(user);
                 self.daemon = Some(daemon);
                 if matches!(self.phase, Phase::Connecting | Phase::AskName) {
@@ -402,21 +294,21 @@ impl App {
             }
             Event::Request { peer, user } => {
                 let (peer, user) = (escape::field(&peer), escape::field(&user));
-                self.push(now, EntryKind::Info(format!("request from {user} at {peer}")));
+                self.push(now, EntryKind::Info(texts::request(&user, &peer)));
                 if self.phase != Phase::Quitting {
                     self.set_phase(Phase::Ringing { peer, user });
                 }
             }
             Event::Calling { peer } => {
                 let peer = escape::field(&peer);
-                self.push(now, EntryKind::Info(format!("calling {peer}")));
+                self.push(now, EntryKind::Info(texts::calling(&peer)));
                 if self.phase != Phase::Quitting {
                     self.set_phase(Phase::Calling { peer });
                 }
             }
             Event::Established { peer, user } => {
                 let (peer, user) = (escape::field(&peer), escape::field(&user));
-                self.push(now, EntryKind::Info(format!("chat with {user} at {peer} open")));
+                self.push(now, EntryKind::Info(texts::chat_open(&user, &peer)));
                 if self.phase != Phase::Quitting {
                     self.set_phase(Phase::Chatting { peer, user });
                 }
@@ -425,19 +317,12 @@ impl App {
                 let kind = EntryKind::Incoming { user: escape::field(&user), lines: escape::message_lines(&text) };
                 self.push(now, kind);
             }
-            Event::Queued { id } => {
-                if let Some(i) = self.outgoing(&id) {
-                    if let EntryKind::Outgoing { queued, .. } = &mut self.log[i].kind {
-                        *queued = true;
-                    }
-                }
-            }
-            Event::Delivered { id } => self.mark(&id, Delivery::Delivered, now),
-            Event::Undelivered { id, reason } => self.mark(&id, Delivery::Undelivered(reason.to_string()), now),
+            Event::Queued { id } => self.log.mark_queued(&id),
+            Event::Delivered { id } => self.log.mark(&id, Delivery::Delivered, now),
+            Event::Undelivered { id, reason } => self.log.mark(&id, Delivery::Undelivered(reason.to_string()), now),
             Event::Ended { reason, detail } => {
-                let what = self.phase.what().unwrap_or_else(|| "chat".into());
-                let detail = detail.map(|d| format!(" ({})", escape::field(&d))).unwrap_or_default();
-                self.push(now, EntryKind::Info(format!("{what} ended: {reason}{detail}")));
+                let detail = detail.map(|d| escape::field(&d));
+                self.push(now, EntryKind::Info(texts::ended(&texts::what(&self.phase), &reason, detail.as_deref())));
                 if matches!(
                     self.phase,
                     Phase::Ringing { .. }
@@ -451,10 +336,7 @@ impl App {
                 }
             }
             Event::Error { code, message } => self.on_error(code, &escape::field(&message), now),
-            Event::Status(status) => {
-                let text = describe_status(&status);
-                self.push(now, EntryKind::Info(text));
-            }
+            Event::Status(status) => self.push(now, EntryKind::Info(texts::status(&status))),
         }
         self.replay_held(now)
     }
@@ -465,15 +347,10 @@ impl App {
     }
 
     fn on_error(&mut self, code: ErrorCode, message: &str, now: NaiveTime) {
-        let code_name = error_code_name(code);
-        let text = match code {
-            ErrorCode::PeerError => format!("the peer reports an error: {message}"),
-            _ => format!("{message} ({code_name})"),
-        };
         if code == ErrorCode::ClientBusy {
             self.refused = Some(message.to_owned());
         }
-        self.push(now, EntryKind::Error(text));
+        self.push(now, EntryKind::Error(texts::daemon_error(code, message)));
         match (&self.phase, code) {
             (Phase::Connecting, ErrorCode::BadUser) => self.set_phase(Phase::AskName),
             // Errors never change the daemon's state (IPC.md): the answer we waited for is
@@ -484,12 +361,7 @@ impl App {
             (_, ErrorCode::BadText | ErrorCode::QueueFull | ErrorCode::LineTooLong | ErrorCode::NotInChat) => {
                 // The daemon answers each `chat` in order with `queued` or an error, so the
                 // oldest message not yet queued is the one refused.
-                let refused = self.log.iter().position(|e| {
-                    matches!(e.kind, EntryKind::Outgoing { queued: false, delivery: Delivery::Pending, .. })
-                });
-                if let Some(i) = refused {
-                    self.set_delivery(i, Delivery::Undelivered(code_name), now);
-                }
+                self.log.mark_oldest_unqueued(Delivery::Undelivered(texts::error_code(code)), now);
             }
             _ => {}
         }
@@ -498,15 +370,14 @@ impl App {
     fn chat_line(&mut self, line: &str, now: NaiveTime) -> Vec<Command> {
         let text = line.trim_end_matches(['\r', '\n']);
         let text = match text.trim() {
-            "/quit" => return self.quit(),
-            "/leave" => return self.leave(),
-            "/status" => return vec![Command::Status],
+            words::CHAT_QUIT => return self.quit(),
+            words::CHAT_LEAVE => return self.leave(),
+            words::CHAT_STATUS => return vec![Command::Status],
             "" => return Vec::new(),
-            _ if text.starts_with("//") => &text[1..],
-            t if t.starts_with('/') => {
+            _ if text.starts_with(words::CHAT_SLASH_TEXT) => &text[1..],
+            t if t.starts_with(words::CHAT_COMMAND) => {
                 let cmd = escape::field(t.split_whitespace().next().unwrap_or(t));
-                let msg = format!("unknown command {cmd}: /leave ends the chat, /quit quits, /status asks the daemon, //text sends /text");
-                self.push(now, EntryKind::Error(msg));
+                self.push(now, EntryKind::Error(texts::unknown_command(&cmd)));
                 return Vec::new();
             }
             _ => text,
@@ -517,14 +388,14 @@ impl App {
         }
         let id = self.next_id.to_string();
         self.next_id += 1;
-        let user = self.user.clone().unwrap_or_else(|| "you".into());
+        let user = self.user.clone().unwrap_or_else(|| texts::YOU.into());
         let lines = escape::message_lines(text);
         self.push(now, EntryKind::Outgoing { user, id: id.clone(), lines, delivery: Delivery::Pending, queued: false });
         vec![Command::Chat { text: text.to_owned(), id: Some(id) }]
     }
 
     fn leave(&mut self) -> Vec<Command> {
-        let what = self.phase.what().unwrap_or_else(|| "chat".into());
+        let what = texts::what(&self.phase);
         self.set_phase(Phase::Leaving { what });
         vec![Command::Leave]
     }
@@ -560,28 +431,8 @@ impl App {
         cmds
     }
 
-    fn outgoing(&self, id: &str) -> Option<usize> {
-        self.log.iter().rposition(|e| matches!(&e.kind, EntryKind::Outgoing { id: i, .. } if i == id))
-    }
-
-    fn mark(&mut self, id: &str, delivery: Delivery, now: NaiveTime) {
-        if let Some(i) = self.outgoing(id) {
-            self.set_delivery(i, delivery, now);
-        }
-    }
-
-    fn set_delivery(&mut self, i: usize, new: Delivery, now: NaiveTime) {
-        if let EntryKind::Outgoing { delivery, .. } = &mut self.log[i].kind {
-            if *delivery != new {
-                *delivery = new;
-                self.changes.push(Change::Delivery(i, now));
-            }
-        }
-    }
-
     fn push(&mut self, time: NaiveTime, kind: EntryKind) {
-        self.log.push(Entry { time, kind });
-        self.changes.push(Change::Appended(self.log.len() - 1));
+        self.log.push(time, kind);
     }
 
     fn set_phase(&mut self, phase: Phase) {
@@ -598,32 +449,10 @@ impl Default for App {
     }
 }
 
-/// The wire spelling of an error code, e.g. `queue-full`.
-pub fn error_code_name(code: ErrorCode) -> String {
-    serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| format!("{code:?}"))
-}
-
-fn describe_status(s: &Status) -> String {
-    let mut out = format!("status: {}", escape::field(&s.state));
-    if let Some(peer) = &s.peer {
-        out.push_str(&format!(" with {}", escape::field(peer)));
-    }
-    if let Some(user) = &s.peer_user {
-        out.push_str(&format!(" ({})", escape::field(user)));
-    }
-    if let Some(rtt) = s.rtt_ms {
-        out.push_str(&format!(", rtt {rtt:.1} ms"));
-    }
-    out.push_str(&format!(
-        ", rto {} ms, {} retransmissions, {} queued, {} delivered, {} received",
-        s.rto_ms, s.retransmissions, s.queued, s.delivered, s.received
-    ));
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::LOG_LIMIT;
     use simp_proto::ipc::EndReason;
 
     fn t(s: u32) -> NaiveTime {

@@ -71,9 +71,12 @@ pub mod cli;
 pub mod conn;
 pub mod demo;
 pub mod escape;
+pub mod log;
 pub mod plain;
 pub mod session;
+pub mod texts;
 pub mod tui;
+pub mod words;
 
 use std::net::SocketAddr;
 

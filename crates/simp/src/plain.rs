@@ -6,7 +6,8 @@ use std::io::{self, BufRead, Write};
 
 use tokio::sync::mpsc;
 
-use crate::app::{App, Change, Delivery, Entry, EntryKind, Phase};
+use crate::app::{App, Phase};
+use crate::log::{Change, Delivery, Entry, EntryKind};
 use crate::session::{Front, Input};
 
 /// The plain front end over stdin and stdout.

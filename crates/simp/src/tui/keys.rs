@@ -6,6 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::editor::LineEditor;
 use crate::app::Phase;
 use crate::session::Input;
+use crate::words;
 
 /// What the interface keeps besides the [`App`](crate::app::App): the input line and the view.
 #[derive(Debug, Default)]
@@ -91,15 +92,15 @@ fn menu_key(key: KeyEvent, phase: &Phase) -> Input {
     let choice = match (key.code, phase) {
         // Control keys are not menu choices.
         (KeyCode::Char(_), _) if key.modifiers.contains(KeyModifiers::CONTROL) => return Input::Nothing,
-        (KeyCode::Char('q'), _) => "q",
+        (KeyCode::Char('q'), _) => words::QUIT,
         // Waiting for the daemon: only quitting means anything.
         _ if phase.is_transient() => return Input::Nothing,
-        (KeyCode::Char('a' | 'y'), Phase::Ringing { .. }) => "y",
-        (KeyCode::Char('d' | 'n'), Phase::Ringing { .. }) => "n",
-        (KeyCode::Char('s'), Phase::Menu) => "s",
-        (KeyCode::Char('w'), Phase::Menu) => "w",
-        (KeyCode::Enter | KeyCode::Char('m'), Phase::Waiting) => "",
-        (KeyCode::Char('c'), Phase::Calling { .. }) => "c",
+        (KeyCode::Char('a' | 'y'), Phase::Ringing { .. }) => words::ACCEPT,
+        (KeyCode::Char('d' | 'n'), Phase::Ringing { .. }) => words::DECLINE,
+        (KeyCode::Char('s'), Phase::Menu) => words::START,
+        (KeyCode::Char('w'), Phase::Menu) => words::WAIT,
+        (KeyCode::Enter | KeyCode::Char('m'), Phase::Waiting) => words::MENU,
+        (KeyCode::Char('c'), Phase::Calling { .. }) => words::CANCEL,
         _ => return Input::Nothing,
     };
     Input::Line(choice.to_owned())

@@ -14,7 +14,9 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
 use super::keys::UiState;
-use crate::app::{App, Delivery, Entry, EntryKind, Phase};
+use crate::app::{App, Phase};
+use crate::log::{Delivery, Entry, EntryKind};
+use crate::texts;
 
 /// Width of the `HH:MM:SS ` column; continuation lines are indented by it.
 const STAMP_WIDTH: usize = 9;
@@ -42,10 +44,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, ui: &mut UiState) {
     frame.render_widget(status_bar(app, ui.scroll), status_area);
 
     let prompt = app.prompt().unwrap_or_else(|| match app.phase() {
-        Phase::Quitting => "quitting…".into(),
-        _ => "waiting for the daemon… (q quits)".into(),
+        Phase::Quitting => texts::QUITTING.into(),
+        _ => texts::WAITING_FOR_THE_DAEMON.into(),
     });
-    let esc_hint = if ui.esc { "  [Esc: press q to quit]" } else { "" };
+    let esc_hint = if ui.esc { texts::ESC_HINT } else { "" };
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(prompt, Style::new().fg(Color::Yellow)),
@@ -148,18 +150,13 @@ fn wrap(segments: &[(String, Style)], width: usize, out: &mut Vec<Line<'static>>
 }
 
 fn status_bar(app: &App, scroll: usize) -> Paragraph<'static> {
-    let who = match (app.user(), app.daemon()) {
-        (Some(user), Some(daemon)) => format!("{user} @ {daemon}"),
-        _ => "not connected".into(),
-    };
-    let scrolled = if scroll > 0 { format!(" │ ↑ {scroll} lines up (PgDn)") } else { String::new() };
-    let text = format!(" simp │ {who} │ {}{scrolled} │ PgUp/PgDn scroll · Esc q quits", app.phase().describe());
+    let text = texts::status_bar(app.user().zip(app.daemon()), &texts::describe(app.phase()), scroll);
     Paragraph::new(text).style(Style::new().add_modifier(Modifier::REVERSED))
 }
 
 fn draw_input(frame: &mut Frame<'_>, app: &App, ui: &UiState, area: Rect) {
     if !app.phase().takes_text() {
-        frame.render_widget(Paragraph::new(Span::styled("  (press a key)", Style::new().fg(Color::DarkGray))), area);
+        frame.render_widget(Paragraph::new(Span::styled(texts::PRESS_A_KEY, Style::new().fg(Color::DarkGray))), area);
         return;
     }
     // Escape what is being typed too: a pasted control character must not reach the terminal.
@@ -181,9 +178,9 @@ fn draw_request(frame: &mut Frame<'_>, peer: &str, user: &str) {
         Line::from(""),
         Line::from(vec![
             Span::styled(user.to_owned(), Style::new().add_modifier(Modifier::BOLD)),
-            Span::raw(" wants to chat"),
+            Span::raw(texts::WANTS_TO_CHAT),
         ]),
-        Line::from(format!("from {peer}")),
+        Line::from(texts::request_from(peer)),
         Line::from(""),
         Line::from(vec![
             Span::styled("[a]", Style::new().fg(Color::Green).add_modifier(Modifier::BOLD)),
@@ -201,10 +198,7 @@ fn draw_request(frame: &mut Frame<'_>, peer: &str, user: &str) {
     let dialog =
         Rect::new(area.x + (area.width - width) / 2, area.y + (area.height.saturating_sub(height)) / 2, width, height);
     frame.render_widget(Clear, dialog);
-    frame.render_widget(
-        Paragraph::new(lines).centered().block(Block::bordered().title(" Incoming chat request ")),
-        dialog,
-    );
+    frame.render_widget(Paragraph::new(lines).centered().block(Block::bordered().title(texts::REQUEST_TITLE)), dialog);
 }
 
 #[cfg(test)]

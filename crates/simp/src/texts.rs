@@ -1,0 +1,180 @@
+//! Every English sentence the client shows: prompts, log lines, refusals, the status bar.
+//! Plain mode prints them byte for byte and its output is documented in the crate docs, so
+//! they are kept in one place where a change is easy to see.
+//!
+//! Arguments are already escaped ([`crate::escape`]), except the fields of [`Status`], which
+//! are escaped here as the line is built.
+
+use simp_proto::ipc::{EndReason, ErrorCode, Status};
+
+use crate::app::Phase;
+use crate::escape;
+
+/// Our own name on a message sent before the daemon confirmed it.
+pub const YOU: &str = "you";
+
+/// The question or hint for a phase, if it has one; phases that only wait for the daemon
+/// have none.
+pub fn prompt(phase: &Phase) -> Option<String> {
+    Some(match phase {
+        Phase::AskName => "your name? (q quits)".into(),
+        Phase::Menu => "[s] start a chat, [w] wait for a call, [q] quit".into(),
+        Phase::AskPeer => "peer IP (IP or IP:port; empty for the menu, q quits)?".into(),
+        Phase::Waiting => "waiting for a call — Enter for the menu, q quits".into(),
+        Phase::Ringing { peer, user } => format!("request from {user} at {peer} — accept? [y/n/q]"),
+        Phase::Calling { peer } => format!("calling {peer} — c cancels, q quits"),
+        Phase::Chatting { user, .. } => {
+            format!("chatting with {user} — type a message; /leave ends the chat, /quit quits")
+        }
+        Phase::Connecting
+        | Phase::Starting { .. }
+        | Phase::Accepting { .. }
+        | Phase::Leaving { .. }
+        | Phase::Quitting => return None,
+    })
+}
+
+/// One or two words for the status bar.
+pub fn describe(phase: &Phase) -> String {
+    match phase {
+        Phase::AskName => "choosing a name".into(),
+        Phase::Connecting => "connecting".into(),
+        Phase::Menu | Phase::AskPeer => "idle".into(),
+        Phase::Waiting => "waiting for a call".into(),
+        Phase::Ringing { peer, user } => format!("request from {user} ({peer})"),
+        Phase::Accepting { peer, user } => format!("accepting {user} ({peer})"),
+        Phase::Starting { peer } => format!("calling {peer}"),
+        Phase::Calling { peer } => format!("calling {peer}"),
+        Phase::Chatting { peer, user } => format!("chatting with {user} ({peer})"),
+        Phase::Leaving { .. } => "leaving".into(),
+        Phase::Quitting => "quitting".into(),
+    }
+}
+
+/// The call or chat a phase is about, for the line saying it ended.
+pub fn what(phase: &Phase) -> String {
+    match phase {
+        Phase::Chatting { user, .. } => format!("chat with {user}"),
+        Phase::Calling { peer } | Phase::Starting { peer } => format!("call to {peer}"),
+        Phase::Ringing { user, .. } | Phase::Accepting { user, .. } => format!("request from {user}"),
+        Phase::Leaving { what } => what.clone(),
+        _ => "chat".into(),
+    }
+}
+
+/// `connected`: the daemon accepted the name.
+pub fn connected(daemon: &str, user: &str) -> String {
+    format!("connected to daemon {daemon} as {user}")
+}
+
+/// `request`: a call waits.
+pub fn request(user: &str, peer: &str) -> String {
+    format!("request from {user} at {peer}")
+}
+
+/// `calling`: our call is out.
+pub fn calling(peer: &str) -> String {
+    format!("calling {peer}")
+}
+
+/// `established`: the chat is open.
+pub fn chat_open(user: &str, peer: &str) -> String {
+    format!("chat with {user} at {peer} open")
+}
+
+/// After declining a request.
+pub fn declined(user: &str, peer: &str) -> String {
+    format!("you declined the request from {user} at {peer}")
+}
+
+/// `ended`: `what` (from [`what`]) is over; `detail` is the peer's text, e.g. for `busy`.
+pub fn ended(what: &str, reason: &EndReason, detail: Option<&str>) -> String {
+    let detail = detail.map(|d| format!(" ({d})")).unwrap_or_default();
+    format!("{what} ended: {reason}{detail}")
+}
+
+/// A menu line that is neither a choice nor an address.
+pub fn not_a_choice(line: &str) -> String {
+    format!("{line:?} is not a choice here")
+}
+
+/// A line typed while waiting for a call.
+pub const NO_CALL_YET: &str = "no call yet: Enter goes back to the menu, q quits";
+
+/// A line that answers a request with neither yes nor no.
+pub const ANSWER_THE_REQUEST: &str = "answer y to accept, n to decline, q to quit";
+
+/// A line typed while our call is out.
+pub const NOT_IN_A_CHAT_YET: &str = "not in a chat yet: c cancels the call, q quits";
+
+/// A chat line starting with `/` that is no command.
+pub fn unknown_command(cmd: &str) -> String {
+    format!("unknown command {cmd}: /leave ends the chat, /quit quits, /status asks the daemon, //text sends /text")
+}
+
+/// A daemon `error`, with its code so a script can tell them apart.
+pub fn daemon_error(code: ErrorCode, message: &str) -> String {
+    match code {
+        ErrorCode::PeerError => format!("the peer reports an error: {message}"),
+        _ => format!("{message} ({})", error_code(code)),
+    }
+}
+
+/// The wire spelling of an error code, e.g. `queue-full`; also the reason a refused message
+/// is marked undelivered.
+pub fn error_code(code: ErrorCode) -> String {
+    serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| format!("{code:?}"))
+}
+
+/// The answer to `/status`, one line.
+pub fn status(s: &Status) -> String {
+    let mut out = format!("status: {}", escape::field(&s.state));
+    if let Some(peer) = &s.peer {
+        out.push_str(&format!(" with {}", escape::field(peer)));
+    }
+    if let Some(user) = &s.peer_user {
+        out.push_str(&format!(" ({})", escape::field(user)));
+    }
+    if let Some(rtt) = s.rtt_ms {
+        out.push_str(&format!(", rtt {rtt:.1} ms"));
+    }
+    out.push_str(&format!(
+        ", rto {} ms, {} retransmissions, {} queued, {} delivered, {} received",
+        s.rto_ms, s.retransmissions, s.queued, s.delivered, s.received
+    ));
+    out
+}
+
+/// The full-screen prompt line while the client waits for the daemon.
+pub const WAITING_FOR_THE_DAEMON: &str = "waiting for the daemon… (q quits)";
+
+/// The full-screen prompt line while quitting.
+pub const QUITTING: &str = "quitting…";
+
+/// Shown after Esc, until the next key.
+pub const ESC_HINT: &str = "  [Esc: press q to quit]";
+
+/// The input line outside free-text prompts.
+pub const PRESS_A_KEY: &str = "  (press a key)";
+
+/// The full-screen status bar: who we are, the phase ([`describe`]) and how far the log is
+/// scrolled back.
+pub fn status_bar(user_and_daemon: Option<(&str, &str)>, phase: &str, scroll: usize) -> String {
+    let who = match user_and_daemon {
+        Some((user, daemon)) => format!("{user} @ {daemon}"),
+        None => "not connected".into(),
+    };
+    let scrolled = if scroll > 0 { format!(" │ ↑ {scroll} lines up (PgDn)") } else { String::new() };
+    format!(" simp │ {who} │ {phase}{scrolled} │ PgUp/PgDn scroll · Esc q quits")
+}
+
+/// The request dialog's title.
+pub const REQUEST_TITLE: &str = " Incoming chat request ";
+
+/// The request dialog's line after the caller's name.
+pub const WANTS_TO_CHAT: &str = " wants to chat";
+
+/// The request dialog's line with the caller's address.
+pub fn request_from(peer: &str) -> String {
+    format!("from {peer}")
+}
