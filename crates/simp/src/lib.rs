@@ -71,16 +71,16 @@ pub mod cli;
 pub mod conn;
 pub mod demo;
 pub mod escape;
+pub mod event_loop;
 pub mod log;
 pub mod plain;
-pub mod session;
 pub mod texts;
 pub mod tui;
 pub mod words;
 
 use std::net::SocketAddr;
 
-pub use session::SessionError;
+pub use event_loop::SessionError;
 
 /// Connects to the daemon at `addr` and runs a session with the chosen front end; `user`
 /// skips the name prompt.
@@ -102,6 +102,6 @@ pub async fn run_with(
     if full_screen {
         tui::run(addr, reader, writer, initial).await
     } else {
-        session::run(&mut plain::Plain::stdio(), addr, reader, writer, initial).await
+        event_loop::run(&mut plain::Plain::stdio(), addr, reader, writer, initial).await
     }
 }

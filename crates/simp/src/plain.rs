@@ -7,8 +7,8 @@ use std::io::{self, BufRead, Write};
 use tokio::sync::mpsc;
 
 use crate::app::{App, Phase};
+use crate::event_loop::{Front, Input};
 use crate::log::{Change, Delivery, Entry, EntryKind};
-use crate::session::{Front, Input};
 
 /// The plain front end over stdin and stdout.
 pub(crate) struct Plain<W> {

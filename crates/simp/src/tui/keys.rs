@@ -5,7 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::editor::LineEditor;
 use crate::app::Phase;
-use crate::session::Input;
+use crate::event_loop::Input;
 use crate::words;
 
 /// What the interface keeps besides the [`App`](crate::app::App): the input line and the view.

@@ -24,7 +24,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::app::{App, Phase};
 use crate::conn::{CommandWriter, EventReader};
-use crate::session::{self, Front, Input, SessionError};
+use crate::event_loop::{self, Front, Input, SessionError};
 use keys::UiState;
 
 /// Runs a session in the full-screen interface.
@@ -42,7 +42,7 @@ pub async fn run(
         terminate: signal(SignalKind::terminate())?,
         hangup: signal(SignalKind::hangup())?,
     };
-    let result = session::run(&mut tui, addr, reader, writer, initial).await;
+    let result = event_loop::run(&mut tui, addr, reader, writer, initial).await;
     drop(tui);
     drop(guard);
     result

@@ -1,6 +1,7 @@
-//! The loop shared by both front ends: daemon events and user input go into the [`App`], its
-//! commands go to the daemon, and the front end shows the result. Also owns the exit rules:
-//! a daemon that goes away mid-session is an error, a `quit` is given a moment to be answered.
+//! The event loop shared by both front ends, the client's counterpart of simpd's: daemon
+//! events and user input go into the [`App`], its commands go to the daemon, and the front end
+//! shows the result. Also owns the exit rules: a daemon that goes away mid-session is an error,
+//! a `quit` is given a moment to be answered.
 
 use std::net::SocketAddr;
 use std::time::Duration;
