@@ -42,10 +42,12 @@ pub fn message_lines(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Escapes message text onto one line, for plain mode's one-line-per-event output: line breaks
-/// are shown as `\x0a`, the way the daemon spells every other control byte.
-pub fn message_one_line(s: &str) -> String {
-    message_lines(s).join("\\x0a")
+/// Joins display lines from [`message_lines`] onto one line, for plain mode's
+/// one-line-per-event output: line breaks are shown as `\x0a`, the way the daemon spells every
+/// other control byte. It takes the lines rather than the text because the log keeps only
+/// those.
+pub fn one_line(lines: &[String]) -> String {
+    lines.join("\\x0a")
 }
 
 fn push_escaped(out: &mut String, c: char) {
@@ -85,13 +87,13 @@ mod tests {
         assert_eq!(message_lines("\tx"), vec!["    x"]);
         assert_eq!(message_lines("ab\tx"), vec!["ab  x"]);
         assert_eq!(message_lines("a\rb\x1b"), vec!["a\\x0db\\x1b"]);
-        assert_eq!(message_one_line("a\nb\x00"), "a\\x0ab\\x00");
+        assert_eq!(one_line(&message_lines("a\nb\x00")), "a\\x0ab\\x00");
     }
 
     #[test]
     fn output_is_always_printable_ascii() {
         let nasty: String = (0u32..0x300).filter_map(char::from_u32).collect();
-        for s in [field(&nasty), message_one_line(&nasty)] {
+        for s in [field(&nasty), one_line(&message_lines(&nasty))] {
             assert!(s.chars().all(|c| (' '..='~').contains(&c)), "{s:?}");
         }
     }

@@ -7,6 +7,7 @@ use std::io::{self, BufRead, Write};
 use tokio::sync::mpsc;
 
 use crate::app::{App, Phase};
+use crate::escape;
 use crate::event_loop::{Front, Input};
 use crate::log::{Change, Delivery, Entry, EntryKind};
 
@@ -75,7 +76,7 @@ pub fn format_change(log: &[Entry], change: Change) -> String {
             let stamp = time.format("%H:%M:%S");
             match &log[i].kind {
                 EntryKind::Outgoing { lines, delivery, .. } => {
-                    let text = lines.join("\\x0a");
+                    let text = escape::one_line(lines);
                     match delivery {
                         Delivery::Delivered => format!("[{stamp}] ✓ delivered: {text}"),
                         Delivery::Undelivered(reason) => format!("[{stamp}] ✗ undelivered ({reason}): {text}"),
@@ -95,7 +96,7 @@ pub fn format_entry(entry: &Entry) -> String {
         EntryKind::Info(text) => format!("[{stamp}] * {text}"),
         EntryKind::Error(text) => format!("[{stamp}] ! {text}"),
         EntryKind::Incoming { user, lines } | EntryKind::Outgoing { user, lines, .. } => {
-            format!("[{stamp}] {user}: {}", lines.join("\\x0a"))
+            format!("[{stamp}] {user}: {}", escape::one_line(lines))
         }
     }
 }

@@ -35,9 +35,6 @@ use super::{Command, ErrorCode, Event, DEFAULT_PORT};
 /// (its client is gone), but the course's client waits for this answer.
 pub const QUIT_ANSWER: &str = "ok";
 
-/// The commands of the dialect, for "unknown command" messages.
-pub const COMMANDS: &[&str] = &["connect", "invite", "accept", "decline", "send", "quit"];
-
 /// The most characters of a bad datagram that an error message quotes.
 pub const QUOTE_LIMIT: usize = 40;
 
