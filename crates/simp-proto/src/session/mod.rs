@@ -105,6 +105,9 @@ enum TxBytes {
 }
 
 const INLINE_MAX: usize = HEADER_LEN + 32;
+// The busy reply's ERR is built inline (`busy_reply`), and `inline` cuts what does not fit:
+// a longer BUSY_TEXT must fail the build, not go out truncated (SPEC 2.4 fixes the text).
+const _: () = assert!(BUSY_TEXT.len() <= INLINE_MAX - HEADER_LEN, "BUSY_TEXT must fit an inline transmit");
 
 impl fmt::Debug for TxBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
