@@ -3,7 +3,10 @@
 //! it has not looked at.
 
 use std::net::SocketAddr;
+use std::sync::Once;
 use std::time::Duration;
+
+use tracing_subscriber::EnvFilter;
 
 use crate::ipc::{Command as C, EndReason, ErrorCode, Event, Status};
 use crate::wire::{Datagram, Kind, Seq, UserName};
@@ -58,6 +61,7 @@ pub(super) struct H {
 impl H {
     /// A fresh endpoint at [`me`], with a configuration of the test's own.
     pub(super) fn with(f: impl FnOnce(&mut Config)) -> H {
+        init_tracing();
         let mut config = Config::new(me());
         f(&mut config);
         H { ep: Endpoint::new(config), now: Instant::ZERO }
@@ -178,6 +182,20 @@ impl H {
             other => panic!("expected one status event, got {other:?}"),
         }
     }
+}
+
+/// Sends the engine's log to the test's captured output, so that a failing test shows the
+/// state transitions that led to it (DESIGN.md: every state change is logged). `RUST_LOG`
+/// overrides the default, which is the engine's info lines.
+fn init_tracing() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("simp_proto=info"));
+        // Without timestamps: the wall clock says nothing about a test on virtual time.
+        // Fails only if something else in this test process installed a subscriber first;
+        // its output then serves as well.
+        let _ = tracing_subscriber::fmt().with_test_writer().without_time().with_env_filter(filter).try_init();
+    });
 }
 
 /// The answer to alice's `connect`.
