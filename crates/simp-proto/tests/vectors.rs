@@ -2,7 +2,7 @@
 //! `shared/vectors/datagrams.json`), both ways.
 
 use serde_json::Value;
-use simp_proto::wire::{self, Datagram, Kind, Seq, UserName};
+use simp_proto::wire::{self, Datagram, Kind, ParseError, Seq, UserName};
 
 fn vectors() -> Vec<Value> {
     let text = include_str!("data/datagrams.json");
@@ -53,6 +53,26 @@ fn valid_vectors_encode_to_their_bytes() {
     assert!(checked >= 14, "only {checked} encodable vectors");
 }
 
+/// Why each invalid vector is dropped, by vector name: the vectors give the reason only in
+/// words, so this table pins each to the [`ParseError`] the receiver logs (SPEC 1, "Dropped").
+const EXPECTED_ERRORS: &[(&str, ParseError)] = {
+    use ParseError::*;
+    &[
+        ("empty", TooShort(0)),
+        ("header_38", TooShort(38)),
+        ("length_too_big", LengthMismatch { declared: 3, actual: 2 }),
+        ("length_too_small", LengthMismatch { declared: 1, actual: 2 }),
+        ("length_huge", LengthMismatch { declared: u32::MAX, actual: 2 }),
+        ("type_0", UnknownType(0x00)),
+        ("type_3", UnknownType(0x03)),
+        ("chat_op_2", UnknownOperation { ty: 0x02, op: 0x02 }),
+        ("control_op_3", UnknownOperation { ty: 0x01, op: 0x03 }),
+        ("control_op_0x0c", UnknownOperation { ty: 0x01, op: 0x0c }),
+        ("control_op_0", UnknownOperation { ty: 0x01, op: 0x00 }),
+        ("seq_2", BadSequence(0x02)),
+    ]
+};
+
 #[test]
 fn invalid_vectors_are_dropped() {
     let mut checked = 0;
@@ -60,7 +80,13 @@ fn invalid_vectors_are_dropped() {
         let name = v["name"].as_str().unwrap();
         let bytes = hex(v["hex"].as_str().unwrap());
         assert!(Datagram::parse(&bytes).is_err(), "{name} ({}) was accepted", v["reason"]);
+        let (_, expected) = EXPECTED_ERRORS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("{name}: not in EXPECTED_ERRORS"));
+        assert_eq!(Datagram::parse(&bytes), Err(expected.clone()), "{name} ({})", v["reason"]);
         checked += 1;
     }
     assert!(checked >= 12, "only {checked} invalid vectors");
+    assert_eq!(checked, EXPECTED_ERRORS.len(), "EXPECTED_ERRORS names a vector that is not in the file");
 }
