@@ -13,7 +13,10 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 
 #[test]
 fn one_allocation_per_received_chat_datagram() {
-    let _profiler = dhat::Profiler::builder().testing().build();
+    // dhat writes its profile when the profiler drops: into a temporary file, removed after a
+    // passing run, never into the work tree.
+    let profile = std::env::temp_dir().join(format!("simp-dhat-{}.json", std::process::id()));
+    let profiler = dhat::Profiler::builder().testing().file_name(&profile).build();
     let peer: SocketAddr = "127.0.0.2:7777".parse().unwrap();
     let mut ep = Endpoint::new(Config::new("127.0.0.1:7777".parse().unwrap()));
     let now = Instant::ZERO;
@@ -42,4 +45,6 @@ fn one_allocation_per_received_chat_datagram() {
     dhat::assert_eq!(delivered, 1100);
     // Exactly the message texts: one String each.
     dhat::assert_eq!(allocations, 1000);
+    drop(profiler);
+    let _ = std::fs::remove_file(&profile);
 }

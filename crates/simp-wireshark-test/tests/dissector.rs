@@ -6,7 +6,8 @@
 //! snaplen) and checks the dissector never fails.
 //!
 //! Needs `tshark`, `text2pcap` and `editcap` on PATH (Debian: `apt-get install tshark`); without
-//! them the tests fail, they do not skip.
+//! them the tests fail, they do not skip; `cargo xtask test` (the README's test command) installs
+//! them when missing.
 
 use serde_json::{Map, Value};
 use std::fmt::Write as _;

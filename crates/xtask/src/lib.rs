@@ -14,6 +14,8 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 use roff::{bold, roman, Roff};
 
+pub mod suite;
+
 /// The command that regenerates every file of [`generate`].
 pub const GEN_DOCS: &str = "cargo run -p xtask -- gen-docs";
 

@@ -1,4 +1,5 @@
-//! `cargo run -p xtask -- gen-docs`: repository chores that are code, not shell scripts.
+//! `cargo xtask test` and `cargo xtask gen-docs` (the alias is in `.cargo/config.toml`):
+//! repository chores that are code, not shell scripts.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -18,8 +19,19 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        ["test"] => match xtask::suite::run(&xtask::repo_root()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("xtask: {error}");
+                ExitCode::FAILURE
+            }
+        },
         _ => {
-            eprintln!("usage: cargo run -p xtask -- gen-docs\n  gen-docs  write docs/man/*.1 and contrib/completions/* from the clap definitions");
+            eprintln!(
+                "usage: cargo xtask test | gen-docs\n  \
+                 test      the whole test suite (fmt, clippy, nextest), installing tshark/systemd if missing\n  \
+                 gen-docs  write docs/man/*.1 and contrib/completions/* from the clap definitions"
+            );
             ExitCode::from(2)
         }
     }
