@@ -18,14 +18,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod endpoint;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod ipc;
-mod session;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 mod time;
 pub mod wire;
 
-pub use session::{Config, Endpoint, RtoMode, SeqMode, StateName, Stats, Transmit};
+pub use endpoint::{Config, Endpoint, RtoMode, SeqMode, StateName, Stats, Transmit};
 pub use time::Instant;

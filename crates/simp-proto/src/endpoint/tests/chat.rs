@@ -245,7 +245,7 @@ fn a_backlogged_client_gets_no_new_message_acknowledged() {
 #[test]
 fn the_store_for_an_absent_client_is_bounded_in_bytes_too() {
     // Internal: the byte bound is not configurable, so the test reads the engine's constant.
-    use super::super::STORE_MAX_BYTES;
+    use super::super::mailbox::STORE_MAX_BYTES;
     let mut h = H::with(|c| c.auto_accept = true);
     h.recv(peer(), Kind::Syn, 0, "bob", "");
     h.recv(peer(), Kind::Ack, 0, "bob", "");
@@ -266,7 +266,7 @@ fn the_store_for_an_absent_client_is_bounded_in_bytes_too() {
 #[test]
 fn chunks_never_cut_an_escape() {
     // Internal: a unit test of the engine's splitting of long messages into events.
-    use super::super::{chunks, MESSAGE_JSON_BUDGET};
+    use super::super::mailbox::{chunks, MESSAGE_JSON_BUDGET};
     for lead in 0..4 {
         let text = format!("{}{}", "a".repeat(lead), "\\xff".repeat(40_000));
         let pieces: Vec<&str> = chunks(&text).collect();

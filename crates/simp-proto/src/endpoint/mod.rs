@@ -1,0 +1,354 @@
+//! One daemon's protocol engine (SPEC 2). The [`Endpoint`] demultiplexes by peer: it answers
+//! what needs no session itself (strangers, busy replies with their rate limit, the previous
+//! peer while it lingers), holds what is for the client (the mailbox), and routes the current
+//! peer's datagrams to its one [`Session`], the state machine of handshake, chat and close.
+//!
+//! Inputs: [`Endpoint::handle_datagram`], [`Endpoint::handle_command`],
+//! [`Endpoint::handle_client_gone`], [`Endpoint::handle_timeout`], each with the current time.
+//! Outputs: [`Endpoint::poll_transmit`], [`Endpoint::poll_event`], [`Endpoint::poll_timeout`].
+//! Nothing here reads a clock or touches a socket.
+
+mod busy;
+mod config;
+mod mailbox;
+mod receiver;
+mod rto;
+mod sender;
+mod seq;
+mod session;
+mod transmit;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use tracing::{debug, info};
+
+use crate::ipc::{self, Command, ErrorCode, Event, Status};
+use crate::wire::{Datagram, Kind, Seq, UserName, BUSY_TEXT};
+use crate::Instant;
+use busy::BusyLimiter;
+pub use config::Config;
+use mailbox::Mailbox;
+pub use rto::RtoMode;
+pub use seq::SeqMode;
+pub use session::StateName;
+use session::{Refusal, Session};
+pub use transmit::Transmit;
+
+/// Counters over the endpoint's life, for `status`, logs and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams re-sent after a timeout.
+    pub retransmissions: u64,
+    /// Datagrams dropped as malformed (SPEC 1).
+    pub malformed: u64,
+    /// Datagrams dropped because they came from someone other than the peer (SPEC 2.5).
+    pub strangers: u64,
+    /// Busy replies (ERR+FIN pairs) sent.
+    pub busy_replies: u64,
+    /// Busy replies withheld by the rate limit.
+    pub busy_suppressed: u64,
+}
+
+/// One daemon's protocol engine. See the module documentation.
+#[derive(Debug)]
+pub struct Endpoint {
+    session: Session,
+    cx: Context,
+    /// After a session: who we still answer, and until when (SPEC 2.3).
+    linger: Option<Linger>,
+    busy: BusyLimiter,
+    /// The id of the next message the client sends without one.
+    next_id: u64,
+}
+
+/// What a session reads and writes besides its own state; owned by the endpoint.
+#[derive(Debug)]
+struct Context {
+    config: Config,
+    /// The local user, once a client has connected.
+    user: Option<UserName>,
+    transmits: VecDeque<Transmit>,
+    mailbox: Mailbox,
+    stats: Stats,
+    /// The session that ended during the current input, for the endpoint to linger on.
+    ended: Option<Ended>,
+}
+
+/// A session that just ended.
+#[derive(Debug, Clone, Copy)]
+struct Ended {
+    peer: SocketAddr,
+    /// We declined: a re-sent SYN means our FIN was lost.
+    declined: bool,
+}
+
+/// After a session: who we still answer, and until when (SPEC 2.3).
+#[derive(Debug, Clone, Copy)]
+struct Linger {
+    peer: SocketAddr,
+    until: Instant,
+    /// After a decline, a re-sent SYN means our FIN was lost: answer it with FIN again.
+    declined: bool,
+}
+
+impl Endpoint {
+    /// An idle endpoint.
+    pub fn new(config: Config) -> Endpoint {
+        let busy = BusyLimiter::new(config.busy_burst, config.busy_interval);
+        let mailbox = Mailbox::new(config.store_limit);
+        Endpoint {
+            session: Session::new(),
+            cx: Context {
+                config,
+                user: None,
+                transmits: VecDeque::new(),
+                mailbox,
+                stats: Stats::default(),
+                ended: None,
+            },
+            linger: None,
+            busy,
+            next_id: 1,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cx.config
+    }
+
+    /// Life-time counters.
+    pub fn stats(&self) -> Stats {
+        self.cx.stats
+    }
+
+    /// The session state's name.
+    pub fn state(&self) -> StateName {
+        self.session.name()
+    }
+
+    /// The current peer, in any state but idle.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.session.peer()
+    }
+
+    /// True when there is no session and nothing waits to be sent or reported.
+    pub fn is_idle(&self) -> bool {
+        self.session.is_idle() && self.cx.transmits.is_empty() && self.cx.mailbox.is_empty()
+    }
+
+    /// Messages accepted from the client and not yet delivered or reported undelivered.
+    pub fn outgoing(&self) -> usize {
+        self.session.outgoing()
+    }
+
+    /// The shell reports whether the attached client is taking its events. While it is not,
+    /// new chat messages are left unacknowledged (the peer re-sends them), so what the daemon
+    /// holds for a client stays bounded and nothing acknowledged is lost.
+    pub fn set_client_backlogged(&mut self, backlogged: bool) {
+        self.cx.mailbox.set_backlogged(backlogged);
+    }
+
+    /// Whether a client is attached (has sent `connect` and not quit).
+    pub fn has_client(&self) -> bool {
+        self.cx.mailbox.is_attached()
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.cx.transmits.pop_front()
+    }
+
+    /// The next event for the attached client.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.cx.mailbox.poll()
+    }
+
+    /// When [`Endpoint::handle_timeout`] must be called next; `None` when nothing is pending
+    /// (an idle daemon never wakes up).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let session = self.session.poll_timeout();
+        let linger = self.linger.map(|l| l.until);
+        match (session, linger) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A datagram arrived from `from`. Malformed ones are dropped and counted (SPEC 1).
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        let d = match Datagram::parse(bytes) {
+            Ok(d) => d,
+            Err(error) => {
+                self.cx.stats.malformed += 1;
+                debug!(%from, %error, "dropped malformed datagram");
+                return;
+            }
+        };
+        if self.session.peer() == Some(from) {
+            self.session.on_datagram(now, from, d, &mut self.cx);
+            self.settle(now);
+            return;
+        }
+        if let Some(linger) = self.linger.filter(|l| l.peer == from && now < l.until) {
+            match d.kind() {
+                Kind::Fin => return self.cx.send_control(from, Kind::Ack, d.seq()),
+                Kind::Syn if linger.declined => return self.cx.send_control(from, Kind::Fin, Seq::Zero),
+                Kind::Syn => {}
+                _ => {
+                    debug!(%from, datagram = %d, "dropped datagram from the previous peer");
+                    return;
+                }
+            }
+        }
+        match d.kind() {
+            Kind::Syn if self.session.is_idle() => {
+                self.linger = self.linger.filter(|l| l.peer != from);
+                self.session.incoming_call(now, from, d.user(), &mut self.cx);
+            }
+            Kind::Syn => self.busy_reply(now, from),
+            _ => {
+                self.cx.stats.strangers += 1;
+                debug!(%from, datagram = %d, "dropped datagram from a stranger");
+            }
+        }
+    }
+
+    /// A command from the attached client (or from a client about to attach: `connect`).
+    pub fn handle_command(&mut self, now: Instant, cmd: Command) {
+        if let Err((code, message)) = self.command(now, cmd) {
+            self.cx.mailbox.push(Event::error(code, message));
+        }
+        self.settle(now);
+    }
+
+    /// The client went away without `quit`: treated as `quit` (IPC.md).
+    pub fn handle_client_gone(&mut self, now: Instant) {
+        if self.cx.mailbox.is_attached() {
+            self.quit(now);
+            self.settle(now);
+        }
+    }
+
+    /// The daemon is stopping (SIGINT/SIGTERM, IPC.md): FIN to the peer at once, whether or
+    /// not a client is attached. Unlike `leave`, queued messages are not sent first (the shell
+    /// waits at most one `timeout` for the ACK); they are reported undelivered.
+    pub fn handle_shutdown(&mut self, now: Instant) {
+        self.session.shutdown(now, &mut self.cx);
+        self.settle(now);
+    }
+
+    /// Time has reached [`Endpoint::poll_timeout`]. Calling it early is harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.linger.is_some_and(|l| now >= l.until) {
+            self.linger = None;
+        }
+        self.session.on_timeout(now, &mut self.cx);
+        self.settle(now);
+    }
+
+    // ----- commands -----
+
+    fn command(&mut self, now: Instant, cmd: Command) -> Result<(), Refusal> {
+        if let Command::Connect { user } = cmd {
+            return self.connect(&user);
+        }
+        if !self.cx.mailbox.is_attached() {
+            return Err((ErrorCode::NotConnected, "send {\"cmd\":\"connect\",\"user\":\"NAME\"} first".into()));
+        }
+        match cmd {
+            Command::Connect { .. } => unreachable!("handled above"),
+            Command::Start { peer } => self.start(now, &peer),
+            Command::Accept => self.session.accept_request(now, &mut self.cx),
+            Command::Decline => self.session.decline_request(&mut self.cx),
+            Command::Chat { text, id } => self.session.chat(now, text, id, &mut self.next_id, &mut self.cx),
+            Command::Leave => self.session.leave_command(now, &mut self.cx),
+            Command::Quit => {
+                self.quit(now);
+                Ok(())
+            }
+            Command::Status => {
+                let status = self.status();
+                self.cx.mailbox.push(Event::Status(status));
+                Ok(())
+            }
+        }
+    }
+
+    fn connect(&mut self, user: &str) -> Result<(), Refusal> {
+        let name = UserName::new(user).map_err(|e| (ErrorCode::BadUser, e.to_string()))?;
+        info!(user = %name, "client connected");
+        self.cx.user = Some(name.clone());
+        self.cx.mailbox.attach();
+        self.cx.mailbox.push(Event::Connected {
+            user: name.to_string(),
+            daemon: self.cx.config.local.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        });
+        // Then the current state (IPC.md, "connected").
+        self.session.announce(&mut self.cx);
+        self.cx.mailbox.release_stored();
+        Ok(())
+    }
+
+    fn start(&mut self, now: Instant, peer: &str) -> Result<(), Refusal> {
+        let addr = ipc::parse_peer(peer).map_err(|e| (ErrorCode::BadPeer, e.to_string()))?;
+        if addr == self.cx.config.local {
+            return Err((ErrorCode::BadPeer, format!("{addr} is this daemon itself; call another daemon's address")));
+        }
+        self.session.start(now, addr, &mut self.cx)?;
+        self.linger = self.linger.filter(|l| l.peer != addr);
+        Ok(())
+    }
+
+    fn quit(&mut self, now: Instant) {
+        if !self.session.is_idle() {
+            self.session.leave(now, &mut self.cx);
+        }
+        info!("client quit");
+        self.cx.mailbox.detach();
+        // Events after this point have no one to go to; the shell closes the connection
+        // once it has written what is already queued.
+    }
+
+    fn status(&self) -> Status {
+        self.session.status(&self.cx.config, self.cx.user.as_ref())
+    }
+
+    // ----- helpers -----
+
+    /// After every input: a session that ended leaves its peer lingering (SPEC 2.3), unless
+    /// the same peer already started a new one.
+    fn settle(&mut self, now: Instant) {
+        let Some(ended) = self.cx.ended.take() else { return };
+        self.linger = (self.session.peer() != Some(ended.peer)).then(|| Linger {
+            peer: ended.peer,
+            until: now + self.cx.config.linger(),
+            declined: ended.declined,
+        });
+    }
+
+    fn busy_reply(&mut self, now: Instant, from: SocketAddr) {
+        if !self.busy.allow(now, from.ip()) {
+            self.cx.stats.busy_suppressed += 1;
+            debug!(%from, "busy reply withheld by the rate limit");
+            return;
+        }
+        self.cx.stats.busy_replies += 1;
+        info!(%from, "busy: answered a call with ERR and FIN");
+        let err = Datagram::new(Kind::Err, Seq::Zero, self.cx.user.as_ref(), BUSY_TEXT.as_bytes());
+        self.cx.transmits.push_back(Transmit::inline(from, &err));
+        self.cx.send_control(from, Kind::Fin, Seq::Zero);
+    }
+}
+
+impl Context {
+    fn send_control(&mut self, to: SocketAddr, kind: Kind, seq: Seq) {
+        let d = Datagram::new(kind, seq, self.user.as_ref(), &[]);
+        self.transmits.push_back(Transmit::inline(to, &d));
+    }
+}
+
+#[cfg(test)]
+mod tests;

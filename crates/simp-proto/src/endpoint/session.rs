@@ -1,0 +1,694 @@
+//! One peer's session (SPEC 2.1–2.3): the state machine of handshake, stop-and-wait chat and
+//! close. The [`Endpoint`](super::Endpoint) routes the current peer's datagrams here and
+//! answers everyone else itself.
+
+use std::fmt;
+use std::mem;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{debug, info};
+
+use super::receiver::Receiver;
+use super::rto::Rto;
+use super::sender::{InFlight, Sender};
+use super::seq::SeqBits;
+use super::{Context, Transmit};
+use crate::ipc::{EndReason, ErrorCode, Event, Status};
+use crate::wire::{self, Datagram, Kind, Seq, UserName};
+use crate::Instant;
+
+/// The session state's name, as `status` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateName {
+    /// No session.
+    Idle,
+    /// Our SYN is out.
+    Calling,
+    /// A request waits for the user.
+    Ringing,
+    /// Our SYN+ACK is out.
+    Accepting,
+    /// In a chat.
+    Chatting,
+    /// In a chat, sending what is queued before the FIN.
+    Leaving,
+    /// Our FIN is out.
+    Closing,
+}
+
+impl StateName {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateName::Idle => "idle",
+            StateName::Calling => "calling",
+            StateName::Ringing => "ringing",
+            StateName::Accepting => "accepting",
+            StateName::Chatting => "chatting",
+            StateName::Leaving => "leaving",
+            StateName::Closing => "closing",
+        }
+    }
+}
+
+impl fmt::Display for StateName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a command cannot be carried out in the session's current state.
+pub(super) type Refusal = (ErrorCode, String);
+
+/// The session with the current peer, if any.
+#[derive(Debug)]
+pub(super) struct Session {
+    state: State,
+}
+
+/// The session. Each variant carries exactly what that state needs.
+#[derive(Debug)]
+enum State {
+    Idle,
+    Calling(Calling),
+    Ringing(Ringing),
+    Accepting(Accepting),
+    Chatting(Box<Chat>),
+    Closing(Closing),
+}
+
+#[derive(Debug)]
+struct Calling {
+    peer: SocketAddr,
+    give_up: Instant,
+    next_syn: Instant,
+    /// The ERR text of a busy reply, waiting for its FIN.
+    busy_detail: Option<String>,
+}
+
+#[derive(Debug)]
+struct Ringing {
+    peer: SocketAddr,
+    user: Vec<u8>,
+    expires: Instant,
+}
+
+#[derive(Debug)]
+struct Accepting {
+    peer: SocketAddr,
+    user: Vec<u8>,
+    first_sent: Instant,
+    /// Re-sends we may still make on our own (SPEC 2.1 step 3: twice).
+    own_resends_left: u8,
+    /// When to re-send on our own, while the budget lasts.
+    next: Option<Instant>,
+    /// When to give up: `retries + 1` timeouts without hearing from the caller, who re-sends
+    /// SYN all along if our SYN+ACKs are lost.
+    give_up: Instant,
+    /// SYN+ACKs sent so far: the caller answers each one it hears with an ACK (seq 0).
+    sends: u32,
+}
+
+#[derive(Debug)]
+struct Chat {
+    peer: SocketAddr,
+    /// When the handshake completed here (a SYN from the peer after that: SPEC 2.3, restart).
+    since: Instant,
+    rx: Receiver,
+    tx: Sender,
+    seq: SeqBits,
+    rto: Rto,
+    leaving: bool,
+    /// Handshake ACKs that may still arrive (see [`Session::establish`]).
+    stale_acks: u32,
+    retransmissions: u64,
+    delivered: u64,
+}
+
+#[derive(Debug)]
+struct Closing {
+    peer: SocketAddr,
+    sends: u32,
+    next: Instant,
+    rto: Duration,
+}
+
+impl Session {
+    pub(super) fn new() -> Session {
+        Session { state: State::Idle }
+    }
+
+    /// The session state's name.
+    pub(super) fn name(&self) -> StateName {
+        name_of(&self.state)
+    }
+
+    pub(super) fn is_idle(&self) -> bool {
+        matches!(self.state, State::Idle)
+    }
+
+    /// The current peer, in any state but idle.
+    pub(super) fn peer(&self) -> Option<SocketAddr> {
+        match &self.state {
+            State::Idle => None,
+            State::Calling(s) => Some(s.peer),
+            State::Ringing(s) => Some(s.peer),
+            State::Accepting(s) => Some(s.peer),
+            State::Chatting(s) => Some(s.peer),
+            State::Closing(s) => Some(s.peer),
+        }
+    }
+
+    /// Messages accepted from the client and not yet delivered or reported undelivered.
+    pub(super) fn outgoing(&self) -> usize {
+        match &self.state {
+            State::Chatting(c) => c.tx.len(),
+            _ => 0,
+        }
+    }
+
+    /// When [`Session::on_timeout`] must run next.
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Idle => None,
+            State::Calling(s) => Some(s.next_syn.min(s.give_up)),
+            State::Ringing(s) => Some(s.expires),
+            State::Accepting(s) => Some(s.next.map_or(s.give_up, |n| n.min(s.give_up))),
+            State::Chatting(c) => c.tx.in_flight.as_ref().map(|f| f.deadline),
+            State::Closing(s) => Some(s.next),
+        }
+    }
+
+    /// The events that tell a newly attached client where the session stands (IPC.md,
+    /// "connected").
+    pub(super) fn announce(&self, cx: &mut Context) {
+        match &self.state {
+            State::Calling(s) => cx.mailbox.push(Event::Calling { peer: s.peer.to_string() }),
+            State::Ringing(s) => {
+                cx.mailbox.push(Event::Request { peer: s.peer.to_string(), user: wire::escape_name(&s.user) })
+            }
+            State::Chatting(c) => {
+                cx.mailbox.push(Event::Established { peer: c.peer.to_string(), user: c.rx.user().to_string() })
+            }
+            State::Idle | State::Accepting(_) | State::Closing(_) => {}
+        }
+    }
+
+    /// The `status` event's fields.
+    pub(super) fn status(&self, config: &super::Config, user: Option<&UserName>) -> Status {
+        let chat = match &self.state {
+            State::Chatting(c) => Some(c),
+            _ => None,
+        };
+        let peer_user = match &self.state {
+            State::Ringing(s) => Some(wire::escape_name(&s.user)),
+            State::Accepting(s) => Some(wire::escape_name(&s.user)),
+            State::Chatting(c) => Some(c.rx.user().to_string()),
+            _ => None,
+        };
+        Status {
+            state: self.name().as_str().to_string(),
+            user: user.map(|u| u.to_string()),
+            peer: self.peer().map(|p| p.to_string()),
+            peer_user,
+            rtt_ms: chat.and_then(|c| c.rto.srtt()).map(|d| d.as_secs_f64() * 1000.0),
+            rto_ms: u64::try_from(chat.map_or(config.timeout, |c| c.rto.current()).as_millis()).unwrap_or(u64::MAX),
+            retransmissions: chat.map_or(0, |c| c.retransmissions),
+            queued: chat.map_or(0, |c| c.tx.len()),
+            delivered: chat.map_or(0, |c| c.delivered),
+            received: chat.map_or(0, |c| c.rx.received),
+        }
+    }
+
+    /// The daemon is stopping: FIN at once (see [`Endpoint::handle_shutdown`](super::Endpoint::handle_shutdown)).
+    pub(super) fn shutdown(&mut self, now: Instant, cx: &mut Context) {
+        if let State::Chatting(c) = &mut self.state {
+            let (peer, rto) = (c.peer, c.rto.current());
+            info!(%peer, queued = c.tx.len(), "shutting down: FIN now");
+            let ids: Vec<String> = c.tx.drain_ids().collect();
+            for id in ids {
+                cx.mailbox.emit(Event::Undelivered { id, reason: EndReason::YouLeft });
+            }
+            cx.send_control(peer, Kind::Fin, Seq::Zero);
+            self.set_state(State::Closing(Closing { peer, sends: 1, next: now + rto, rto }));
+        } else if !matches!(self.state, State::Idle | State::Closing(_)) {
+            info!(peer = ?self.peer(), "shutting down: leaving the session");
+            self.leave(now, cx);
+        }
+    }
+
+    /// Time has reached [`Session::poll_timeout`]. Calling it early is harmless.
+    pub(super) fn on_timeout(&mut self, now: Instant, cx: &mut Context) {
+        match &mut self.state {
+            State::Idle => {}
+            State::Calling(s) => {
+                if now >= s.give_up {
+                    let (peer, detail) = (s.peer, s.busy_detail.take());
+                    // Cancel the callee's ringing: one FIN, not re-sent.
+                    cx.send_control(peer, Kind::Fin, Seq::Zero);
+                    let reason = if detail.is_some() { EndReason::Busy } else { EndReason::NoAnswer };
+                    self.end_session(cx, reason, detail);
+                } else if now >= s.next_syn {
+                    s.next_syn = now + cx.config.timeout;
+                    let peer = s.peer;
+                    cx.stats.retransmissions += 1;
+                    cx.send_control(peer, Kind::Syn, Seq::Zero);
+                }
+            }
+            State::Ringing(s) => {
+                if now >= s.expires {
+                    let peer = s.peer;
+                    self.decline(peer, EndReason::RequestExpired, cx);
+                }
+            }
+            State::Accepting(s) => {
+                if now >= s.give_up {
+                    let peer = s.peer;
+                    info!(%peer, "the caller went silent before completing the handshake");
+                    cx.send_control(peer, Kind::Fin, Seq::Zero);
+                    self.end_session(cx, EndReason::PeerUnreachable, None);
+                } else if s.next.is_some_and(|n| now >= n) {
+                    s.own_resends_left = s.own_resends_left.saturating_sub(1);
+                    s.sends += 1;
+                    s.next = (s.own_resends_left > 0).then(|| now + cx.config.timeout);
+                    let peer = s.peer;
+                    cx.stats.retransmissions += 1;
+                    cx.send_control(peer, Kind::SynAck, Seq::Zero);
+                }
+            }
+            State::Chatting(c) => {
+                let Some(f) = c.tx.in_flight.as_mut() else { return };
+                if now < f.deadline {
+                    return;
+                }
+                if f.resends >= cx.config.retries {
+                    let peer = c.peer;
+                    info!(%peer, retries = cx.config.retries, "no acknowledgement after the last re-send");
+                    cx.send_control(peer, Kind::Fin, Seq::Zero);
+                    self.end_session(cx, EndReason::PeerUnreachable, None);
+                    return;
+                }
+                c.rto.backoff();
+                f.resends += 1;
+                f.deadline = now + c.rto.current();
+                c.retransmissions += 1;
+                cx.stats.retransmissions += 1;
+                cx.transmits.push_back(Transmit::shared(c.peer, Arc::clone(&f.bytes)));
+            }
+            State::Closing(s) => {
+                if now >= s.next {
+                    if s.sends > cx.config.retries {
+                        self.end_session(cx, EndReason::YouLeft, None);
+                    } else {
+                        s.sends += 1;
+                        s.next = now + s.rto;
+                        let peer = s.peer;
+                        cx.stats.retransmissions += 1;
+                        cx.send_control(peer, Kind::Fin, Seq::Zero);
+                    }
+                }
+            }
+        }
+    }
+
+    // ----- datagrams from the current peer -----
+
+    /// A datagram from the current peer.
+    pub(super) fn on_datagram(&mut self, now: Instant, from: SocketAddr, d: Datagram<'_>, cx: &mut Context) {
+        match (&mut self.state, d.kind()) {
+            (State::Calling(_), Kind::SynAck) => {
+                cx.send_control(from, Kind::Ack, Seq::Zero);
+                self.establish(now, from, d.user(), None, 0, cx);
+            }
+            (State::Calling(_), Kind::Syn) => {
+                // Simultaneous open (SPEC 2.1): the lower (IP, port) stays the caller.
+                if cx.config.local > from {
+                    info!(peer = %from, "simultaneous open: we are the higher address, accepting the peer's call");
+                    self.accept(now, from, d.user().to_vec(), cx);
+                }
+            }
+            (State::Calling(s), Kind::Err) => s.busy_detail = Some(wire::escape(d.payload())),
+            (State::Calling(s), Kind::Fin) => {
+                let detail = s.busy_detail.take();
+                cx.send_control(from, Kind::Ack, d.seq());
+                let reason = if detail.is_some() { EndReason::Busy } else { EndReason::Declined };
+                self.end_session(cx, reason, detail);
+            }
+            (State::Ringing(_), Kind::Syn) => {} // keeps the request alive; asked once
+            (State::Ringing(_) | State::Accepting(_), Kind::Fin) => {
+                cx.send_control(from, Kind::Ack, d.seq());
+                self.end_session(cx, EndReason::PeerLeft, None);
+            }
+            (State::Accepting(s), Kind::Syn) => {
+                // The caller did not hear us: one more SYN+ACK per SYN (SPEC 2.1 step 3).
+                s.sends += 1;
+                s.give_up = now + cx.config.handshake_patience();
+                cx.stats.retransmissions += 1;
+                cx.send_control(from, Kind::SynAck, Seq::Zero);
+            }
+            (State::Accepting(s), Kind::Ack) if d.seq() == Seq::Zero => {
+                // Karn's rule: no sample if the SYN+ACK went out more than once.
+                let rtt = (s.sends == 1).then(|| now.saturating_since(s.first_sent));
+                let user = mem::take(&mut s.user);
+                let stale = s.sends - 1;
+                self.establish(now, from, &user, rtt, stale, cx);
+            }
+            (State::Accepting(s), Kind::Chat) => {
+                // Implicit ACK: the caller is in the chat, so our SYN+ACK arrived.
+                let user = mem::take(&mut s.user);
+                let stale = s.sends;
+                self.establish(now, from, &user, None, stale, cx);
+                self.chat_datagram(now, d, cx);
+            }
+            (State::Chatting(c), Kind::Syn) if now.saturating_since(c.since) >= cx.config.timeout => {
+                // SPEC 2.3, "a restarted peer": on an in-order network every SYN of the
+                // handshake arrives before the ACK that completed it, so a SYN from the peer
+                // this long into the chat is a new call from a daemon that restarted at the
+                // same address. The old chat is over (no FIN: it would decline the new call).
+                info!(peer = %from, "a SYN from the peer mid-chat: it restarted; the old chat is over");
+                self.end_session(cx, EndReason::PeerLeft, None);
+                self.incoming_call(now, from, d.user(), cx);
+            }
+            (State::Chatting(_), Kind::Chat) => self.chat_datagram(now, d, cx),
+            (State::Chatting(_), Kind::Ack) => self.chat_ack(now, d.seq(), cx),
+            (State::Chatting(_), Kind::SynAck) => cx.send_control(from, Kind::Ack, Seq::Zero),
+            (State::Chatting(_), Kind::Fin) => {
+                cx.send_control(from, Kind::Ack, d.seq());
+                self.end_session(cx, EndReason::PeerLeft, None);
+            }
+            (State::Closing(_), Kind::Ack) if d.seq() == Seq::Zero => self.end_session(cx, EndReason::YouLeft, None),
+            (State::Closing(_), Kind::Fin) => {
+                // Both sides closed at once: each acknowledges the other's FIN.
+                cx.send_control(from, Kind::Ack, d.seq());
+                self.end_session(cx, EndReason::YouLeft, None);
+            }
+            (_, Kind::Err) => {
+                let text = wire::escape(d.payload());
+                info!(peer = %from, %text, "peer sent ERR");
+                cx.mailbox.emit(Event::error(ErrorCode::PeerError, text));
+            }
+            (_, _) => debug!(peer = %from, datagram = %d, state = %self.name(), "ignored datagram from the peer"),
+        }
+    }
+
+    /// A SYN while idle (or from a restarted peer): ring, or accept at once.
+    pub(super) fn incoming_call(&mut self, now: Instant, from: SocketAddr, user: &[u8], cx: &mut Context) {
+        if cx.config.auto_accept {
+            self.accept(now, from, user.to_vec(), cx);
+            return;
+        }
+        let ringing = Ringing { peer: from, user: user.to_vec(), expires: now + cx.config.ring_timeout };
+        self.set_state(State::Ringing(ringing));
+        debug!(peer = %from, user = %wire::escape_name(user), "incoming call, waiting for accept or decline");
+        cx.mailbox.emit(Event::Request { peer: from.to_string(), user: wire::escape_name(user) });
+    }
+
+    fn accept(&mut self, now: Instant, peer: SocketAddr, user: Vec<u8>, cx: &mut Context) {
+        cx.send_control(peer, Kind::SynAck, Seq::Zero);
+        let accepting = Accepting {
+            peer,
+            user,
+            first_sent: now,
+            own_resends_left: 2,
+            next: Some(now + cx.config.timeout),
+            give_up: now + cx.config.handshake_patience(),
+            sends: 1,
+        };
+        self.set_state(State::Accepting(accepting));
+    }
+
+    fn decline(&mut self, peer: SocketAddr, reason: EndReason, cx: &mut Context) {
+        cx.send_control(peer, Kind::Fin, Seq::Zero);
+        self.end_session(cx, reason, None);
+        if let Some(ended) = cx.ended.as_mut() {
+            ended.declined = true;
+        }
+    }
+
+    /// Opens the chat. `stale_acks`: how many more handshake ACKs (seq 0) the caller may still
+    /// send us (one per SYN+ACK it hears, less those we saw), which must not be taken for the
+    /// ACK of our first chat datagram, also seq 0 (see the crate docs).
+    fn establish(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        user: &[u8],
+        rtt: Option<Duration>,
+        stale_acks: u32,
+        cx: &mut Context,
+    ) {
+        let mut rto = Rto::new(cx.config.rto, cx.config.timeout);
+        if let Some(rtt) = rtt {
+            rto.sample(rtt);
+        }
+        let rx = Receiver::new(user);
+        let peer_user = Arc::clone(rx.user());
+        let chat = Chat {
+            peer,
+            since: now,
+            rx,
+            tx: Sender::default(),
+            seq: SeqBits::new(cx.config.seq_mode),
+            rto,
+            leaving: false,
+            stale_acks,
+            retransmissions: 0,
+            delivered: 0,
+        };
+        self.set_state(State::Chatting(Box::new(chat)));
+        debug!(%peer, user = %peer_user, "chat established");
+        cx.mailbox.emit(Event::Established { peer: peer.to_string(), user: peer_user.to_string() });
+    }
+
+    fn chat_datagram(&mut self, now: Instant, d: Datagram<'_>, cx: &mut Context) {
+        let State::Chatting(c) = &mut self.state else { return };
+        if c.seq.is_fresh(d.seq()) {
+            // Acknowledge only once the text is handed over or stored (SPEC 2.2).
+            if !cx.mailbox.can_take(d.payload().len()) {
+                debug!(peer = %c.peer, "the client cannot take this message now: not acknowledging");
+                return;
+            }
+            c.rx.take(d.user());
+            c.seq.received(d.seq());
+            cx.mailbox.deliver(c.rx.user(), wire::escape(d.payload()), d.payload().len());
+        }
+        let peer = c.peer;
+        cx.send_control(peer, Kind::Ack, d.seq());
+        // In shared mode the flip may make our next queued message sendable.
+        self.pump(now, cx);
+    }
+
+    fn chat_ack(&mut self, now: Instant, seq: Seq, cx: &mut Context) {
+        let State::Chatting(c) = &mut self.state else { return };
+        if seq == Seq::Zero && c.stale_acks > 0 {
+            // Possibly the caller's answer to one of our re-sent SYN+ACKs. If it was the real
+            // ACK of our first datagram instead, that datagram is re-sent on its timeout and
+            // acknowledged again: a delay, never a message wrongly marked delivered.
+            c.stale_acks -= 1;
+            debug!(peer = %c.peer, left = c.stale_acks, "ACK seq 0 taken as a late handshake ACK");
+            return;
+        }
+        let Some(f) = &c.tx.in_flight else { return };
+        if f.seq != seq {
+            // Never re-send on a duplicate ACK (SPEC 2.2, the Sorcerer's Apprentice).
+            debug!(peer = %c.peer, "ignored ACK with the wrong sequence");
+            return;
+        }
+        if f.resends == 0 {
+            c.rto.sample(now.saturating_since(f.sent_at));
+        }
+        c.seq.acknowledged();
+        if let Some(id) = c.tx.acknowledged() {
+            c.delivered += 1;
+            cx.mailbox.emit(Event::Delivered { id });
+        }
+        self.pump(now, cx);
+    }
+
+    /// Sends the next queued part if the channel is free; starts the FIN when leaving and done.
+    fn pump(&mut self, now: Instant, cx: &mut Context) {
+        let State::Chatting(c) = &mut self.state else { return };
+        if let Some(payload) = c.tx.next_payload() {
+            let seq = c.seq.tx();
+            let bytes: Arc<[u8]> = Datagram::new(Kind::Chat, seq, cx.user.as_ref(), payload).to_vec().into();
+            let deadline = now + c.rto.current();
+            c.tx.in_flight = Some(InFlight { bytes: Arc::clone(&bytes), seq, sent_at: now, resends: 0, deadline });
+            cx.transmits.push_back(Transmit::shared(c.peer, bytes));
+        } else if c.leaving && c.tx.is_idle() {
+            let (peer, rto) = (c.peer, c.rto.current());
+            cx.send_control(peer, Kind::Fin, Seq::Zero);
+            self.set_state(State::Closing(Closing { peer, sends: 1, next: now + rto, rto }));
+        }
+    }
+
+    // ----- commands -----
+
+    /// `start`: calls `addr`, if no session is running.
+    pub(super) fn start(&mut self, now: Instant, addr: SocketAddr, cx: &mut Context) -> Result<(), Refusal> {
+        match &self.state {
+            State::Idle => {}
+            State::Ringing(r) => {
+                return Err((ErrorCode::Busy, format!("a call from {} is waiting: accept or decline it first", r.peer)))
+            }
+            _ => {
+                let peer = self.peer().map(|p| p.to_string()).unwrap_or_default();
+                return Err((ErrorCode::Busy, format!("already in a chat or call with {peer}; leave it first")));
+            }
+        }
+        cx.send_control(addr, Kind::Syn, Seq::Zero);
+        let calling = Calling {
+            peer: addr,
+            give_up: now + cx.config.call_timeout,
+            next_syn: now + cx.config.timeout,
+            busy_detail: None,
+        };
+        self.set_state(State::Calling(calling));
+        cx.mailbox.emit(Event::Calling { peer: addr.to_string() });
+        Ok(())
+    }
+
+    /// `accept`: answers the waiting request.
+    pub(super) fn accept_request(&mut self, now: Instant, cx: &mut Context) -> Result<(), Refusal> {
+        match &self.state {
+            State::Ringing(r) => {
+                let (peer, user) = (r.peer, r.user.clone());
+                self.accept(now, peer, user, cx);
+                Ok(())
+            }
+            _ => Err((ErrorCode::NoRequest, "no call is waiting for an answer".into())),
+        }
+    }
+
+    /// `decline`: turns the waiting request down.
+    pub(super) fn decline_request(&mut self, cx: &mut Context) -> Result<(), Refusal> {
+        match &self.state {
+            State::Ringing(r) => {
+                let peer = r.peer;
+                self.decline(peer, EndReason::Declined, cx);
+                Ok(())
+            }
+            _ => Err((ErrorCode::NoRequest, "no call is waiting for an answer".into())),
+        }
+    }
+
+    /// `chat`: queues `text` for the peer; `next_id` numbers messages the client left unnamed.
+    pub(super) fn chat(
+        &mut self,
+        now: Instant,
+        text: String,
+        id: Option<String>,
+        next_id: &mut u64,
+        cx: &mut Context,
+    ) -> Result<(), Refusal> {
+        let State::Chatting(c) = &mut self.state else {
+            return Err((ErrorCode::NotInChat, "there is no chat to send to; start a call or accept one first".into()));
+        };
+        if c.leaving {
+            return Err((ErrorCode::NotInChat, "this chat is closing; nothing more can be sent".into()));
+        }
+        wire::validate_text(&text).map_err(|e| (ErrorCode::BadText, e.to_string()))?;
+        if c.tx.len() >= cx.config.queue_limit {
+            return Err((
+                ErrorCode::QueueFull,
+                format!("{} messages are already waiting for the peer; wait for deliveries and send again", c.tx.len()),
+            ));
+        }
+        let id = id.unwrap_or_else(|| {
+            let id = next_id.to_string();
+            *next_id += 1;
+            id
+        });
+        c.tx.push(id.clone(), text, cx.config.max_payload);
+        cx.mailbox.emit(Event::Queued { id });
+        self.pump(now, cx);
+        Ok(())
+    }
+
+    /// `leave`: ends the chat or call attempt, unless it is ending already.
+    pub(super) fn leave_command(&mut self, now: Instant, cx: &mut Context) -> Result<(), Refusal> {
+        if matches!(self.state, State::Idle) {
+            return Err((ErrorCode::NotInChat, "there is no chat or call to leave".into()));
+        }
+        if matches!(&self.state, State::Closing(_)) || matches!(&self.state, State::Chatting(c) if c.leaving) {
+            return Err((ErrorCode::NotInChat, "already leaving this chat".into()));
+        }
+        self.leave(now, cx);
+        Ok(())
+    }
+
+    /// Ends the session from our side: what is queued is sent first, then FIN (SPEC 2.3).
+    pub(super) fn leave(&mut self, now: Instant, cx: &mut Context) {
+        match &mut self.state {
+            State::Idle | State::Closing(_) => {}
+            State::Calling(s) => {
+                let peer = s.peer;
+                cx.send_control(peer, Kind::Fin, Seq::Zero);
+                self.end_session(cx, EndReason::YouLeft, None);
+            }
+            State::Ringing(s) => {
+                let peer = s.peer;
+                self.decline(peer, EndReason::Declined, cx);
+            }
+            State::Accepting(s) => {
+                let (peer, rto) = (s.peer, cx.config.timeout);
+                cx.send_control(peer, Kind::Fin, Seq::Zero);
+                self.set_state(State::Closing(Closing { peer, sends: 1, next: now + rto, rto }));
+            }
+            State::Chatting(c) => {
+                if !c.leaving {
+                    c.leaving = true;
+                    info!(peer = %c.peer, queued = c.tx.len(), "leaving: sending what is queued, then FIN");
+                }
+                self.pump(now, cx);
+            }
+        }
+    }
+
+    // ----- helpers -----
+
+    /// Ends whatever session there is: reports undelivered messages, then `ended`; the
+    /// endpoint lingers for the peer.
+    fn end_session(&mut self, cx: &mut Context, reason: EndReason, detail: Option<String>) {
+        let old = mem::replace(&mut self.state, State::Idle);
+        let peer = match &old {
+            State::Idle => return,
+            State::Calling(s) => s.peer,
+            State::Ringing(s) => s.peer,
+            State::Accepting(s) => s.peer,
+            State::Chatting(c) => c.peer,
+            State::Closing(s) => s.peer,
+        };
+        info!(%peer, from = %name_of(&old), to = "idle", %reason, "session ended");
+        if let State::Chatting(mut c) = old {
+            let ids: Vec<String> = c.tx.drain_ids().collect();
+            for id in ids {
+                cx.mailbox.emit(Event::Undelivered { id, reason });
+            }
+        }
+        cx.mailbox.emit(Event::Ended { reason, detail });
+        cx.ended = Some(super::Ended { peer, declined: false });
+    }
+
+    /// Every transition, at debug level: formatting a line costs microseconds, and the
+    /// transitions of a handshake happen between a datagram arriving and the answer leaving.
+    /// The ones a person reading the log at info level wants (a request, a chat open, a
+    /// session over) get their own info line, at most one on the path of a handshake.
+    fn set_state(&mut self, new: State) {
+        let old = mem::replace(&mut self.state, new);
+        info!(peer = ?self.peer(), from = %name_of(&old), to = %self.name(), "session state");
+    }
+}
+
+fn name_of(state: &State) -> StateName {
+    match state {
+        State::Idle => StateName::Idle,
+        State::Calling(_) => StateName::Calling,
+        State::Ringing(_) => StateName::Ringing,
+        State::Accepting(_) => StateName::Accepting,
+        State::Chatting(c) if c.leaving => StateName::Leaving,
+        State::Chatting(_) => StateName::Chatting,
+        State::Closing(_) => StateName::Closing,
+    }
+}
