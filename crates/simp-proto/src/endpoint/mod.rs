@@ -16,6 +16,7 @@ mod rto;
 mod sender;
 mod seq;
 mod session;
+mod timers;
 mod transmit;
 
 use std::collections::VecDeque;
@@ -33,6 +34,7 @@ pub use rto::RtoMode;
 pub use seq::SeqMode;
 pub use session::StateName;
 use session::{Refusal, Session};
+use timers::{Timer, TimerTable};
 pub use transmit::Transmit;
 
 /// Counters over the endpoint's life, for `status`, logs and benchmarks.
@@ -71,6 +73,8 @@ struct Context {
     transmits: VecDeque<Transmit>,
     mailbox: Mailbox,
     stats: Stats,
+    /// Every deadline, the session's and the linger's.
+    timers: TimerTable,
     /// The session that ended during the current input, for the endpoint to linger on.
     ended: Option<Ended>,
 }
@@ -83,11 +87,10 @@ struct Ended {
     declined: bool,
 }
 
-/// After a session: who we still answer, and until when (SPEC 2.3).
+/// After a session: who we still answer (SPEC 2.3), until [`Timer::Linger`].
 #[derive(Debug, Clone, Copy)]
 struct Linger {
     peer: SocketAddr,
-    until: Instant,
     /// After a decline, a re-sent SYN means our FIN was lost: answer it with FIN again.
     declined: bool,
 }
@@ -105,6 +108,7 @@ impl Endpoint {
                 transmits: VecDeque::new(),
                 mailbox,
                 stats: Stats::default(),
+                timers: TimerTable::default(),
                 ended: None,
             },
             linger: None,
@@ -168,12 +172,7 @@ impl Endpoint {
     /// When [`Endpoint::handle_timeout`] must be called next; `None` when nothing is pending
     /// (an idle daemon never wakes up).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let session = self.session.poll_timeout();
-        let linger = self.linger.map(|l| l.until);
-        match (session, linger) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.cx.timers.next()
     }
 
     /// A datagram arrived from `from`. Malformed ones are dropped and counted (SPEC 1).
@@ -191,7 +190,8 @@ impl Endpoint {
             self.settle(now);
             return;
         }
-        if let Some(linger) = self.linger.filter(|l| l.peer == from && now < l.until) {
+        let lingering = self.cx.timers.get(Timer::Linger).is_some_and(|until| now < until);
+        if let Some(linger) = self.linger.filter(|l| l.peer == from && lingering) {
             match d.kind() {
                 Kind::Fin => return self.cx.send_control(from, Kind::Ack, d.seq()),
                 Kind::Syn if linger.declined => return self.cx.send_control(from, Kind::Fin, Seq::Zero),
@@ -204,7 +204,7 @@ impl Endpoint {
         }
         match d.kind() {
             Kind::Syn if self.session.is_idle() => {
-                self.linger = self.linger.filter(|l| l.peer != from);
+                self.forget_previous(from);
                 self.session.incoming_call(now, from, d.user(), &mut self.cx);
             }
             Kind::Syn => self.busy_reply(now, from),
@@ -241,11 +241,13 @@ impl Endpoint {
 
     /// Time has reached [`Endpoint::poll_timeout`]. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.linger.is_some_and(|l| now >= l.until) {
-            self.linger = None;
+        while let Some(timer) = self.cx.timers.expired(now) {
+            match timer {
+                Timer::Linger => self.on_linger_timeout(),
+                _ => self.session.on_timeout(timer, now, &mut self.cx),
+            }
+            self.settle(now);
         }
-        self.session.on_timeout(now, &mut self.cx);
-        self.settle(now);
     }
 
     // ----- commands -----
@@ -298,7 +300,7 @@ impl Endpoint {
             return Err((ErrorCode::BadPeer, format!("{addr} is this daemon itself; call another daemon's address")));
         }
         self.session.start(now, addr, &mut self.cx)?;
-        self.linger = self.linger.filter(|l| l.peer != addr);
+        self.forget_previous(addr);
         Ok(())
     }
 
@@ -322,11 +324,29 @@ impl Endpoint {
     /// the same peer already started a new one.
     fn settle(&mut self, now: Instant) {
         let Some(ended) = self.cx.ended.take() else { return };
-        self.linger = (self.session.peer() != Some(ended.peer)).then(|| Linger {
-            peer: ended.peer,
-            until: now + self.cx.config.linger(),
-            declined: ended.declined,
-        });
+        if self.session.peer() == Some(ended.peer) {
+            self.stop_lingering();
+        } else {
+            self.linger = Some(Linger { peer: ended.peer, declined: ended.declined });
+            self.cx.timers.set(Timer::Linger, now + self.cx.config.linger());
+        }
+    }
+
+    /// The previous peer is a stranger again.
+    fn on_linger_timeout(&mut self) {
+        self.linger = None;
+    }
+
+    fn stop_lingering(&mut self) {
+        self.linger = None;
+        self.cx.timers.stop(Timer::Linger);
+    }
+
+    /// A new session with `peer` starts: it is no longer the previous peer.
+    fn forget_previous(&mut self, peer: SocketAddr) {
+        if self.linger.is_some_and(|l| l.peer == peer) {
+            self.stop_lingering();
+        }
     }
 
     fn busy_reply(&mut self, now: Instant, from: SocketAddr) {

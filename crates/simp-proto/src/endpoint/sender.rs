@@ -25,7 +25,6 @@ pub(crate) struct InFlight {
     pub(crate) seq: Seq,
     pub(crate) sent_at: Instant,
     pub(crate) resends: u32,
-    pub(crate) deadline: Instant,
 }
 
 #[derive(Debug, Default)]

@@ -14,6 +14,7 @@ use super::receiver::Receiver;
 use super::rto::Rto;
 use super::sender::{InFlight, Sender};
 use super::seq::SeqBits;
+use super::timers::Timer;
 use super::{Context, Transmit};
 use crate::ipc::{EndReason, ErrorCode, Event, Status};
 use crate::wire::{self, Datagram, Kind, Seq, UserName};
@@ -82,8 +83,6 @@ enum State {
 #[derive(Debug)]
 struct Calling {
     peer: SocketAddr,
-    give_up: Instant,
-    next_syn: Instant,
     /// The ERR text of a busy reply, waiting for its FIN.
     busy_detail: Option<String>,
 }
@@ -92,7 +91,6 @@ struct Calling {
 struct Ringing {
     peer: SocketAddr,
     user: Vec<u8>,
-    expires: Instant,
 }
 
 #[derive(Debug)]
@@ -102,11 +100,6 @@ struct Accepting {
     first_sent: Instant,
     /// Re-sends we may still make on our own (SPEC 2.1 step 3: twice).
     own_resends_left: u8,
-    /// When to re-send on our own, while the budget lasts.
-    next: Option<Instant>,
-    /// When to give up: `retries + 1` timeouts without hearing from the caller, who re-sends
-    /// SYN all along if our SYN+ACKs are lost.
-    give_up: Instant,
     /// SYN+ACKs sent so far: the caller answers each one it hears with an ACK (seq 0).
     sends: u32,
 }
@@ -131,7 +124,6 @@ struct Chat {
 struct Closing {
     peer: SocketAddr,
     sends: u32,
-    next: Instant,
     rto: Duration,
 }
 
@@ -166,18 +158,6 @@ impl Session {
         match &self.state {
             State::Chatting(c) => c.tx.len(),
             _ => 0,
-        }
-    }
-
-    /// When [`Session::on_timeout`] must run next.
-    pub(super) fn poll_timeout(&self) -> Option<Instant> {
-        match &self.state {
-            State::Idle => None,
-            State::Calling(s) => Some(s.next_syn.min(s.give_up)),
-            State::Ringing(s) => Some(s.expires),
-            State::Accepting(s) => Some(s.next.map_or(s.give_up, |n| n.min(s.give_up))),
-            State::Chatting(c) => c.tx.in_flight.as_ref().map(|f| f.deadline),
-            State::Closing(s) => Some(s.next),
         }
     }
 
@@ -232,84 +212,99 @@ impl Session {
                 cx.mailbox.emit(Event::Undelivered { id, reason: EndReason::YouLeft });
             }
             cx.send_control(peer, Kind::Fin, Seq::Zero);
-            self.set_state(State::Closing(Closing { peer, sends: 1, next: now + rto, rto }));
+            self.set_state(State::Closing(Closing { peer, sends: 1, rto }), cx);
+            cx.timers.set(Timer::FinResend, now + rto);
         } else if !matches!(self.state, State::Idle | State::Closing(_)) {
             info!(peer = ?self.peer(), "shutting down: leaving the session");
             self.leave(now, cx);
         }
     }
 
-    /// Time has reached [`Session::poll_timeout`]. Calling it early is harmless.
-    pub(super) fn on_timeout(&mut self, now: Instant, cx: &mut Context) {
-        match &mut self.state {
-            State::Idle => {}
-            State::Calling(s) => {
-                if now >= s.give_up {
-                    let (peer, detail) = (s.peer, s.busy_detail.take());
-                    // Cancel the callee's ringing: one FIN, not re-sent.
-                    cx.send_control(peer, Kind::Fin, Seq::Zero);
-                    let reason = if detail.is_some() { EndReason::Busy } else { EndReason::NoAnswer };
-                    self.end_session(cx, reason, detail);
-                } else if now >= s.next_syn {
-                    s.next_syn = now + cx.config.timeout;
-                    let peer = s.peer;
-                    cx.stats.retransmissions += 1;
-                    cx.send_control(peer, Kind::Syn, Seq::Zero);
-                }
-            }
-            State::Ringing(s) => {
-                if now >= s.expires {
-                    let peer = s.peer;
-                    self.decline(peer, EndReason::RequestExpired, cx);
-                }
-            }
-            State::Accepting(s) => {
-                if now >= s.give_up {
-                    let peer = s.peer;
-                    info!(%peer, "the caller went silent before completing the handshake");
-                    cx.send_control(peer, Kind::Fin, Seq::Zero);
-                    self.end_session(cx, EndReason::PeerUnreachable, None);
-                } else if s.next.is_some_and(|n| now >= n) {
-                    s.own_resends_left = s.own_resends_left.saturating_sub(1);
-                    s.sends += 1;
-                    s.next = (s.own_resends_left > 0).then(|| now + cx.config.timeout);
-                    let peer = s.peer;
-                    cx.stats.retransmissions += 1;
-                    cx.send_control(peer, Kind::SynAck, Seq::Zero);
-                }
-            }
-            State::Chatting(c) => {
-                let Some(f) = c.tx.in_flight.as_mut() else { return };
-                if now < f.deadline {
-                    return;
-                }
-                if f.resends >= cx.config.retries {
-                    let peer = c.peer;
-                    info!(%peer, retries = cx.config.retries, "no acknowledgement after the last re-send");
-                    cx.send_control(peer, Kind::Fin, Seq::Zero);
-                    self.end_session(cx, EndReason::PeerUnreachable, None);
-                    return;
-                }
-                c.rto.backoff();
-                f.resends += 1;
-                f.deadline = now + c.rto.current();
-                c.retransmissions += 1;
-                cx.stats.retransmissions += 1;
-                cx.transmits.push_back(Transmit::shared(c.peer, Arc::clone(&f.bytes)));
-            }
-            State::Closing(s) => {
-                if now >= s.next {
-                    if s.sends > cx.config.retries {
-                        self.end_session(cx, EndReason::YouLeft, None);
-                    } else {
-                        s.sends += 1;
-                        s.next = now + s.rto;
-                        let peer = s.peer;
-                        cx.stats.retransmissions += 1;
-                        cx.send_control(peer, Kind::Fin, Seq::Zero);
-                    }
-                }
-            }
+    /// `timer` of this session expired.
+    pub(super) fn on_timeout(&mut self, timer: Timer, now: Instant, cx: &mut Context) {
+        match timer {
+            Timer::CallGiveUp => self.on_call_timeout(cx),
+            Timer::SynResend => self.on_syn_timeout(now, cx),
+            Timer::RingExpiry => self.on_ring_timeout(cx),
+            Timer::HandshakeGiveUp => self.on_handshake_timeout(cx),
+            Timer::SynAckResend => self.on_synack_timeout(now, cx),
+            Timer::Retransmit => self.on_retransmit_timeout(now, cx),
+            Timer::FinResend => self.on_fin_timeout(now, cx),
+            Timer::Linger => {}
+        }
+    }
+
+    /// Nobody answered our call: cancel the callee's ringing with one FIN, not re-sent.
+    fn on_call_timeout(&mut self, cx: &mut Context) {
+        let State::Calling(s) = &mut self.state else { return };
+        let (peer, detail) = (s.peer, s.busy_detail.take());
+        cx.send_control(peer, Kind::Fin, Seq::Zero);
+        let reason = if detail.is_some() { EndReason::Busy } else { EndReason::NoAnswer };
+        self.end_session(cx, reason, detail);
+    }
+
+    fn on_syn_timeout(&mut self, now: Instant, cx: &mut Context) {
+        let State::Calling(s) = &self.state else { return };
+        cx.timers.set(Timer::SynResend, now + cx.config.timeout);
+        cx.stats.retransmissions += 1;
+        cx.send_control(s.peer, Kind::Syn, Seq::Zero);
+    }
+
+    fn on_ring_timeout(&mut self, cx: &mut Context) {
+        let State::Ringing(s) = &self.state else { return };
+        let peer = s.peer;
+        self.decline(peer, EndReason::RequestExpired, cx);
+    }
+
+    fn on_handshake_timeout(&mut self, cx: &mut Context) {
+        let State::Accepting(s) = &self.state else { return };
+        let peer = s.peer;
+        info!(%peer, "the caller went silent before completing the handshake");
+        cx.send_control(peer, Kind::Fin, Seq::Zero);
+        self.end_session(cx, EndReason::PeerUnreachable, None);
+    }
+
+    fn on_synack_timeout(&mut self, now: Instant, cx: &mut Context) {
+        let State::Accepting(s) = &mut self.state else { return };
+        s.own_resends_left = s.own_resends_left.saturating_sub(1);
+        s.sends += 1;
+        if s.own_resends_left > 0 {
+            cx.timers.set(Timer::SynAckResend, now + cx.config.timeout);
+        }
+        cx.stats.retransmissions += 1;
+        cx.send_control(s.peer, Kind::SynAck, Seq::Zero);
+    }
+
+    /// The datagram in flight was not acknowledged: re-send it byte for byte, or give up
+    /// after `retries` re-sends (SPEC 2.2).
+    fn on_retransmit_timeout(&mut self, now: Instant, cx: &mut Context) {
+        let State::Chatting(c) = &mut self.state else { return };
+        let Some(f) = c.tx.in_flight.as_mut() else { return };
+        if f.resends >= cx.config.retries {
+            let peer = c.peer;
+            info!(%peer, retries = cx.config.retries, "no acknowledgement after the last re-send");
+            cx.send_control(peer, Kind::Fin, Seq::Zero);
+            self.end_session(cx, EndReason::PeerUnreachable, None);
+            return;
+        }
+        c.rto.backoff();
+        f.resends += 1;
+        cx.timers.set(Timer::Retransmit, now + c.rto.current());
+        c.retransmissions += 1;
+        cx.stats.retransmissions += 1;
+        cx.transmits.push_back(Transmit::shared(c.peer, Arc::clone(&f.bytes)));
+    }
+
+    /// Our FIN was not acknowledged: re-send it, or end after `retries` re-sends (SPEC 2.3).
+    fn on_fin_timeout(&mut self, now: Instant, cx: &mut Context) {
+        let State::Closing(s) = &mut self.state else { return };
+        if s.sends > cx.config.retries {
+            self.end_session(cx, EndReason::YouLeft, None);
+        } else {
+            s.sends += 1;
+            cx.timers.set(Timer::FinResend, now + s.rto);
+            cx.stats.retransmissions += 1;
+            cx.send_control(s.peer, Kind::Fin, Seq::Zero);
         }
     }
 
@@ -344,7 +339,7 @@ impl Session {
             (State::Accepting(s), Kind::Syn) => {
                 // The caller did not hear us: one more SYN+ACK per SYN (SPEC 2.1 step 3).
                 s.sends += 1;
-                s.give_up = now + cx.config.handshake_patience();
+                cx.timers.set(Timer::HandshakeGiveUp, now + cx.config.handshake_patience());
                 cx.stats.retransmissions += 1;
                 cx.send_control(from, Kind::SynAck, Seq::Zero);
             }
@@ -399,24 +394,18 @@ impl Session {
             self.accept(now, from, user.to_vec(), cx);
             return;
         }
-        let ringing = Ringing { peer: from, user: user.to_vec(), expires: now + cx.config.ring_timeout };
-        self.set_state(State::Ringing(ringing));
+        self.set_state(State::Ringing(Ringing { peer: from, user: user.to_vec() }), cx);
+        cx.timers.set(Timer::RingExpiry, now + cx.config.ring_timeout);
         debug!(peer = %from, user = %wire::escape_name(user), "incoming call, waiting for accept or decline");
         cx.mailbox.emit(Event::Request { peer: from.to_string(), user: wire::escape_name(user) });
     }
 
     fn accept(&mut self, now: Instant, peer: SocketAddr, user: Vec<u8>, cx: &mut Context) {
         cx.send_control(peer, Kind::SynAck, Seq::Zero);
-        let accepting = Accepting {
-            peer,
-            user,
-            first_sent: now,
-            own_resends_left: 2,
-            next: Some(now + cx.config.timeout),
-            give_up: now + cx.config.handshake_patience(),
-            sends: 1,
-        };
-        self.set_state(State::Accepting(accepting));
+        let accepting = Accepting { peer, user, first_sent: now, own_resends_left: 2, sends: 1 };
+        self.set_state(State::Accepting(accepting), cx);
+        cx.timers.set(Timer::SynAckResend, now + cx.config.timeout);
+        cx.timers.set(Timer::HandshakeGiveUp, now + cx.config.handshake_patience());
     }
 
     fn decline(&mut self, peer: SocketAddr, reason: EndReason, cx: &mut Context) {
@@ -457,7 +446,7 @@ impl Session {
             retransmissions: 0,
             delivered: 0,
         };
-        self.set_state(State::Chatting(Box::new(chat)));
+        self.set_state(State::Chatting(Box::new(chat)), cx);
         debug!(%peer, user = %peer_user, "chat established");
         cx.mailbox.emit(Event::Established { peer: peer.to_string(), user: peer_user.to_string() });
     }
@@ -499,6 +488,7 @@ impl Session {
         if f.resends == 0 {
             c.rto.sample(now.saturating_since(f.sent_at));
         }
+        cx.timers.stop(Timer::Retransmit);
         c.seq.acknowledged();
         if let Some(id) = c.tx.acknowledged() {
             c.delivered += 1;
@@ -513,13 +503,14 @@ impl Session {
         if let Some(payload) = c.tx.next_payload() {
             let seq = c.seq.tx();
             let bytes: Arc<[u8]> = Datagram::new(Kind::Chat, seq, cx.user.as_ref(), payload).to_vec().into();
-            let deadline = now + c.rto.current();
-            c.tx.in_flight = Some(InFlight { bytes: Arc::clone(&bytes), seq, sent_at: now, resends: 0, deadline });
+            cx.timers.set(Timer::Retransmit, now + c.rto.current());
+            c.tx.in_flight = Some(InFlight { bytes: Arc::clone(&bytes), seq, sent_at: now, resends: 0 });
             cx.transmits.push_back(Transmit::shared(c.peer, bytes));
         } else if c.leaving && c.tx.is_idle() {
             let (peer, rto) = (c.peer, c.rto.current());
             cx.send_control(peer, Kind::Fin, Seq::Zero);
-            self.set_state(State::Closing(Closing { peer, sends: 1, next: now + rto, rto }));
+            self.set_state(State::Closing(Closing { peer, sends: 1, rto }), cx);
+            cx.timers.set(Timer::FinResend, now + rto);
         }
     }
 
@@ -538,13 +529,9 @@ impl Session {
             }
         }
         cx.send_control(addr, Kind::Syn, Seq::Zero);
-        let calling = Calling {
-            peer: addr,
-            give_up: now + cx.config.call_timeout,
-            next_syn: now + cx.config.timeout,
-            busy_detail: None,
-        };
-        self.set_state(State::Calling(calling));
+        self.set_state(State::Calling(Calling { peer: addr, busy_detail: None }), cx);
+        cx.timers.set(Timer::CallGiveUp, now + cx.config.call_timeout);
+        cx.timers.set(Timer::SynResend, now + cx.config.timeout);
         cx.mailbox.emit(Event::Calling { peer: addr.to_string() });
         Ok(())
     }
@@ -634,7 +621,8 @@ impl Session {
             State::Accepting(s) => {
                 let (peer, rto) = (s.peer, cx.config.timeout);
                 cx.send_control(peer, Kind::Fin, Seq::Zero);
-                self.set_state(State::Closing(Closing { peer, sends: 1, next: now + rto, rto }));
+                self.set_state(State::Closing(Closing { peer, sends: 1, rto }), cx);
+                cx.timers.set(Timer::FinResend, now + rto);
             }
             State::Chatting(c) => {
                 if !c.leaving {
@@ -652,6 +640,7 @@ impl Session {
     /// endpoint lingers for the peer.
     fn end_session(&mut self, cx: &mut Context, reason: EndReason, detail: Option<String>) {
         let old = mem::replace(&mut self.state, State::Idle);
+        cx.timers.stop_session();
         let peer = match &old {
             State::Idle => return,
             State::Calling(s) => s.peer,
@@ -675,8 +664,9 @@ impl Session {
     /// transitions of a handshake happen between a datagram arriving and the answer leaving.
     /// The ones a person reading the log at info level wants (a request, a chat open, a
     /// session over) get their own info line, at most one on the path of a handshake.
-    fn set_state(&mut self, new: State) {
+    fn set_state(&mut self, new: State, cx: &mut Context) {
         let old = mem::replace(&mut self.state, new);
+        cx.timers.stop_session();
         info!(peer = ?self.peer(), from = %name_of(&old), to = %self.name(), "session state");
     }
 }
