@@ -69,7 +69,8 @@ pub(super) struct Session {
     state: State,
 }
 
-/// The session. Each variant carries exactly what that state needs.
+/// The session. Each variant carries exactly what that state needs; its timers are in the
+/// endpoint's table (see [`State::timers`]).
 #[derive(Debug)]
 enum State {
     Idle,
@@ -77,7 +78,54 @@ enum State {
     Ringing(Ringing),
     Accepting(Accepting),
     Chatting(Box<Chat>),
+    /// A chat we are leaving: what is queued is still sent, then FIN (SPEC 2.3).
+    Leaving(Box<Chat>),
     Closing(Closing),
+}
+
+impl State {
+    fn name(&self) -> StateName {
+        match self {
+            State::Idle => StateName::Idle,
+            State::Calling(_) => StateName::Calling,
+            State::Ringing(_) => StateName::Ringing,
+            State::Accepting(_) => StateName::Accepting,
+            State::Chatting(_) => StateName::Chatting,
+            State::Leaving(_) => StateName::Leaving,
+            State::Closing(_) => StateName::Closing,
+        }
+    }
+
+    fn peer(&self) -> Option<SocketAddr> {
+        match self {
+            State::Idle => None,
+            State::Calling(s) => Some(s.peer),
+            State::Ringing(s) => Some(s.peer),
+            State::Accepting(s) => Some(s.peer),
+            State::Chatting(c) | State::Leaving(c) => Some(c.peer),
+            State::Closing(s) => Some(s.peer),
+        }
+    }
+
+    /// The chat, in the states that have one.
+    fn chat(&self) -> Option<&Chat> {
+        match self {
+            State::Chatting(c) | State::Leaving(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The timers a state may arm; they are stopped when it is left.
+    fn timers(&self) -> &'static [Timer] {
+        match self {
+            State::Idle => &[],
+            State::Calling(_) => &[Timer::CallGiveUp, Timer::SynResend],
+            State::Ringing(_) => &[Timer::RingExpiry],
+            State::Accepting(_) => &[Timer::HandshakeGiveUp, Timer::SynAckResend],
+            State::Chatting(_) | State::Leaving(_) => &[Timer::Retransmit],
+            State::Closing(_) => &[Timer::FinResend],
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -113,7 +161,6 @@ struct Chat {
     tx: Sender,
     seq: SeqBits,
     rto: Rto,
-    leaving: bool,
     /// Handshake ACKs that may still arrive (see [`Session::establish`]).
     stale_acks: u32,
     retransmissions: u64,
@@ -134,7 +181,7 @@ impl Session {
 
     /// The session state's name.
     pub(super) fn name(&self) -> StateName {
-        name_of(&self.state)
+        self.state.name()
     }
 
     pub(super) fn is_idle(&self) -> bool {
@@ -143,22 +190,12 @@ impl Session {
 
     /// The current peer, in any state but idle.
     pub(super) fn peer(&self) -> Option<SocketAddr> {
-        match &self.state {
-            State::Idle => None,
-            State::Calling(s) => Some(s.peer),
-            State::Ringing(s) => Some(s.peer),
-            State::Accepting(s) => Some(s.peer),
-            State::Chatting(s) => Some(s.peer),
-            State::Closing(s) => Some(s.peer),
-        }
+        self.state.peer()
     }
 
     /// Messages accepted from the client and not yet delivered or reported undelivered.
     pub(super) fn outgoing(&self) -> usize {
-        match &self.state {
-            State::Chatting(c) => c.tx.len(),
-            _ => 0,
-        }
+        self.state.chat().map_or(0, |c| c.tx.len())
     }
 
     /// The events that tell a newly attached client where the session stands (IPC.md,
@@ -172,20 +209,17 @@ impl Session {
             State::Chatting(c) => {
                 cx.mailbox.push(Event::Established { peer: c.peer.to_string(), user: c.rx.user().to_string() })
             }
-            State::Idle | State::Accepting(_) | State::Closing(_) => {}
+            State::Idle | State::Accepting(_) | State::Leaving(_) | State::Closing(_) => {}
         }
     }
 
     /// The `status` event's fields.
     pub(super) fn status(&self, config: &super::Config, user: Option<&UserName>) -> Status {
-        let chat = match &self.state {
-            State::Chatting(c) => Some(c),
-            _ => None,
-        };
+        let chat = self.state.chat();
         let peer_user = match &self.state {
             State::Ringing(s) => Some(wire::escape_name(&s.user)),
             State::Accepting(s) => Some(wire::escape_name(&s.user)),
-            State::Chatting(c) => Some(c.rx.user().to_string()),
+            State::Chatting(c) | State::Leaving(c) => Some(c.rx.user().to_string()),
             _ => None,
         };
         Status {
@@ -204,16 +238,13 @@ impl Session {
 
     /// The daemon is stopping: FIN at once (see [`Endpoint::handle_shutdown`](super::Endpoint::handle_shutdown)).
     pub(super) fn shutdown(&mut self, now: Instant, cx: &mut Context) {
-        if let State::Chatting(c) = &mut self.state {
-            let (peer, rto) = (c.peer, c.rto.current());
-            info!(%peer, queued = c.tx.len(), "shutting down: FIN now");
-            let ids: Vec<String> = c.tx.drain_ids().collect();
-            for id in ids {
+        if let State::Chatting(c) | State::Leaving(c) = &mut self.state {
+            let rto = c.rto.current();
+            info!(peer = %c.peer, queued = c.tx.len(), "shutting down: FIN now");
+            for id in c.tx.drain_ids() {
                 cx.mailbox.emit(Event::Undelivered { id, reason: EndReason::YouLeft });
             }
-            cx.send_control(peer, Kind::Fin, Seq::Zero);
-            self.set_state(State::Closing(Closing { peer, sends: 1, rto }), cx);
-            cx.timers.set(Timer::FinResend, now + rto);
+            self.close(now, rto, cx);
         } else if !matches!(self.state, State::Idle | State::Closing(_)) {
             info!(peer = ?self.peer(), "shutting down: leaving the session");
             self.leave(now, cx);
@@ -234,13 +265,12 @@ impl Session {
         }
     }
 
-    /// Nobody answered our call: cancel the callee's ringing with one FIN, not re-sent.
+    /// Nobody answered our call: cancel the callee's ringing.
     fn on_call_timeout(&mut self, cx: &mut Context) {
         let State::Calling(s) = &mut self.state else { return };
-        let (peer, detail) = (s.peer, s.busy_detail.take());
-        cx.send_control(peer, Kind::Fin, Seq::Zero);
+        let detail = s.busy_detail.take();
         let reason = if detail.is_some() { EndReason::Busy } else { EndReason::NoAnswer };
-        self.end_session(cx, reason, detail);
+        self.fin_and_end(cx, reason, detail);
     }
 
     fn on_syn_timeout(&mut self, now: Instant, cx: &mut Context) {
@@ -251,17 +281,15 @@ impl Session {
     }
 
     fn on_ring_timeout(&mut self, cx: &mut Context) {
-        let State::Ringing(s) = &self.state else { return };
-        let peer = s.peer;
-        self.decline(peer, EndReason::RequestExpired, cx);
+        if matches!(self.state, State::Ringing(_)) {
+            self.decline(EndReason::RequestExpired, cx);
+        }
     }
 
     fn on_handshake_timeout(&mut self, cx: &mut Context) {
         let State::Accepting(s) = &self.state else { return };
-        let peer = s.peer;
-        info!(%peer, "the caller went silent before completing the handshake");
-        cx.send_control(peer, Kind::Fin, Seq::Zero);
-        self.end_session(cx, EndReason::PeerUnreachable, None);
+        info!(peer = %s.peer, "the caller went silent before completing the handshake");
+        self.fin_and_end(cx, EndReason::PeerUnreachable, None);
     }
 
     fn on_synack_timeout(&mut self, now: Instant, cx: &mut Context) {
@@ -278,13 +306,11 @@ impl Session {
     /// The datagram in flight was not acknowledged: re-send it byte for byte, or give up
     /// after `retries` re-sends (SPEC 2.2).
     fn on_retransmit_timeout(&mut self, now: Instant, cx: &mut Context) {
-        let State::Chatting(c) = &mut self.state else { return };
+        let (State::Chatting(c) | State::Leaving(c)) = &mut self.state else { return };
         let Some(f) = c.tx.in_flight.as_mut() else { return };
         if f.resends >= cx.config.retries {
-            let peer = c.peer;
-            info!(%peer, retries = cx.config.retries, "no acknowledgement after the last re-send");
-            cx.send_control(peer, Kind::Fin, Seq::Zero);
-            self.end_session(cx, EndReason::PeerUnreachable, None);
+            info!(peer = %c.peer, retries = cx.config.retries, "no acknowledgement after the last re-send");
+            self.fin_and_end(cx, EndReason::PeerUnreachable, None);
             return;
         }
         c.rto.backoff();
@@ -357,7 +383,9 @@ impl Session {
                 self.establish(now, from, &user, None, stale, cx);
                 self.chat_datagram(now, d, cx);
             }
-            (State::Chatting(c), Kind::Syn) if now.saturating_since(c.since) >= cx.config.timeout => {
+            (State::Chatting(c) | State::Leaving(c), Kind::Syn)
+                if now.saturating_since(c.since) >= cx.config.timeout =>
+            {
                 // SPEC 2.3, "a restarted peer": on an in-order network every SYN of the
                 // handshake arrives before the ACK that completed it, so a SYN from the peer
                 // this long into the chat is a new call from a daemon that restarted at the
@@ -366,10 +394,10 @@ impl Session {
                 self.end_session(cx, EndReason::PeerLeft, None);
                 self.incoming_call(now, from, d.user(), cx);
             }
-            (State::Chatting(_), Kind::Chat) => self.chat_datagram(now, d, cx),
-            (State::Chatting(_), Kind::Ack) => self.chat_ack(now, d.seq(), cx),
-            (State::Chatting(_), Kind::SynAck) => cx.send_control(from, Kind::Ack, Seq::Zero),
-            (State::Chatting(_), Kind::Fin) => {
+            (State::Chatting(_) | State::Leaving(_), Kind::Chat) => self.chat_datagram(now, d, cx),
+            (State::Chatting(_) | State::Leaving(_), Kind::Ack) => self.chat_ack(now, d.seq(), cx),
+            (State::Chatting(_) | State::Leaving(_), Kind::SynAck) => cx.send_control(from, Kind::Ack, Seq::Zero),
+            (State::Chatting(_) | State::Leaving(_), Kind::Fin) => {
                 cx.send_control(from, Kind::Ack, d.seq());
                 self.end_session(cx, EndReason::PeerLeft, None);
             }
@@ -394,7 +422,7 @@ impl Session {
             self.accept(now, from, user.to_vec(), cx);
             return;
         }
-        self.set_state(State::Ringing(Ringing { peer: from, user: user.to_vec() }), cx);
+        self.transition(cx, None, |_| State::Ringing(Ringing { peer: from, user: user.to_vec() }));
         cx.timers.set(Timer::RingExpiry, now + cx.config.ring_timeout);
         debug!(peer = %from, user = %wire::escape_name(user), "incoming call, waiting for accept or decline");
         cx.mailbox.emit(Event::Request { peer: from.to_string(), user: wire::escape_name(user) });
@@ -403,14 +431,14 @@ impl Session {
     fn accept(&mut self, now: Instant, peer: SocketAddr, user: Vec<u8>, cx: &mut Context) {
         cx.send_control(peer, Kind::SynAck, Seq::Zero);
         let accepting = Accepting { peer, user, first_sent: now, own_resends_left: 2, sends: 1 };
-        self.set_state(State::Accepting(accepting), cx);
+        self.transition(cx, None, |_| State::Accepting(accepting));
         cx.timers.set(Timer::SynAckResend, now + cx.config.timeout);
         cx.timers.set(Timer::HandshakeGiveUp, now + cx.config.handshake_patience());
     }
 
-    fn decline(&mut self, peer: SocketAddr, reason: EndReason, cx: &mut Context) {
-        cx.send_control(peer, Kind::Fin, Seq::Zero);
-        self.end_session(cx, reason, None);
+    /// Turns the ringing request down with FIN; a re-sent SYN gets FIN again (SPEC 2.3).
+    fn decline(&mut self, reason: EndReason, cx: &mut Context) {
+        self.fin_and_end(cx, reason, None);
         if let Some(ended) = cx.ended.as_mut() {
             ended.declined = true;
         }
@@ -441,18 +469,17 @@ impl Session {
             tx: Sender::default(),
             seq: SeqBits::new(cx.config.seq_mode),
             rto,
-            leaving: false,
             stale_acks,
             retransmissions: 0,
             delivered: 0,
         };
-        self.set_state(State::Chatting(Box::new(chat)), cx);
+        self.transition(cx, None, |_| State::Chatting(Box::new(chat)));
         debug!(%peer, user = %peer_user, "chat established");
         cx.mailbox.emit(Event::Established { peer: peer.to_string(), user: peer_user.to_string() });
     }
 
     fn chat_datagram(&mut self, now: Instant, d: Datagram<'_>, cx: &mut Context) {
-        let State::Chatting(c) = &mut self.state else { return };
+        let (State::Chatting(c) | State::Leaving(c)) = &mut self.state else { return };
         if c.seq.is_fresh(d.seq()) {
             // Acknowledge only once the text is handed over or stored (SPEC 2.2).
             if !cx.mailbox.can_take(d.payload().len()) {
@@ -470,7 +497,7 @@ impl Session {
     }
 
     fn chat_ack(&mut self, now: Instant, seq: Seq, cx: &mut Context) {
-        let State::Chatting(c) = &mut self.state else { return };
+        let (State::Chatting(c) | State::Leaving(c)) = &mut self.state else { return };
         if seq == Seq::Zero && c.stale_acks > 0 {
             // Possibly the caller's answer to one of our re-sent SYN+ACKs. If it was the real
             // ACK of our first datagram instead, that datagram is re-sent on its timeout and
@@ -499,18 +526,17 @@ impl Session {
 
     /// Sends the next queued part if the channel is free; starts the FIN when leaving and done.
     fn pump(&mut self, now: Instant, cx: &mut Context) {
-        let State::Chatting(c) = &mut self.state else { return };
+        let leaving = matches!(self.state, State::Leaving(_));
+        let (State::Chatting(c) | State::Leaving(c)) = &mut self.state else { return };
         if let Some(payload) = c.tx.next_payload() {
             let seq = c.seq.tx();
             let bytes: Arc<[u8]> = Datagram::new(Kind::Chat, seq, cx.user.as_ref(), payload).to_vec().into();
             cx.timers.set(Timer::Retransmit, now + c.rto.current());
             c.tx.in_flight = Some(InFlight { bytes: Arc::clone(&bytes), seq, sent_at: now, resends: 0 });
             cx.transmits.push_back(Transmit::shared(c.peer, bytes));
-        } else if c.leaving && c.tx.is_idle() {
-            let (peer, rto) = (c.peer, c.rto.current());
-            cx.send_control(peer, Kind::Fin, Seq::Zero);
-            self.set_state(State::Closing(Closing { peer, sends: 1, rto }), cx);
-            cx.timers.set(Timer::FinResend, now + rto);
+        } else if leaving && c.tx.is_idle() {
+            let rto = c.rto.current();
+            self.close(now, rto, cx);
         }
     }
 
@@ -529,7 +555,7 @@ impl Session {
             }
         }
         cx.send_control(addr, Kind::Syn, Seq::Zero);
-        self.set_state(State::Calling(Calling { peer: addr, busy_detail: None }), cx);
+        self.transition(cx, None, |_| State::Calling(Calling { peer: addr, busy_detail: None }));
         cx.timers.set(Timer::CallGiveUp, now + cx.config.call_timeout);
         cx.timers.set(Timer::SynResend, now + cx.config.timeout);
         cx.mailbox.emit(Event::Calling { peer: addr.to_string() });
@@ -551,9 +577,8 @@ impl Session {
     /// `decline`: turns the waiting request down.
     pub(super) fn decline_request(&mut self, cx: &mut Context) -> Result<(), Refusal> {
         match &self.state {
-            State::Ringing(r) => {
-                let peer = r.peer;
-                self.decline(peer, EndReason::Declined, cx);
+            State::Ringing(_) => {
+                self.decline(EndReason::Declined, cx);
                 Ok(())
             }
             _ => Err((ErrorCode::NoRequest, "no call is waiting for an answer".into())),
@@ -569,12 +594,18 @@ impl Session {
         next_id: &mut u64,
         cx: &mut Context,
     ) -> Result<(), Refusal> {
-        let State::Chatting(c) = &mut self.state else {
-            return Err((ErrorCode::NotInChat, "there is no chat to send to; start a call or accept one first".into()));
+        let c = match &mut self.state {
+            State::Chatting(c) => c,
+            State::Leaving(_) => {
+                return Err((ErrorCode::NotInChat, "this chat is closing; nothing more can be sent".into()))
+            }
+            _ => {
+                return Err((
+                    ErrorCode::NotInChat,
+                    "there is no chat to send to; start a call or accept one first".into(),
+                ))
+            }
         };
-        if c.leaving {
-            return Err((ErrorCode::NotInChat, "this chat is closing; nothing more can be sent".into()));
-        }
         wire::validate_text(&text).map_err(|e| (ErrorCode::BadText, e.to_string()))?;
         if c.tx.len() >= cx.config.queue_limit {
             return Err((
@@ -598,7 +629,7 @@ impl Session {
         if matches!(self.state, State::Idle) {
             return Err((ErrorCode::NotInChat, "there is no chat or call to leave".into()));
         }
-        if matches!(&self.state, State::Closing(_)) || matches!(&self.state, State::Chatting(c) if c.leaving) {
+        if matches!(self.state, State::Leaving(_) | State::Closing(_)) {
             return Err((ErrorCode::NotInChat, "already leaving this chat".into()));
         }
         self.leave(now, cx);
@@ -607,78 +638,72 @@ impl Session {
 
     /// Ends the session from our side: what is queued is sent first, then FIN (SPEC 2.3).
     pub(super) fn leave(&mut self, now: Instant, cx: &mut Context) {
-        match &mut self.state {
+        match &self.state {
             State::Idle | State::Closing(_) => {}
-            State::Calling(s) => {
-                let peer = s.peer;
-                cx.send_control(peer, Kind::Fin, Seq::Zero);
-                self.end_session(cx, EndReason::YouLeft, None);
-            }
-            State::Ringing(s) => {
-                let peer = s.peer;
-                self.decline(peer, EndReason::Declined, cx);
-            }
-            State::Accepting(s) => {
-                let (peer, rto) = (s.peer, cx.config.timeout);
-                cx.send_control(peer, Kind::Fin, Seq::Zero);
-                self.set_state(State::Closing(Closing { peer, sends: 1, rto }), cx);
-                cx.timers.set(Timer::FinResend, now + rto);
-            }
+            State::Calling(_) => self.fin_and_end(cx, EndReason::YouLeft, None),
+            State::Ringing(_) => self.decline(EndReason::Declined, cx),
+            State::Accepting(_) => self.close(now, cx.config.timeout, cx),
             State::Chatting(c) => {
-                if !c.leaving {
-                    c.leaving = true;
-                    info!(peer = %c.peer, queued = c.tx.len(), "leaving: sending what is queued, then FIN");
-                }
+                debug!(peer = %c.peer, queued = c.tx.len(), "leaving: sending what is queued, then FIN");
+                self.transition(cx, None, |old| match old {
+                    State::Chatting(c) => State::Leaving(c),
+                    other => other,
+                });
                 self.pump(now, cx);
             }
+            State::Leaving(_) => self.pump(now, cx),
         }
     }
 
     // ----- helpers -----
 
+    /// Sends FIN and waits for its ACK, re-sending it every `rto` (SPEC 2.3).
+    fn close(&mut self, now: Instant, rto: Duration, cx: &mut Context) {
+        let Some(peer) = self.peer() else { return };
+        cx.send_control(peer, Kind::Fin, Seq::Zero);
+        self.transition(cx, None, |_| State::Closing(Closing { peer, sends: 1, rto }));
+        cx.timers.set(Timer::FinResend, now + rto);
+    }
+
+    /// Sends one FIN, not re-sent, and ends: a call or handshake given up, a request turned
+    /// down, a peer that stopped acknowledging. A lost FIN is answered again while we linger.
+    fn fin_and_end(&mut self, cx: &mut Context, reason: EndReason, detail: Option<String>) {
+        if let Some(peer) = self.peer() {
+            cx.send_control(peer, Kind::Fin, Seq::Zero);
+        }
+        self.end_session(cx, reason, detail);
+    }
+
     /// Ends whatever session there is: reports undelivered messages, then `ended`; the
     /// endpoint lingers for the peer.
     fn end_session(&mut self, cx: &mut Context, reason: EndReason, detail: Option<String>) {
-        let old = mem::replace(&mut self.state, State::Idle);
-        cx.timers.stop_session();
-        let peer = match &old {
-            State::Idle => return,
-            State::Calling(s) => s.peer,
-            State::Ringing(s) => s.peer,
-            State::Accepting(s) => s.peer,
-            State::Chatting(c) => c.peer,
-            State::Closing(s) => s.peer,
-        };
-        info!(%peer, from = %name_of(&old), to = "idle", %reason, "session ended");
-        if let State::Chatting(mut c) = old {
-            let ids: Vec<String> = c.tx.drain_ids().collect();
-            for id in ids {
+        let Some(peer) = self.peer() else { return };
+        if let State::Chatting(c) | State::Leaving(c) = &mut self.state {
+            for id in c.tx.drain_ids() {
                 cx.mailbox.emit(Event::Undelivered { id, reason });
             }
         }
+        self.transition(cx, Some(reason), |_| State::Idle);
         cx.mailbox.emit(Event::Ended { reason, detail });
         cx.ended = Some(super::Ended { peer, declined: false });
     }
 
-    /// Every transition, at debug level: formatting a line costs microseconds, and the
-    /// transitions of a handshake happen between a datagram arriving and the answer leaving.
-    /// The ones a person reading the log at info level wants (a request, a chat open, a
-    /// session over) get their own info line, at most one on the path of a handshake.
-    fn set_state(&mut self, new: State, cx: &mut Context) {
-        let old = mem::replace(&mut self.state, new);
-        cx.timers.stop_session();
-        info!(peer = ?self.peer(), from = %name_of(&old), to = %self.name(), "session state");
-    }
-}
-
-fn name_of(state: &State) -> StateName {
-    match state {
-        State::Idle => StateName::Idle,
-        State::Calling(_) => StateName::Calling,
-        State::Ringing(_) => StateName::Ringing,
-        State::Accepting(_) => StateName::Accepting,
-        State::Chatting(c) if c.leaving => StateName::Leaving,
-        State::Chatting(_) => StateName::Chatting,
-        State::Closing(_) => StateName::Closing,
+    /// Every state change goes through here: it stops the timers the old state armed and the
+    /// new one does not use, and logs `old -> new` with the peer at info level (IPC.md: one
+    /// line per session state change), with the reason when a session ends. `next` builds the
+    /// new state from the old one, so a chat moves into `Leaving` without a copy.
+    fn transition(&mut self, cx: &mut Context, reason: Option<EndReason>, next: impl FnOnce(State) -> State) {
+        let old = mem::replace(&mut self.state, State::Idle);
+        let (from, peer, old_timers) = (old.name(), old.peer(), old.timers());
+        self.state = next(old);
+        for timer in old_timers.iter().filter(|t| !self.state.timers().contains(t)) {
+            cx.timers.stop(*timer);
+        }
+        let to = self.state.name();
+        let peer = self.state.peer().or(peer);
+        match reason {
+            Some(reason) => info!(peer = ?peer, %reason, "{from} -> {to}"),
+            None => info!(peer = ?peer, "{from} -> {to}"),
+        }
     }
 }

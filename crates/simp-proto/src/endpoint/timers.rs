@@ -60,14 +60,6 @@ impl TimerTable {
         self.deadlines[timer as usize]
     }
 
-    /// Disarms every timer of a session (all but [`Timer::Linger`]): a state's timers do not
-    /// outlive it.
-    pub(super) fn stop_session(&mut self) {
-        for timer in Timer::ALL.into_iter().filter(|&t| t != Timer::Linger) {
-            self.stop(timer);
-        }
-    }
-
     /// The earliest deadline.
     pub(super) fn next(&self) -> Option<Instant> {
         self.deadlines.iter().flatten().min().copied()
@@ -101,7 +93,7 @@ mod tests {
         assert_eq!(t.expired(at(5)), Some(Timer::SynResend));
         assert_eq!(t.expired(at(5)), None);
         t.set(Timer::FinResend, at(7));
-        t.stop_session();
+        t.stop(Timer::FinResend);
         assert_eq!(t.next(), Some(at(10)));
     }
 }
