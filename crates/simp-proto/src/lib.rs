@@ -4,6 +4,28 @@
 //! current [`Instant`], and drain what it wants sent and reported. See `SPEC.md` and
 //! `docs/SPEC.md`.
 //!
+//! # The drive contract
+//! A shell owns the clock, the sockets and the client connection, and drives one
+//! [`Endpoint`] like this:
+//! ```text
+//! on a datagram:    ep.handle_datagram(now, from, &bytes)
+//! on a command:     ep.handle_command(now, cmd)
+//! client gone:      ep.handle_client_gone(now)
+//! stopping:         ep.handle_shutdown(now)
+//! at poll_timeout:  ep.handle_timeout(now)     (early is harmless)
+//! then, after every one of these inputs, in this order:
+//!     while let Some(e) = ep.poll_event()    { hand e to the client }
+//!     while let Some(t) = ep.poll_transmit() { send t.bytes() to t.to }
+//!     re-arm the one timer at ep.poll_timeout()   (None: sleep until the next input)
+//! ```
+//! Events come before transmits: the ACK of a chat datagram is among the transmits of the
+//! input that delivered its text, and SPEC 2.2 acknowledges a message only once it is handed
+//! over. A shell that buffers client output flushes the messages before sending the ACKs.
+//! [`Endpoint::set_client_backlogged`] tells the endpoint when the client stops taking its
+//! events, so that no message is acknowledged that cannot be handed over. `now` must never go
+//! backwards. Nothing else is required: the endpoint never reads a clock, never blocks and
+//! keeps no outputs hidden from the `poll_*` calls.
+//!
 //! # A limit of the one-bit sequence
 //! The callee's handshake ACK and the ACK of the callee's first chat datagram are the same
 //! datagram (control ACK, seq 0). The caller answers every SYN+ACK it hears with such an

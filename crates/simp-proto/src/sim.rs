@@ -221,9 +221,14 @@ impl Sim {
         self.now = self.now.max(at);
     }
 
+    /// Drains one endpoint after an input as the drive contract says (crate docs): events
+    /// first, then transmits.
     fn drain(&mut self, side: Side, cause: Cause) {
         let now = self.now;
         let from = self.node(side).addr;
+        while let Some(e) = self.node(side).ep.poll_event() {
+            self.node(side).events.push(e);
+        }
         while let Some(t) = self.node(side).ep.poll_transmit() {
             let delivered = !self.rng.chance(self.link.loss);
             let bytes = t.bytes().to_vec();
@@ -242,9 +247,6 @@ impl Sim {
                 let at = queue.back().map_or(now + delay, |p| p.at.max(now + delay));
                 queue.push_back(Packet { at, from, bytes: bytes.clone() });
             }
-        }
-        while let Some(e) = self.node(side).ep.poll_event() {
-            self.node(side).events.push(e);
         }
     }
 }
