@@ -44,6 +44,7 @@ mod endpoint;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod ipc;
+pub mod rng;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 mod time;

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::ipc::{Command, Event};
+use crate::rng::Rng;
 use crate::{Config, Endpoint, Instant};
 
 /// Which of the two endpoints.
@@ -251,44 +252,6 @@ impl Sim {
     }
 }
 
-/// SplitMix64: small, seeded, good enough for choosing losses.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for `seed`.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A float in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && self.unit() < p
-    }
-
-    /// A duration in [lo, hi].
-    pub fn between(&mut self, lo: Duration, hi: Duration) -> Duration {
-        if hi <= lo {
-            return lo;
-        }
-        lo + (hi - lo).mul_f64(self.unit())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,8 +376,8 @@ mod tests {
 
     #[test]
     fn two_thousand_seeds_of_loss_duplication_and_delay() {
-        let base = std::env::var("SIMP_SIM_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0u64);
-        let seeds = std::env::var("SIMP_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000u64);
+        let base = crate::rng::seed_from_env(0);
+        let seeds = std::env::var("SIMP_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000u64);
         let mut retransmitted = 0;
         for seed in base..base + seeds {
             let mut rng = Rng::new(seed ^ 0x5eed);
@@ -425,7 +388,7 @@ mod tests {
                 delay_max: Duration::from_millis(1 + rng.next_u64() % 60),
             };
             if let Err(e) = chat_over(seed, link, true) {
-                panic!("seed {seed} failed ({link:?}): {e}\nreplay: SIMP_SIM_SEED={seed} SIMP_SIM_SEEDS=1 cargo test -p simp-proto two_thousand");
+                panic!("seed {seed} failed ({link:?}): {e}\nreplay: SIMP_SEED={seed} SIMP_SEEDS=1 cargo test -p simp-proto two_thousand");
             }
             retransmitted += u64::from(link.loss > 0.0);
         }
@@ -434,8 +397,8 @@ mod tests {
 
     #[test]
     fn without_duplication_the_callee_may_type_at_once() {
-        let base = std::env::var("SIMP_SIM_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0u64);
-        let seeds = std::env::var("SIMP_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1000u64);
+        let base = crate::rng::seed_from_env(0);
+        let seeds = std::env::var("SIMP_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1000u64);
         for seed in base..base + seeds {
             let mut rng = Rng::new(seed ^ 0xacce);
             let link = Link {
@@ -445,7 +408,7 @@ mod tests {
                 delay_max: Duration::from_millis(1 + rng.next_u64() % 300),
             };
             if let Err(e) = chat_over(seed, link, false) {
-                panic!("seed {seed} failed ({link:?}): {e}\nreplay: SIMP_SIM_SEED={seed} SIMP_SIM_SEEDS=1 cargo test -p simp-proto without_duplication");
+                panic!("seed {seed} failed ({link:?}): {e}\nreplay: SIMP_SEED={seed} SIMP_SEEDS=1 cargo test -p simp-proto without_duplication");
             }
         }
     }

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use simp_proto::sim::Rng;
+use simp_proto::rng::Rng;
 use tokio::net::UdpSocket;
 use tokio::sync::Mutex;
 use tokio::time::Instant;

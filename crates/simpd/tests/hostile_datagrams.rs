@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use common::{chat, control, datagram, ip, start_daemon, Ipc};
 use serde_json::{json, Value};
+use simp_proto::rng::Rng;
 use simp_proto::wire;
-use support::{assert_exactly_once_in_order, exchange, seed, status, udp_socket, Pace, Rng, SimpdProcess};
+use support::{assert_exactly_once_in_order, exchange, seed, status, udp_socket, Pace, SimpdProcess};
 
 /// The largest UDP payload over IPv4.
 const MAX_UDP: usize = 65_507;

@@ -11,8 +11,9 @@ use std::net::SocketAddr;
 
 use common::{chat_between, control, ip, start_daemon, Ipc, RawPeer};
 use serde_json::{json, Value};
+use simp_proto::rng::Rng;
 use simp_proto::wire;
-use support::{seed, status, Rng, SimpdProcess};
+use support::{seed, status, SimpdProcess};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 

@@ -1,7 +1,7 @@
-//! Helpers of the `hostile_*` tests: a seeded generator, the real `simpd` binary as a separate
-//! process (so its memory can be read from /proc), the kernel's view of a UDP socket, the
-//! impairment relay on its own thread, and a two-way message exchange checked for
-//! exactly-once, in-order delivery.
+//! Helpers of the `hostile_*` tests: the seed (their generator is `simp_proto::rng::Rng`),
+//! the real `simpd` binary as a separate process (so its memory can be read from /proc), the
+//! kernel's view of a UDP socket, the impairment relay on its own thread, and a two-way
+//! message exchange checked for exactly-once, in-order delivery.
 #![allow(dead_code)] // each test file uses a different part
 
 use std::io::{BufRead, BufReader};
@@ -17,53 +17,11 @@ use tokio::sync::oneshot;
 
 use crate::common::{Ipc, WAIT};
 
-/// A small seeded generator (splitmix64): every hostile input replays from its seed.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n` > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + usize::try_from(self.below(u64::try_from(hi - lo + 1).expect("small range"))).expect("fits")
-    }
-
-    pub fn chance(&mut self, p: f64) -> bool {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 > 1.0 - p
-    }
-
-    pub fn byte(&mut self) -> u8 {
-        self.next_u64().to_le_bytes()[0]
-    }
-
-    pub fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let bytes = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-    }
-}
-
-/// The seed of a test: `SIMP_TEST_SEED` if set, else `default`; printed so that a failure
+/// The seed of a test: `SIMP_SEED` if set, else `default`; printed so that a failure
 /// (nextest shows the output of failed tests) names it.
 pub fn seed(default: u64) -> u64 {
-    let seed = std::env::var("SIMP_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(default);
-    println!("seed {seed} (replay with SIMP_TEST_SEED={seed})");
+    let seed = simp_proto::rng::seed_from_env(default);
+    println!("seed {seed} (replay with {}={seed})", simp_proto::rng::SEED_VAR);
     seed
 }
 
