@@ -143,13 +143,6 @@ impl Sim {
         self.drain(side, Cause::Command);
     }
 
-    /// Delivers `bytes` to `side` as if sent from `from` (a stranger, say), bypassing the link.
-    pub fn inject(&mut self, side: Side, from: SocketAddr, bytes: &[u8]) {
-        let now = self.now;
-        self.node(side).ep.handle_datagram(now, from, bytes);
-        self.drain(side, Cause::Datagram);
-    }
-
     /// The datagrams on their way to `side`, oldest first.
     pub fn in_flight_to(&self, side: Side) -> impl Iterator<Item = &[u8]> {
         let queue = match side {
@@ -212,14 +205,6 @@ impl Sim {
     /// Steps until nothing is in flight and no timer is armed (or `limit` passes).
     pub fn run_to_quiet(&mut self, limit: Duration) -> bool {
         self.run_until(limit, |s| s.next_event_time().is_none())
-    }
-
-    /// Moves virtual time forward without events happening before `at` being skipped.
-    pub fn advance_to(&mut self, at: Instant) {
-        while self.next_event_time().is_some_and(|t| t <= at) {
-            self.step();
-        }
-        self.now = self.now.max(at);
     }
 
     /// Drains one endpoint after an input as the drive contract says (crate docs): events
