@@ -3,9 +3,9 @@
 //!
 //! The translation itself is `simp_proto::ipc::course`; this module only decides who the UDP
 //! client is. Rules (IPC.md):
-//! - One client at a time across both transports: while a TCP client is attached, every UDP
-//!   datagram is answered `error|message=…`; while a UDP client is attached, a TCP client is
-//!   refused with `client-busy`.
+//! - One client at a time across both transports ([`ClientSlot`]): while a TCP client is
+//!   attached, every UDP datagram is answered `error|message=…`; while a UDP client is
+//!   attached, a TCP client is refused with `client-busy`.
 //! - UDP has no connection, so the UDP client is whoever sent the last command, and events go
 //!   to that address. It holds the client slot exactly while the endpoint has a connected
 //!   user through it: from a successful `connect` until `quit` (a failed `connect`, or a
@@ -17,6 +17,7 @@
 //!   course client simply sends `connect` again (it becomes the client); a TCP client waiting
 //!   for the slot is told that the UDP client at ADDR must send `quit`.
 
+use std::io;
 use std::net::SocketAddr;
 
 use simp_proto::ipc::course;
@@ -24,29 +25,35 @@ use simp_proto::ipc::{Command, Event};
 use tokio::net::UdpSocket;
 use tracing::{debug, info, warn};
 
+use super::slot::ClientSlot;
 use super::Shell;
 use crate::access::is_local;
 
-/// The UDP socket of the client port and the UDP client, if one is attached.
+/// Room for the largest UDP payload (SPEC 1), as on the peer port.
+const RECV_BUF: usize = 65_536;
+
+/// The UDP socket of the client port, with its one receive buffer.
 pub(super) struct CoursePort {
-    pub(super) socket: UdpSocket,
-    /// Where events go: the address of the last command, while a UDP client is attached.
-    pub(super) client: Option<SocketAddr>,
+    socket: UdpSocket,
+    buf: Vec<u8>,
 }
 
 impl CoursePort {
     pub(super) fn new(socket: UdpSocket) -> CoursePort {
-        CoursePort { socket, client: None }
+        CoursePort { socket, buf: vec![0u8; RECV_BUF] }
     }
 
-    /// Tells the UDP client `event`, if one is attached; false if none is.
-    pub(super) fn deliver(&self, event: &Event) -> bool {
-        let Some(to) = self.client else { return false };
+    /// Waits for the next datagram: its length and sender. Cancel-safe.
+    pub(super) async fn recv(&mut self) -> io::Result<(usize, SocketAddr)> {
+        self.socket.recv_from(&mut self.buf).await
+    }
+
+    /// Tells the UDP client at `to` about `event`, if the dialect has a word for it.
+    pub(super) fn deliver(&self, to: SocketAddr, event: &Event) {
         match course::format_event(event) {
             Some(datagram) => self.send(to, &datagram),
             None => debug!(?event, "no course-dialect equivalent: not sent to the UDP client"),
         }
-        true
     }
 
     /// One datagram, without waiting: a client that does not read loses datagrams, as UDP may.
@@ -58,31 +65,41 @@ impl CoursePort {
 }
 
 impl Shell {
-    /// A datagram on the client port's UDP side.
-    pub(super) fn course_datagram(&mut self, bytes: &[u8], from: SocketAddr, allow_remote: bool) {
-        if !allow_remote && !is_local(from.ip()) {
+    /// A datagram on the client port's UDP side, or a failure to receive one.
+    pub(super) fn course_received(&mut self, received: io::Result<(usize, SocketAddr)>) {
+        match received {
+            Ok((len, from)) => self.course_datagram(len, from),
+            Err(error) => debug!(%error, "UDP receive on the client port failed"),
+        }
+    }
+
+    /// The first `len` bytes of the course buffer, from `from`.
+    fn course_datagram(&mut self, len: usize, from: SocketAddr) {
+        if !self.allow_remote && !is_local(from.ip()) {
             warn!(client = %from, "refused a UDP client from another host; start simpd with --allow-remote-clients to serve it");
             return;
         }
-        if let Some(tcp) = &self.client {
-            info!(client = %from, current = %tcp.addr, "refused a UDP client: a TCP client is attached");
+        if let ClientSlot::Tcp(tcp) = &self.slot {
+            info!(client = %from, current = %tcp.addr(), "refused a UDP client: a TCP client is attached");
             let message =
-                format!("another client ({}, over TCP) is using this daemon; only one client at a time", tcp.addr);
+                format!("another client ({}, over TCP) is using this daemon; only one client at a time", tcp.addr());
             self.course.send(from, &course::format_error(&message));
             return;
         }
+        let bytes = &self.course.buf[..len];
         let cmd = match course::parse_command(bytes) {
             Ok(cmd) => cmd,
             Err(error) => {
-                debug!(client = %from, len = bytes.len(), %error, "not a course-dialect command");
+                debug!(client = %from, len, %error, "not a course-dialect command");
                 self.course.send(from, &course::format_error(&error.to_string()));
                 return;
             }
         };
         let now = self.now();
         if matches!(cmd, Command::Quit) {
-            if self.course.client.take().is_some() {
+            if let ClientSlot::Course(_) = self.slot {
                 info!(client = %from, "UDP client quit");
+                self.slot = ClientSlot::Free;
             }
             if self.ep.has_client() {
                 self.ep.handle_command(now, cmd);
@@ -90,22 +107,22 @@ impl Shell {
             self.course.send(from, course::QUIT_ANSWER);
             return;
         }
-        match self.course.client {
-            None => debug!(client = %from, "a UDP client takes the client slot"),
-            Some(previous) if previous != from => {
+        match self.slot {
+            ClientSlot::Course(previous) if previous != from => {
                 info!(client = %from, %previous, "the UDP client moved to a new address")
             }
-            Some(_) => {}
+            ClientSlot::Course(_) => {}
+            _ => debug!(client = %from, "a UDP client takes the client slot"),
         }
-        self.course.client = Some(from);
+        self.slot = ClientSlot::Course(from);
         self.ep.handle_command(now, cmd);
     }
 
     /// After the endpoint's events are out: frees the slot if the UDP client did not become
     /// (or stay) the connected user, e.g. after a refused first `connect`.
     pub(super) fn course_settle(&mut self) {
-        if self.course.client.is_some() && !self.ep.has_client() {
-            self.course.client = None;
+        if matches!(self.slot, ClientSlot::Course(_)) && !self.ep.has_client() {
+            self.slot = ClientSlot::Free;
         }
     }
 }

@@ -1,0 +1,303 @@
+//! The client port's TCP side: one JSON Lines client (IPC.md), its lines in and its events
+//! out.
+//!
+//! Events are encoded into one buffer and handed to the socket without waiting; a client that
+//! reads slowly builds a bounded backlog (see [`MAX_CLIENT_BACKLOG`]). Bookkeeping events
+//! (`queued`, `delivered`) may be held for up to [`HOLD`] to share a write with their
+//! successors.
+
+use std::future::pending;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use simp_proto::ipc::{Command, ErrorCode, Event, MAX_LINE};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::time::{sleep, timeout, Instant};
+use tracing::{debug, info, warn};
+
+use super::slot::ClientSlot;
+use super::{sleep_until_some, Shell};
+use crate::ipc_line::{parse_command, write_event};
+use crate::line_reader::{Line, LineReader};
+
+/// Events waiting for a client that is slow to read them: beyond this, the endpoint stops
+/// acknowledging new messages (the peer re-sends them) until the client catches up, so memory
+/// stays bounded and nothing acknowledged is lost (SPEC 2.2).
+const MAX_CLIENT_BACKLOG: usize = 4 * 1024 * 1024;
+/// How long a closing connection (after `quit`, or a refused second client) may take to
+/// take its last lines.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// Buffered client lines handled in one turn of the loop, at most (then the peer socket and
+/// the timer get their turn).
+const LINE_BATCH: usize = 64;
+/// How long `queued` and `delivered` events may wait to share one write with their successors,
+/// while more messages are being sent. A person cannot see a millisecond; a sender pushing
+/// thousands of messages a second saves a write and a client wake-up per message. Anything
+/// else (a message, an error, `ended`) goes out at once, taking the held events with it, in
+/// order.
+const HOLD: Duration = Duration::from_millis(1);
+/// Held events beyond this many bytes go out at once.
+const HOLD_MAX: usize = 16 * 1024;
+/// Pause after a failed `accept` (e.g. out of file descriptors), so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The attached TCP client.
+pub(super) struct TcpClient {
+    addr: SocketAddr,
+    /// `None` once the client has closed its sending side: it still gets the events already
+    /// due before the connection closes.
+    reader: Option<LineReader<OwnedReadHalf>>,
+    writer: OwnedWriteHalf,
+    /// Encoded events not yet taken by the socket.
+    out: Vec<u8>,
+    /// When `out` holds only bookkeeping events (`queued`, `delivered`) held back so that a
+    /// burst of them goes out in one write: the moment they must go anyway.
+    flush_at: Option<Instant>,
+}
+
+/// What the TCP client has for the loop.
+pub(super) enum Ready {
+    /// A read from the client.
+    Line(io::Result<Line>),
+    /// The socket can take more of the backlog (or failed).
+    Writable(io::Result<()>),
+    /// Held events are due.
+    HoldOver,
+}
+
+impl TcpClient {
+    fn new(stream: TcpStream, addr: SocketAddr) -> TcpClient {
+        let (reader, writer) = stream.into_split();
+        TcpClient { addr, reader: Some(LineReader::new(reader, MAX_LINE)), writer, out: Vec::new(), flush_at: None }
+    }
+
+    /// Where the client connected from.
+    pub(super) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Waits for a line, for the socket to take the rest of a write (not while events are
+    /// held back), or for held events to fall due. Cancel-safe.
+    pub(super) async fn ready(&mut self) -> Ready {
+        let writing = !self.out.is_empty() && self.flush_at.is_none();
+        tokio::select! {
+            line = next_line(&mut self.reader) => Ready::Line(line),
+            ready = self.writer.writable(), if writing => Ready::Writable(ready),
+            () = sleep_until_some(self.flush_at) => Ready::HoldOver,
+        }
+    }
+
+    /// Appends `event` to what the client is to be sent.
+    pub(super) fn push(&mut self, event: &Event) {
+        if let Err(error) = write_event(&mut self.out, event) {
+            warn!(%error, ?event, "could not encode an event");
+        }
+    }
+
+    /// After a round of events: whether to hold them back. Held only while more messages are
+    /// on their way (`sending`): the last `delivered` of a burst, or of a single message, goes
+    /// out at once, and so does anything `urgent`.
+    pub(super) fn hold(&mut self, urgent: bool, held: bool, sending: bool) -> bool {
+        if urgent || self.out.len() >= HOLD_MAX || !sending {
+            self.flush_at = None;
+        } else if held && self.flush_at.is_none() {
+            self.flush_at = Some(Instant::now() + HOLD);
+        }
+        self.flush_at.is_some()
+    }
+
+    /// Writes as much of the backlog as the socket takes now, without waiting; true if what is
+    /// left is over [`MAX_CLIENT_BACKLOG`].
+    pub(super) fn flush(&mut self) -> io::Result<bool> {
+        while !self.out.is_empty() {
+            match self.writer.try_write(&self.out) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.out.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.out.len() > MAX_CLIENT_BACKLOG)
+    }
+
+    /// The daemon is stopping: the last events (e.g. `ended`), then EOF; not waiting for the
+    /// client to close too, so that a stopping daemon exits promptly.
+    pub(super) async fn finish(self) {
+        let TcpClient { mut writer, out, .. } = self;
+        let _ = timeout(CLOSE_GRACE, async move {
+            writer.write_all(&out).await?;
+            writer.shutdown().await
+        })
+        .await;
+    }
+}
+
+impl Shell {
+    /// The listener's result: a client to serve or refuse, or a failure to back off from.
+    pub(super) async fn accepted(&mut self, accepted: io::Result<(TcpStream, SocketAddr)>) {
+        match accepted {
+            Ok((stream, from)) => self.accept(stream, from),
+            Err(error) => {
+                warn!(%error, "could not accept a client connection");
+                sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+
+    /// What the TCP client had ready; true if the connection is to be closed once drained
+    /// (`quit`, or the client's EOF).
+    pub(super) fn client_ready(&mut self, ready: Ready) -> bool {
+        match ready {
+            Ready::Line(line) => return self.client_lines(line),
+            Ready::Writable(Ok(())) => {}
+            Ready::Writable(Err(error)) => self.client_failed(&error),
+            Ready::HoldOver => {
+                if let Some(client) = self.slot.tcp() {
+                    client.flush_at = None;
+                }
+            }
+        }
+        false
+    }
+
+    /// Writes as much of the client's backlog as the socket takes now, without waiting, and
+    /// tells the endpoint whether the client is falling behind.
+    pub(super) fn flush_client(&mut self) -> io::Result<()> {
+        let Some(client) = self.slot.tcp() else { return Ok(()) };
+        let backlogged = client.flush()?;
+        self.ep.set_client_backlogged(backlogged);
+        Ok(())
+    }
+
+    /// The client's connection failed: the endpoint learns it is gone.
+    pub(super) fn client_failed(&mut self, error: &io::Error) {
+        info!(%error, "dropping the client connection");
+        let now = self.now();
+        self.client_gone(now);
+    }
+
+    /// After `quit` or EOF: the connection gets its last lines and is closed, off the main loop.
+    pub(super) fn close_client(&mut self) {
+        if let Some(TcpClient { addr, writer, out, .. }) = self.slot.take_tcp() {
+            info!(client = %addr, "closing the client connection");
+            tokio::spawn(close_gracefully(writer, out));
+        }
+    }
+
+    /// A new client connection: served, refused as a second client, or refused as remote.
+    fn accept(&mut self, stream: TcpStream, from: SocketAddr) {
+        if !(self.allow_remote || (self.is_local)(from.ip())) {
+            warn!(client = %from, "refused a client from another host; start simpd with --allow-remote-clients to serve it");
+            return;
+        }
+        if let Err(error) = stream.set_nodelay(true) {
+            debug!(%error, "could not set TCP_NODELAY on a client connection");
+        }
+        if let Some(current) = self.slot.busy() {
+            info!(client = %from, "refused a second client: {current}");
+            let busy = Event::error(ErrorCode::ClientBusy, current);
+            let mut out = Vec::new();
+            if write_event(&mut out, &busy).is_ok() {
+                let (_, writer) = stream.into_split();
+                tokio::spawn(close_gracefully(writer, out));
+            }
+            return;
+        }
+        info!(client = %from, "client connection opened");
+        self.slot = ClientSlot::Tcp(TcpClient::new(stream, from));
+    }
+
+    /// One read from the client, then the lines that came with it (up to [`LINE_BATCH`]), so
+    /// that their events go out in one write; true if the connection is to be closed.
+    fn client_lines(&mut self, first: io::Result<Line>) -> bool {
+        let mut close = self.client_line(first);
+        for _ in 1..LINE_BATCH {
+            if close {
+                break;
+            }
+            match self.slot.tcp().and_then(|c| c.reader.as_mut()).and_then(LineReader::next_buffered) {
+                Some(line) => close = self.client_line(Ok(line)),
+                None => break,
+            }
+        }
+        close
+    }
+
+    /// One read from the client; true if the connection is to be closed once drained.
+    fn client_line(&mut self, line: io::Result<Line>) -> bool {
+        let now = self.now();
+        match line {
+            Ok(Line::Complete(bytes)) => {
+                if bytes.iter().all(u8::is_ascii_whitespace) {
+                    return false; // an empty line (typed by hand) is no command
+                }
+                match parse_command(&bytes) {
+                    Ok(cmd) => {
+                        let quit = matches!(cmd, Command::Quit);
+                        self.ep.handle_command(now, cmd);
+                        return quit;
+                    }
+                    Err((code, message)) => self.send_to_client(&Event::error(code, message)),
+                }
+            }
+            Ok(Line::TooLong) => self.send_to_client(&Event::error(
+                ErrorCode::LineTooLong,
+                format!("a line was longer than {MAX_LINE} bytes; it was ignored up to its newline"),
+            )),
+            Ok(Line::Eof) => {
+                // Treated as quit (IPC.md). The client may only have closed its sending side
+                // (`printf ... | nc`): it still gets the events already due, then EOF.
+                info!("client closed its connection");
+                if let Some(client) = self.slot.tcp() {
+                    client.reader = None;
+                }
+                self.ep.handle_client_gone(now);
+                return true;
+            }
+            Err(error) => {
+                info!(%error, "client connection failed");
+                self.client_gone(now);
+            }
+        }
+        false
+    }
+
+    fn client_gone(&mut self, now: simp_proto::Instant) {
+        self.slot.take_tcp();
+        self.ep.set_client_backlogged(false);
+        self.ep.handle_client_gone(now);
+    }
+}
+
+/// Writes `out`, closes our side, and waits (bounded) for the peer to close: closing with
+/// unread input would make the kernel send RST, which can destroy the lines just written.
+async fn close_gracefully(mut writer: OwnedWriteHalf, out: Vec<u8>) {
+    let _ = timeout(CLOSE_GRACE, async move {
+        writer.write_all(&out).await?;
+        writer.shutdown().await?;
+        // Keep the socket open until the peer closes or the grace period ends.
+        writer.as_ref().readable().await?;
+        let mut sink = [0u8; 1024];
+        loop {
+            match writer.as_ref().try_read(&mut sink) {
+                Ok(0) => return Ok::<(), io::Error>(()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => writer.as_ref().readable().await?,
+                Err(e) => return Err(e),
+            }
+        }
+    })
+    .await;
+}
+
+async fn next_line(reader: &mut Option<LineReader<OwnedReadHalf>>) -> io::Result<Line> {
+    match reader {
+        Some(reader) => reader.next().await,
+        None => pending().await,
+    }
+}
