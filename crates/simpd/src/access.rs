@@ -2,9 +2,31 @@
 //!
 //! The client port controls the user's identity and chats, so a daemon bound to a LAN address
 //! must not be drivable from other machines unless the user asks for it
-//! (`--allow-remote-clients`).
+//! (`--allow-remote-clients`). One [`ClientPolicy`] answers for both transports of the client
+//! port: TCP (JSON Lines) and UDP (the course's dialect).
 
 use std::net::IpAddr;
+
+/// Which clients the daemon serves, on either transport of the client port.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientPolicy {
+    /// Serve clients from other hosts too (`--allow-remote-clients`).
+    allow_remote: bool,
+    /// Which addresses count as this host's: [`is_local`], or a test's stand-in.
+    is_local: fn(IpAddr) -> bool,
+}
+
+impl ClientPolicy {
+    pub(crate) fn new(allow_remote: bool, is_local: fn(IpAddr) -> bool) -> ClientPolicy {
+        ClientPolicy { allow_remote, is_local }
+    }
+
+    /// Whether a client at `ip` may drive this daemon. Local addresses are only looked up
+    /// when remote clients are refused (the lookup lists the host's interfaces).
+    pub(crate) fn allows(&self, ip: IpAddr) -> bool {
+        self.allow_remote || (self.is_local)(ip)
+    }
+}
 
 /// Whether `ip` is this host: any loopback address (127.0.0.0/8, ::1, also IPv4-mapped), or an
 /// address of one of its interfaces.
@@ -36,5 +58,17 @@ mod tests {
         assert!(is_local("::ffff:127.0.0.9".parse().unwrap()));
         assert!(!is_local("192.0.2.1".parse().unwrap()));
         assert!(!is_local("2001:db8::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_policy_refuses_remote_clients_unless_allowed() {
+        fn only_loopback(ip: IpAddr) -> bool {
+            ip.is_loopback()
+        }
+        let (local, remote) = ("127.0.0.1".parse().unwrap(), "192.0.2.1".parse().unwrap());
+        let strict = ClientPolicy::new(false, only_loopback);
+        assert!(strict.allows(local) && !strict.allows(remote));
+        let open = ClientPolicy::new(true, only_loopback);
+        assert!(open.allows(local) && open.allows(remote));
     }
 }

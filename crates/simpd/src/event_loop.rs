@@ -7,7 +7,7 @@
 //! timer re-armed from `poll_timeout`.
 
 use std::future::{pending, Future};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use simp_proto::ipc::Event;
@@ -16,6 +16,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn};
 
+use crate::access::ClientPolicy;
 use crate::{DaemonConfig, DaemonError};
 
 mod course;
@@ -38,10 +39,8 @@ struct Shell {
     slot: ClientSlot,
     /// The client port's UDP side.
     course: CoursePort,
-    /// Serve clients from other hosts (IPC.md "Access").
-    allow_remote: bool,
-    /// Which client addresses count as this host's.
-    is_local: fn(IpAddr) -> bool,
+    /// Who may be a client, over either transport (IPC.md "Access").
+    policy: ClientPolicy,
 }
 
 /// Serves peers and the client until `shutdown` completes, then leaves any chat (see
@@ -100,8 +99,7 @@ impl Shell {
             origin: Instant::now(),
             slot: ClientSlot::Free,
             course: CoursePort::new(course),
-            allow_remote: config.allow_remote_clients,
-            is_local: config.is_local_client,
+            policy: ClientPolicy::new(config.allow_remote_clients, config.is_local_client),
         }
     }
 

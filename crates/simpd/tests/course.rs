@@ -254,3 +254,31 @@ async fn a_client_port_taken_over_udp_is_reported_naming_the_address() {
     assert!(error.contains(&format!("UDP {addr}")) && error.contains("in use"), "{error}");
     assert!(error.contains("--client-port"), "the message says what to change: {error}");
 }
+
+#[tokio::test]
+async fn a_course_client_from_another_host_is_refused_unless_allowed() {
+    // One machine has no remote host: the test names 127.0.7.69 "remote" by configuration, as
+    // the TCP side's test does (hostile_ipc.rs); both sides follow the same policy.
+    fn only_69_is_remote(ip: std::net::IpAddr) -> bool {
+        ip != common::ip(7, 69)
+    }
+    let strict = start_daemon(ip(7, 61), |c| c.is_local_client = only_69_is_remote);
+    let open = start_daemon(ip(7, 62), |c| {
+        c.is_local_client = only_69_is_remote;
+        c.allow_remote_clients = true;
+    });
+
+    let mut remote = CourseClient::new(69, &strict);
+    remote.send("connect|username=mallory");
+    remote.expect_silence(Duration::from_millis(300));
+    // The slot stayed free: a local course client gets it.
+    let mut local = CourseClient::new(63, &strict);
+    local.send("connect|username=alice");
+    local.expect("ok");
+
+    let mut allowed = CourseClient::new(69, &open);
+    allowed.send("connect|username=bob");
+    allowed.expect("ok");
+    allowed.send("quit");
+    allowed.expect("ok");
+}

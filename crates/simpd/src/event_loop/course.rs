@@ -27,7 +27,6 @@ use tracing::{debug, info, warn};
 
 use super::slot::ClientSlot;
 use super::Shell;
-use crate::access::is_local;
 
 /// Room for the largest UDP payload (SPEC 1), as on the peer port.
 const RECV_BUF: usize = 65_536;
@@ -75,7 +74,7 @@ impl Shell {
 
     /// The first `len` bytes of the course buffer, from `from`.
     fn course_datagram(&mut self, len: usize, from: SocketAddr) {
-        if !self.allow_remote && !is_local(from.ip()) {
+        if !self.policy.allows(from.ip()) {
             warn!(client = %from, "refused a UDP client from another host; start simpd with --allow-remote-clients to serve it");
             return;
         }

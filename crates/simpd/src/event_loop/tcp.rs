@@ -191,7 +191,7 @@ impl Shell {
 
     /// A new client connection: served, refused as a second client, or refused as remote.
     fn accept(&mut self, stream: TcpStream, from: SocketAddr) {
-        if !(self.allow_remote || (self.is_local)(from.ip())) {
+        if !self.policy.allows(from.ip()) {
             warn!(client = %from, "refused a client from another host; start simpd with --allow-remote-clients to serve it");
             return;
         }
