@@ -1,8 +1,8 @@
 //! The client ↔ daemon vocabulary of `IPC.md`, as serde types shared by `simpd` and `simp`.
 //!
 //! Serialized with serde_json these are exactly the JSON Lines of IPC.md: commands are tagged
-//! by `"cmd"`, events by `"event"`. The framing (one object per line, 64 KiB limit) belongs to
-//! the transports, not here.
+//! by `"cmd"`, events by `"event"`; [`jsonl`] is the one codec of those lines. Reading lines
+//! off a socket (with the 64 KiB limit) belongs to the transports, not here.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub mod course;
+pub mod jsonl;
 
 /// The daemon-to-daemon port when a peer address names none.
 pub const DEFAULT_PORT: u16 = 7777;

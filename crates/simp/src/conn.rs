@@ -9,7 +9,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use simp_proto::ipc::{Command, Event, DEFAULT_CLIENT_PORT, MAX_LINE};
+use simp_proto::ipc::{jsonl, Command, Event, DEFAULT_CLIENT_PORT, MAX_LINE};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -132,7 +132,7 @@ impl EventReader {
 /// Turns one line (without its newline) into an event, never panicking on what arrives.
 pub fn decode_line(line: &[u8]) -> Incoming {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    match serde_json::from_slice::<Event>(line) {
+    match jsonl::parse_event(line) {
         Ok(event) => Incoming::Event(event),
         Err(err) => {
             let shown: String = String::from_utf8_lossy(line).chars().take(120).collect();
@@ -153,8 +153,8 @@ pub struct CommandWriter {
 impl CommandWriter {
     /// Sends one command as one line.
     pub async fn send(&mut self, cmd: &Command) -> Result<(), ConnError> {
-        let mut line = serde_json::to_vec(cmd).map_err(io::Error::other)?;
-        line.push(b'\n');
+        let mut line = Vec::new();
+        jsonl::write_command(&mut line, cmd).map_err(io::Error::other)?;
         self.inner.write_all(&line).await?;
         Ok(())
     }

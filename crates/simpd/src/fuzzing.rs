@@ -2,9 +2,8 @@
 //! corpus replay test (`tests/fuzz_corpus.rs`) run exactly the same checks. Behind the
 //! `fuzzing` feature: nothing else needs it.
 
+use simp_proto::ipc::jsonl::{parse_command, write_event};
 use simp_proto::ipc::{ErrorCode, Event};
-
-use crate::ipc_line::{parse_command, write_event};
 
 /// Target `ipc_line`: one client line (any bytes) through [`parse_command`] never panics; a
 /// command it accepts serializes back to a line that parses to the same command; a refusal

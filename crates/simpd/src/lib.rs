@@ -21,7 +21,6 @@ pub mod cli;
 mod event_loop;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-pub mod ipc_line;
 pub mod line_reader;
 
 use std::future::Future;

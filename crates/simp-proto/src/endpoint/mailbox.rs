@@ -4,13 +4,9 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::ipc::jsonl::{chunks, MESSAGE_JSON_BUDGET};
 use crate::ipc::Event;
 
-/// What the escaped text of one `message` event may take once JSON-encoded: IPC.md's 64 KiB
-/// line, less room for the event's other fields (an escaped 32-byte name takes at most 256
-/// bytes in JSON). A longer message (a byte above 0x7F takes four characters escaped, five in
-/// JSON) becomes several consecutive `message` events.
-pub(super) const MESSAGE_JSON_BUDGET: usize = crate::ipc::MAX_LINE - 512;
 /// Text kept for an absent client at most, besides the count limit of `store_limit`.
 pub(super) const STORE_MAX_BYTES: usize = 4 * 1024 * 1024;
 
@@ -109,41 +105,4 @@ impl Mailbox {
             self.stored_bytes += len;
         }
     }
-}
-
-/// Bytes that JSON needs for one character of escaped text (printable ASCII, TAB or LF).
-fn json_cost(b: u8) -> usize {
-    match b {
-        b'"' | b'\\' | b'\t' | b'\n' => 2,
-        _ => 1,
-    }
-}
-
-/// Splits escaped text into pieces whose JSON fits [`MESSAGE_JSON_BUDGET`], never inside a
-/// `\xNN`. Text that fits is one piece.
-pub(super) fn chunks(text: &str) -> impl Iterator<Item = &str> {
-    let mut rest = text;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        // Escaped text is ASCII, so every index is a char boundary.
-        let bytes = rest.as_bytes();
-        let mut cost = 0;
-        let mut cut = bytes.len();
-        for (i, &b) in bytes.iter().enumerate() {
-            cost += json_cost(b);
-            if cost > MESSAGE_JSON_BUDGET {
-                cut = i;
-                break;
-            }
-        }
-        // Step back over an escape that the cut would split.
-        if let Some(back) = (1..4).find(|&k| cut >= k && cut < bytes.len() && bytes[cut - k..].starts_with(b"\\x")) {
-            cut -= back;
-        }
-        let (head, tail) = rest.split_at(cut.max(1));
-        rest = tail;
-        Some(head)
-    })
 }

@@ -11,6 +11,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use simp_proto::ipc::jsonl::{parse_command, write_event};
 use simp_proto::ipc::{Command, ErrorCode, Event, MAX_LINE};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -20,7 +21,6 @@ use tracing::{debug, info, warn};
 
 use super::slot::ClientSlot;
 use super::{sleep_until_some, Shell};
-use crate::ipc_line::{parse_command, write_event};
 use crate::line_reader::{Line, LineReader};
 
 /// Events waiting for a client that is slow to read them: beyond this, the endpoint stops

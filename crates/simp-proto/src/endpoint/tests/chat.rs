@@ -262,19 +262,3 @@ fn the_store_for_an_absent_client_is_bounded_in_bytes_too() {
     assert_eq!(acked, STORE_MAX_BYTES / 60_000, "stored while under the byte bound, then not acknowledged");
     h.expect_nothing();
 }
-
-#[test]
-fn chunks_never_cut_an_escape() {
-    // Internal: a unit test of the engine's splitting of long messages into events.
-    use super::super::mailbox::{chunks, MESSAGE_JSON_BUDGET};
-    for lead in 0..4 {
-        let text = format!("{}{}", "a".repeat(lead), "\\xff".repeat(40_000));
-        let pieces: Vec<&str> = chunks(&text).collect();
-        assert_eq!(pieces.concat(), text);
-        for p in &pieces {
-            assert!(p.len() <= MESSAGE_JSON_BUDGET);
-            let tail = p.trim_start_matches('a');
-            assert!(tail.len() % 4 == 0 && (tail.is_empty() || tail.starts_with("\\x")), "lead {lead}: a cut escape");
-        }
-    }
-}

@@ -1,9 +1,12 @@
-//! One JSON line of IPC.md in, one typed [`Command`] out; one [`Event`] out as one line.
+//! The one JSON Lines codec of IPC.md, both ways: a client's line in, a typed [`Command`] out
+//! and an [`Event`] out as one line (the daemon's side); the reverse for the client; and the
+//! splitting of long messages so that every `message` event fits IPC.md's line limit.
 //!
 //! Kept pure (bytes in, value out, no I/O) so that it can be fuzzed and unit-tested on its
-//! own, and so that the connection code never has to look inside a line.
+//! own, and so that the connection code never has to look inside a line. Reading lines off a
+//! socket (with the cap of [`MAX_LINE`]) belongs to the transports.
 
-use simp_proto::ipc::{Command, ErrorCode, Event};
+use super::{Command, ErrorCode, Event, MAX_LINE};
 
 /// Parses one line (without its newline) into a [`Command`].
 ///
@@ -109,11 +112,67 @@ fn fast_path(line: &[u8]) -> Option<Command> {
     }
 }
 
-/// Appends `event` as one JSON line to `out`.
+/// Appends `event` as one JSON line to `out` (the daemon's side).
 pub fn write_event(out: &mut Vec<u8>, event: &Event) -> Result<(), serde_json::Error> {
     serde_json::to_writer(&mut *out, event)?;
     out.push(b'\n');
     Ok(())
+}
+
+/// Parses one line from the daemon (without its newline) into an [`Event`] (the client's
+/// side). An error means a line this version does not understand, e.g. from a newer daemon.
+pub fn parse_event(line: &[u8]) -> Result<Event, serde_json::Error> {
+    serde_json::from_slice(line)
+}
+
+/// Appends `command` as one JSON line to `out` (the client's side).
+pub fn write_command(out: &mut Vec<u8>, command: &Command) -> Result<(), serde_json::Error> {
+    serde_json::to_writer(&mut *out, command)?;
+    out.push(b'\n');
+    Ok(())
+}
+
+/// What the escaped text of one `message` event may take once JSON-encoded: IPC.md's 64 KiB
+/// line, less room for the event's other fields (an escaped 32-byte name takes at most 256
+/// bytes in JSON). A longer message (a byte above 0x7F takes four characters escaped, five in
+/// JSON) becomes several consecutive `message` events.
+pub(crate) const MESSAGE_JSON_BUDGET: usize = MAX_LINE - 512;
+
+/// Bytes that JSON needs for one character of escaped text (printable ASCII, TAB or LF).
+fn json_cost(b: u8) -> usize {
+    match b {
+        b'"' | b'\\' | b'\t' | b'\n' => 2,
+        _ => 1,
+    }
+}
+
+/// Splits escaped text into pieces whose JSON fits [`MESSAGE_JSON_BUDGET`], never inside a
+/// `\xNN`. Text that fits is one piece.
+pub(crate) fn chunks(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        // Escaped text is ASCII, so every index is a char boundary.
+        let bytes = rest.as_bytes();
+        let mut cost = 0;
+        let mut cut = bytes.len();
+        for (i, &b) in bytes.iter().enumerate() {
+            cost += json_cost(b);
+            if cost > MESSAGE_JSON_BUDGET {
+                cut = i;
+                break;
+            }
+        }
+        // Step back over an escape that the cut would split.
+        if let Some(back) = (1..4).find(|&k| cut >= k && cut < bytes.len() && bytes[cut - k..].starts_with(b"\\x")) {
+            cut -= back;
+        }
+        let (head, tail) = rest.split_at(cut.max(1));
+        rest = tail;
+        Some(head)
+    })
 }
 
 fn kind_of(value: &serde_json::Value) -> &'static str {
@@ -232,5 +291,38 @@ mod tests {
             lines,
             [r#"{"event":"error","code":"client-busy","message":"a\nb"}"#, r#"{"event":"queued","id":"1"}"#]
         );
+    }
+
+    #[test]
+    fn commands_and_events_go_both_ways() {
+        let mut out = Vec::new();
+        write_command(&mut out, &Command::Chat { text: "hi".into(), id: Some("7".into()) }).unwrap();
+        assert_eq!(out, b"{\"cmd\":\"chat\",\"text\":\"hi\",\"id\":\"7\"}\n");
+        assert_eq!(
+            parse_command(&out[..out.len() - 1]).unwrap(),
+            Command::Chat { text: "hi".into(), id: Some("7".into()) }
+        );
+        let event = Event::Delivered { id: "7".into() };
+        let mut out = Vec::new();
+        write_event(&mut out, &event).unwrap();
+        assert_eq!(parse_event(&out[..out.len() - 1]).unwrap(), event);
+        assert!(parse_event(br#"{"event":"dance"}"#).is_err());
+    }
+
+    #[test]
+    fn chunks_never_cut_an_escape() {
+        for lead in 0..4 {
+            let text = format!("{}{}", "a".repeat(lead), "\\xff".repeat(40_000));
+            let pieces: Vec<&str> = chunks(&text).collect();
+            assert_eq!(pieces.concat(), text);
+            for p in &pieces {
+                assert!(p.len() <= MESSAGE_JSON_BUDGET);
+                let tail = p.trim_start_matches('a');
+                assert!(
+                    tail.len() % 4 == 0 && (tail.is_empty() || tail.starts_with("\\x")),
+                    "lead {lead}: a cut escape"
+                );
+            }
+        }
     }
 }
