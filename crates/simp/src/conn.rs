@@ -1,16 +1,18 @@
 //! The IPC connection to `simpd`: JSON Lines over TCP (IPC.md).
 //!
 //! The connection is split in two so the reading half can live in its own task and feed a
-//! channel, which keeps the front ends' `select!` loops trivially cancel-safe. Framing is done
-//! by hand rather than with `Lines` so that a daemon sending an endless line cannot make the
-//! client grow without bound: lines over [`MAX_LINE`] are skipped and reported.
+//! channel, which keeps the front ends' `select!` loops trivially cancel-safe. Framing is the
+//! daemon's own capped [`LineReader`] rather than `Lines`, so that a daemon sending an endless
+//! line cannot make the client grow without bound: lines over [`MAX_LINE`] are skipped and
+//! reported.
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use simp_proto::ipc::{jsonl, Command, Event, DEFAULT_CLIENT_PORT, MAX_LINE};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use simpd::line_reader::{Line, LineReader};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -68,42 +70,26 @@ pub async fn connect(addr: SocketAddr) -> Result<(EventReader, CommandWriter), C
     // Chat lines are tiny and interactive: never let Nagle hold one back.
     stream.set_nodelay(true)?;
     let (read, write) = stream.into_split();
-    Ok((EventReader { inner: BufReader::new(read), line: Vec::new() }, CommandWriter { inner: write }))
+    let inner = LineReader::new(read, MAX_LINE).keep_unterminated();
+    Ok((EventReader { inner }, CommandWriter { inner: write }))
 }
 
 /// The reading half: yields one [`Incoming`] per line.
 #[derive(Debug)]
 pub struct EventReader {
-    inner: BufReader<OwnedReadHalf>,
-    line: Vec<u8>,
+    inner: LineReader<OwnedReadHalf>,
 }
 
 impl EventReader {
     /// The next line, or `None` once the daemon has closed the connection.
     pub async fn next(&mut self) -> Result<Option<Incoming>, ConnError> {
-        let mut overlong = false;
-        self.line.clear();
-        loop {
-            let buf = self.inner.fill_buf().await?;
-            if buf.is_empty() {
-                // A last line without its newline is still a line.
-                return Ok(if self.line.is_empty() && !overlong { None } else { Some(self.decode(overlong)) });
+        Ok(match self.inner.next().await? {
+            Line::Complete(line) => Some(decode_line(&line)),
+            Line::TooLong => {
+                Some(Incoming::Garbled(format!("the daemon sent a line over {MAX_LINE} bytes; it was skipped")))
             }
-            let (chunk, used, done) = match buf.iter().position(|&b| b == b'\n') {
-                Some(i) => (&buf[..i], i + 1, true),
-                None => (buf, buf.len(), false),
-            };
-            if !overlong && self.line.len() + chunk.len() <= MAX_LINE {
-                self.line.extend_from_slice(chunk);
-            } else {
-                overlong = true;
-                self.line.clear();
-            }
-            self.inner.consume(used);
-            if done {
-                return Ok(Some(self.decode(overlong)));
-            }
-        }
+            Line::Eof => None,
+        })
     }
 
     /// Spawns a task that forwards every line to a channel, ending with `Ok(None)` or an error.
@@ -119,13 +105,6 @@ impl EventReader {
             }
         });
         rx
-    }
-
-    fn decode(&self, overlong: bool) -> Incoming {
-        if overlong {
-            return Incoming::Garbled(format!("the daemon sent a line over {MAX_LINE} bytes; it was skipped"));
-        }
-        decode_line(&self.line)
     }
 }
 

@@ -1,8 +1,9 @@
-//! A newline-delimited reader with a hard cap on line length (IPC.md: 64 KiB per line).
+//! A newline-delimited reader with a hard cap on line length (IPC.md: 64 KiB per line), for
+//! both ends of the client port: the daemon reading its client, and `simp` reading its daemon.
 //!
-//! A client is untrusted input: a line that never ends must not grow memory. Once a line
+//! The other end is untrusted input: a line that never ends must not grow memory. Once a line
 //! passes the cap the reader reports it once and throws bytes away up to the next newline,
-//! without keeping them.
+//! without keeping them. (It lives here rather than in `simp-proto`, which has no runtime.)
 
 use std::io;
 
@@ -15,8 +16,8 @@ pub enum Line {
     Complete(Vec<u8>),
     /// A line went over the cap; the rest of it, up to its newline, will be skipped.
     TooLong,
-    /// The peer closed the connection (a last unterminated line is dropped: it was never sent
-    /// as a command).
+    /// The peer closed the connection. A last unterminated line is dropped (it was never sent
+    /// as a command) unless the reader keeps it ([`LineReader::keep_unterminated`]).
     Eof,
 }
 
@@ -28,12 +29,22 @@ pub struct LineReader<R> {
     line: Vec<u8>,
     /// Inside an over-long line: skip up to its newline.
     discarding: bool,
+    /// At EOF, a last line without its newline is still a line.
+    keep_unterminated: bool,
 }
 
 impl<R: AsyncRead + Unpin> LineReader<R> {
     /// A reader of lines of at most `max` bytes (newline excluded).
     pub fn new(inner: R, max: usize) -> LineReader<R> {
-        LineReader { inner: BufReader::new(inner), max, line: Vec::new(), discarding: false }
+        LineReader { inner: BufReader::new(inner), max, line: Vec::new(), discarding: false, keep_unterminated: false }
+    }
+
+    /// A reader that, at EOF, still returns a last line that has no newline: what a daemon
+    /// wrote before it closed is shown to its user, while the daemon itself never acts on a
+    /// command that was not finished.
+    pub fn keep_unterminated(mut self) -> LineReader<R> {
+        self.keep_unterminated = true;
+        self
     }
 
     /// The next line.
@@ -44,6 +55,9 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         loop {
             let available = self.inner.fill_buf().await?;
             if available.is_empty() {
+                if self.keep_unterminated && !self.line.is_empty() {
+                    return Ok(Line::Complete(std::mem::take(&mut self.line)));
+                }
                 return Ok(Line::Eof);
             }
             let newline = available.iter().position(|&b| b == b'\n');
@@ -111,6 +125,22 @@ mod tests {
         assert_eq!(reader.next().await.unwrap(), Line::TooLong);
         assert_eq!(reader.next().await.unwrap(), Line::Complete(b"after".to_vec()));
         assert_eq!(reader.next().await.unwrap(), Line::Eof);
+    }
+
+    #[tokio::test]
+    async fn an_unterminated_last_line_is_kept_only_when_asked() {
+        for (keep, expected) in [(false, None), (true, Some(Line::Complete(b"last".to_vec())))] {
+            let (mut tx, rx) = tokio::io::duplex(1024);
+            let reader = LineReader::new(rx, 8);
+            let mut reader = if keep { reader.keep_unterminated() } else { reader };
+            tx.write_all(b"one\nlast").await.unwrap();
+            drop(tx);
+            assert_eq!(reader.next().await.unwrap(), Line::Complete(b"one".to_vec()));
+            if let Some(line) = expected {
+                assert_eq!(reader.next().await.unwrap(), line);
+            }
+            assert_eq!(reader.next().await.unwrap(), Line::Eof);
+        }
     }
 
     #[tokio::test]
