@@ -16,8 +16,10 @@ use simp_proto::ipc::DEFAULT_CLIENT_PORT;
 /// a chat (asking the peer's IP) or to wait for a call. In a chat, typed lines are messages;
 /// /leave ends the chat, /quit quits, and q quits from every menu and prompt.
 ///
-/// On a terminal it opens a full-screen interface with scrollback (PgUp/PgDn), timestamps, a
-/// status bar and delivery marks; otherwise (or with --plain) it prints one line per event, so
+/// On a terminal it opens a full-screen interface with scrollback (PgUp/PgDn or the mouse
+/// wheel; End jumps to the newest line), timestamps, a status bar and delivery marks; a paste
+/// is one message (confirmed when over 5 lines or one datagram), and Ctrl-C in a chat asks
+/// before leaving. Otherwise (or with --plain) it prints one line per event, so
 /// scripts can drive it through pipes. Only ASCII text is sent, as SIMP requires.
 #[derive(Debug, Parser)]
 #[command(name = "simp", version)]

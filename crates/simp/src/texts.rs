@@ -154,6 +154,17 @@ pub const QUITTING: &str = "quitting…";
 /// Shown after Esc, until the next key.
 pub const ESC_HINT: &str = "  [Esc: press q to quit]";
 
+/// The question before sending a long message (see `tui::keys::confirm_send`).
+pub fn confirm_send(lines: usize, datagrams: usize) -> String {
+    let parts = if datagrams > 1 { format!(", sent as {datagrams} datagrams") } else { String::new() };
+    format!("send this {lines}-line message{parts}? Enter or y sends, any other key edits it")
+}
+
+/// The question after Ctrl-C in a chat.
+pub fn confirm_quit(user: &str) -> String {
+    format!("leave the chat with {user} and quit? y or Ctrl-C quits, any other key stays")
+}
+
 /// The input line outside free-text prompts.
 pub const PRESS_A_KEY: &str = "  (press a key)";
 

@@ -1,7 +1,10 @@
 //! Keys to [`Input`]s: editing keys change the input line, Enter hands a line to the
 //! [`App`](crate::app::App), menus take single keys, and Esc then `q` quits from anywhere.
+//! A paste (bracketed paste) lands in the input line whole, line breaks included, so Enter
+//! sends it as one message; a long one is confirmed first ([`Confirm`]).
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+use simp_proto::wire::DEFAULT_MAX_PAYLOAD;
 
 use super::editor::LineEditor;
 use crate::app::Phase;
@@ -22,6 +25,44 @@ pub struct UiState {
     pub total: usize,
     /// Esc was pressed: a following `q` quits.
     pub esc: bool,
+    /// A question waiting for its answer key.
+    pub confirm: Option<Confirm>,
+}
+
+/// A question the input line asks before acting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    /// Send this long message? Enter or `y` sends, anything else returns it to the input line.
+    Send {
+        /// The message.
+        text: String,
+        /// Its lines.
+        lines: usize,
+        /// The datagrams it takes at the default payload limit.
+        datagrams: usize,
+    },
+    /// Ctrl-C in a chat: leave it and quit? `y` or Ctrl-C again quits.
+    Quit,
+}
+
+/// More lines than this in one message are confirmed before sending.
+pub const CONFIRM_LINES: usize = 5;
+
+/// Lines the mouse wheel scrolls per notch.
+pub const WHEEL_LINES: usize = 3;
+
+/// The datagrams a message takes at the default `--max-payload` (SPEC 1: longer text is split
+/// into consecutive chat datagrams). An estimate: the peer's daemon may use another limit, and
+/// splitting at a space may add one.
+pub fn datagrams(text: &str) -> usize {
+    text.len().div_ceil(DEFAULT_MAX_PAYLOAD).max(1)
+}
+
+/// The question to ask before sending `text`, if it is long enough to deserve one.
+pub fn confirm_send(text: &str) -> Option<Confirm> {
+    let lines = text.split('\n').count();
+    let datagrams = datagrams(text);
+    (lines > CONFIRM_LINES || datagrams > 1).then(|| Confirm::Send { text: text.to_owned(), lines, datagrams })
 }
 
 impl UiState {
@@ -31,10 +72,47 @@ impl UiState {
     }
 }
 
+/// Applies a paste: into the input line where text is read (line breaks kept in a chat, where
+/// they make one multi-line message; dropped in a name or an address); ignored in menus, so a
+/// pasted `q` cannot quit.
+pub fn handle_paste(ui: &mut UiState, text: &str, phase: &Phase) -> Input {
+    if ui.confirm.is_some() || !phase.takes_text() {
+        return Input::Nothing;
+    }
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    // Copying whole lines takes their last line break along; it would only send an empty line.
+    let text = text.trim_end_matches('\n');
+    let multi_line = matches!(phase, Phase::Chatting { .. });
+    for c in text.chars() {
+        if c != '\n' || multi_line {
+            ui.editor.insert(c);
+        }
+    }
+    Input::Nothing
+}
+
+/// Applies a mouse event: the wheel scrolls the log.
+pub fn handle_mouse(ui: &mut UiState, mouse: MouseEvent) -> Input {
+    match mouse.kind {
+        MouseEventKind::ScrollUp => ui.scroll += WHEEL_LINES,
+        MouseEventKind::ScrollDown => ui.scroll = ui.scroll.saturating_sub(WHEEL_LINES),
+        _ => {}
+    }
+    Input::Nothing
+}
+
 /// Applies one key press.
 pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if let Some(confirm) = ui.confirm.take() {
+        return answer(ui, confirm, key);
+    }
     if ctrl && key.code == KeyCode::Char('c') {
+        // Quitting ends a chat for the peer too: ask first.
+        if matches!(phase, Phase::Chatting { .. }) {
+            ui.confirm = Some(Confirm::Quit);
+            return Input::Nothing;
+        }
         return Input::Quit;
     }
     // Esc then q; typed quickly (or sent by a script) the terminal delivers the pair as one
@@ -56,6 +134,8 @@ pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
             ui.scroll = ui.scroll.saturating_sub(ui.page.saturating_sub(1).max(1));
             return Input::Nothing;
         }
+        // End also jumps to the newest line (and, below, to the end of the input line).
+        KeyCode::End => ui.scroll = 0,
         _ => {}
     }
     if !phase.takes_text() {
@@ -63,7 +143,13 @@ pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
     }
     let editor = &mut ui.editor;
     match key.code {
-        KeyCode::Enter => return Input::Line(editor.submit()),
+        KeyCode::Enter => {
+            let line = editor.submit();
+            match confirm_send(&line) {
+                Some(confirm) if matches!(phase, Phase::Chatting { .. }) => ui.confirm = Some(confirm),
+                _ => return Input::Line(line),
+            }
+        }
         KeyCode::Char('a') if ctrl => editor.home(),
         KeyCode::Char('e') if ctrl => editor.end(),
         KeyCode::Char('u') if ctrl => editor.kill_to_start(),
@@ -85,6 +171,22 @@ pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
         _ => {}
     }
     Input::Nothing
+}
+
+/// The key that answers a [`Confirm`].
+fn answer(ui: &mut UiState, confirm: Confirm, key: KeyEvent) -> Input {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let yes = matches!(key.code, KeyCode::Char('y' | 'Y')) && !ctrl;
+    match confirm {
+        Confirm::Send { text, .. } if yes || key.code == KeyCode::Enter => Input::Line(text),
+        Confirm::Send { text, .. } => {
+            // Back to the input line, to edit or clear.
+            text.chars().for_each(|c| ui.editor.insert(c));
+            Input::Nothing
+        }
+        Confirm::Quit if yes || (ctrl && key.code == KeyCode::Char('c')) => Input::Quit,
+        Confirm::Quit => Input::Nothing,
+    }
 }
 
 /// Outside free-text prompts a key is a choice, spelled as the line plain mode would read.
@@ -197,5 +299,66 @@ mod tests {
         handle_key(&mut ui, key(KeyCode::PageDown), &Phase::Menu);
         handle_key(&mut ui, key(KeyCode::PageDown), &Phase::Menu);
         assert_eq!(ui.scroll, 0);
+    }
+
+    #[test]
+    fn a_paste_becomes_one_message_and_a_long_one_is_confirmed() {
+        let mut ui = UiState::new();
+        let phase = chatting();
+        assert_eq!(handle_paste(&mut ui, "one\r\ntwo\nthree\n", &phase), Input::Nothing);
+        assert_eq!(handle_key(&mut ui, key(KeyCode::Enter), &phase), Input::Line("one\ntwo\nthree".into()));
+
+        let long = "a\nb\nc\nd\ne\nf";
+        handle_paste(&mut ui, long, &phase);
+        assert_eq!(handle_key(&mut ui, key(KeyCode::Enter), &phase), Input::Nothing);
+        assert_eq!(ui.confirm, Some(Confirm::Send { text: long.into(), lines: 6, datagrams: 1 }));
+        assert_eq!(handle_key(&mut ui, key(KeyCode::Char('n')), &phase), Input::Nothing);
+        assert_eq!(ui.editor.text(), long, "not confirmed: back in the input line");
+        handle_key(&mut ui, key(KeyCode::Enter), &phase);
+        assert_eq!(handle_key(&mut ui, key(KeyCode::Char('y')), &phase), Input::Line(long.into()));
+
+        let big = "x".repeat(DEFAULT_MAX_PAYLOAD + 1);
+        handle_paste(&mut ui, &big, &phase);
+        handle_key(&mut ui, key(KeyCode::Enter), &phase);
+        assert!(matches!(ui.confirm, Some(Confirm::Send { datagrams: 2, lines: 1, .. })));
+        assert_eq!(handle_key(&mut ui, key(KeyCode::Enter), &phase), Input::Line(big));
+    }
+
+    #[test]
+    fn a_paste_outside_a_chat_is_one_line_or_ignored() {
+        let mut ui = UiState::new();
+        handle_paste(&mut ui, "127.0.0.2\n", &Phase::AskPeer);
+        assert_eq!(handle_key(&mut ui, key(KeyCode::Enter), &Phase::AskPeer), Input::Line("127.0.0.2".into()));
+        assert_eq!(handle_paste(&mut ui, "q", &Phase::Menu), Input::Nothing, "a pasted q does not quit");
+        assert_eq!(ui.editor.text(), "");
+    }
+
+    #[test]
+    fn ctrl_c_in_a_chat_asks_first() {
+        let mut ui = UiState::new();
+        let phase = chatting();
+        assert_eq!(handle_key(&mut ui, ctrl('c'), &phase), Input::Nothing);
+        assert_eq!(ui.confirm, Some(Confirm::Quit));
+        assert_eq!(handle_key(&mut ui, key(KeyCode::Char('x')), &phase), Input::Nothing);
+        assert_eq!(ui.editor.text(), "", "the answer key is not typed");
+        handle_key(&mut ui, ctrl('c'), &phase);
+        assert_eq!(handle_key(&mut ui, key(KeyCode::Char('y')), &phase), Input::Quit);
+        handle_key(&mut ui, ctrl('c'), &phase);
+        assert_eq!(handle_key(&mut ui, ctrl('c'), &phase), Input::Quit, "Ctrl-C twice quits");
+    }
+
+    #[test]
+    fn the_wheel_scrolls_and_end_jumps_to_the_newest_line() {
+        let mut ui = UiState::new();
+        let wheel = |kind| MouseEvent { kind, column: 0, row: 0, modifiers: KeyModifiers::NONE };
+        handle_mouse(&mut ui, wheel(MouseEventKind::ScrollUp));
+        handle_mouse(&mut ui, wheel(MouseEventKind::ScrollUp));
+        handle_mouse(&mut ui, wheel(MouseEventKind::ScrollDown));
+        assert_eq!(ui.scroll, WHEEL_LINES);
+        let phase = chatting();
+        type_str(&mut ui, "ab", &phase);
+        handle_key(&mut ui, key(KeyCode::Home), &phase);
+        handle_key(&mut ui, key(KeyCode::End), &phase);
+        assert_eq!((ui.scroll, ui.editor.cursor()), (0, 2));
     }
 }

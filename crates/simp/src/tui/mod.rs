@@ -1,6 +1,10 @@
 //! The full-screen terminal interface (ratatui + crossterm), used when stdin and stdout are
 //! terminals.
 //!
+//! Besides keys it asks the terminal for bracketed paste (a paste arrives whole, so it becomes
+//! one message and a pasted line break cannot send half of it), focus changes and mouse-wheel
+//! reports (button events only, SGR encoding: mode 1000 + 1006, so motion is never reported).
+//!
 //! The terminal is restored on every way out: a guard leaves the alternate screen and raw
 //! mode when dropped (normal return, error, unwinding), and a panic hook does the same before
 //! the panic message is printed, so the message lands on a usable screen.
@@ -14,7 +18,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
-use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use crossterm::event::{
+    DisableBracketedPaste, DisableFocusChange, EnableBracketedPaste, EnableFocusChange, Event as TermEvent,
+    EventStream, KeyEventKind,
+};
 use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
 use crossterm::{cursor, execute};
 use futures_util::StreamExt;
@@ -70,6 +77,8 @@ impl Front for Tui {
                 Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
                     return Ok(keys::handle_key(&mut self.ui, key, phase));
                 }
+                Some(Ok(TermEvent::Paste(text))) => return Ok(keys::handle_paste(&mut self.ui, &text, phase)),
+                Some(Ok(TermEvent::Mouse(mouse))) => return Ok(keys::handle_mouse(&mut self.ui, mouse)),
                 Some(Ok(TermEvent::Resize(..))) => return Ok(Input::Nothing),
                 Some(Ok(_)) => {}
                 Some(Err(err)) => return Err(err),
@@ -99,7 +108,7 @@ impl TerminalGuard {
         ACTIVE.store(true, Ordering::SeqCst);
         // From here on, dropping the guard undoes whatever part succeeded.
         let guard = TerminalGuard;
-        execute!(io::stdout(), EnterAlternateScreen)?;
+        execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste, EnableFocusChange, WheelReports(true))?;
         Ok(guard)
     }
 }
@@ -107,6 +116,17 @@ impl TerminalGuard {
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore_terminal();
+    }
+}
+
+/// Turns mouse button reports (which include the wheel) on or off: mode 1000 with SGR
+/// encoding (1006). crossterm's `EnableMouseCapture` also turns on motion tracking (1003),
+/// which would wake the client on every mouse move.
+struct WheelReports(bool);
+
+impl crossterm::Command for WheelReports {
+    fn write_ansi(&self, f: &mut impl std::fmt::Write) -> std::fmt::Result {
+        f.write_str(if self.0 { "\x1b[?1000h\x1b[?1006h" } else { "\x1b[?1006l\x1b[?1000l" })
     }
 }
 
@@ -118,7 +138,14 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// message.
 pub fn restore_terminal() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
-        let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
+        let _ = execute!(
+            io::stdout(),
+            WheelReports(false),
+            DisableFocusChange,
+            DisableBracketedPaste,
+            LeaveAlternateScreen,
+            cursor::Show
+        );
         let _ = disable_raw_mode();
     }
 }

@@ -13,13 +13,16 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
-use super::keys::UiState;
+use super::keys::{Confirm, UiState};
 use crate::app::{App, Phase};
 use crate::log::{Delivery, Entry, EntryKind};
 use crate::texts;
 
 /// Width of the `HH:MM:SS ` column; continuation lines are indented by it.
 const STAMP_WIDTH: usize = 9;
+
+/// How a line break in the input line is shown.
+const NEWLINE_MARK: &str = "⏎";
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame<'_>, app: &App, ui: &mut UiState) {
@@ -43,10 +46,14 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, ui: &mut UiState) {
 
     frame.render_widget(status_bar(app, ui.scroll), status_area);
 
-    let prompt = app.prompt().unwrap_or_else(|| match app.phase() {
-        Phase::Quitting => texts::QUITTING.into(),
-        _ => texts::WAITING_FOR_THE_DAEMON.into(),
-    });
+    let prompt = match (&ui.confirm, app.phase()) {
+        (Some(Confirm::Send { lines, datagrams, .. }), _) => texts::confirm_send(*lines, *datagrams),
+        (Some(Confirm::Quit), Phase::Chatting { user, .. }) => texts::confirm_quit(user),
+        _ => app.prompt().unwrap_or_else(|| match app.phase() {
+            Phase::Quitting => texts::QUITTING.into(),
+            _ => texts::WAITING_FOR_THE_DAEMON.into(),
+        }),
+    };
     let esc_hint = if ui.esc { texts::ESC_HINT } else { "" };
     frame.render_widget(
         Paragraph::new(Line::from(vec![
@@ -160,8 +167,14 @@ fn draw_input(frame: &mut Frame<'_>, app: &App, ui: &UiState, area: Rect) {
         return;
     }
     // Escape what is being typed too: a pasted control character must not reach the terminal.
-    let shown: Vec<String> = ui.editor.text().chars().map(|c| crate::escape::field(&c.to_string())).collect();
-    let cursor_col: usize = shown[..ui.editor.cursor()].iter().map(String::len).sum();
+    // A line break (from a paste) shows as one mark.
+    let shown: Vec<String> = ui
+        .editor
+        .text()
+        .chars()
+        .map(|c| if c == '\n' { NEWLINE_MARK.to_owned() } else { crate::escape::field(&c.to_string()) })
+        .collect();
+    let cursor_col: usize = shown[..ui.editor.cursor()].iter().map(|s| s.chars().count()).sum();
     let room = usize::from(area.width).saturating_sub(3).max(1);
     let skip = (cursor_col + 1).saturating_sub(room);
     let visible: String = shown.concat().chars().skip(skip).take(room).collect();
@@ -368,5 +381,25 @@ mod tests {
         for (w, h) in [(1, 1), (5, 3), (20, 4), (200, 2)] {
             render(&app, &mut UiState::new(), w, h);
         }
+    }
+
+    #[test]
+    fn questions_replace_the_prompt_and_line_breaks_show_as_one_mark() {
+        let app = chatting();
+        let mut ui = UiState::new();
+        ui.confirm = Some(Confirm::Send { text: "x".into(), lines: 7, datagrams: 2 });
+        let shown = rows(&render(&app, &mut ui, 100, 6));
+        assert!(
+            shown[4].starts_with("send this 7-line message, sent as 2 datagrams? Enter or y sends"),
+            "{}",
+            shown[4]
+        );
+        ui.confirm = Some(Confirm::Quit);
+        let shown = rows(&render(&app, &mut ui, 100, 6));
+        assert!(shown[4].starts_with("leave the chat with bob and quit? y"), "{}", shown[4]);
+        ui.confirm = None;
+        "a\nb".chars().for_each(|c| ui.editor.insert(c));
+        let buf = render(&app, &mut ui, 100, 6);
+        assert_eq!(rows(&buf)[5], "> a⏎b");
     }
 }
