@@ -99,6 +99,8 @@ pub struct App {
     next_id: u64,
     held: VecDeque<String>,
     refused: Option<String>,
+    /// The input ended (plain mode): finish what is queued, then quit.
+    ending: bool,
 }
 
 impl App {
@@ -113,6 +115,7 @@ impl App {
             next_id: 1,
             held: VecDeque::new(),
             refused: None,
+            ending: false,
         }
     }
 
@@ -192,11 +195,21 @@ impl App {
         }
     }
 
+    /// The input ended (plain mode's stdin closed): finish what is queued — lines held for a
+    /// chat that is still being set up, messages not yet delivered — then quit. Returns the
+    /// `quit` once nothing is left (perhaps at once).
+    pub fn end_of_input(&mut self) -> Vec<Command> {
+        self.ending = true;
+        self.finish_if_done()
+    }
+
     /// Handles one typed line in the current phase.
     pub fn on_line(&mut self, line: &str, now: NaiveTime) -> Vec<Command> {
         let trimmed = line.trim();
         if self.phase.is_transient() {
-            if words::is_quit_while_waiting(trimmed) {
+            // Quitting at once is for a user who is tired of waiting; a line typed behind
+            // others is a script's, and keeps its place (`/quit` after its messages).
+            if self.held.is_empty() && words::is_quit_while_waiting(trimmed) {
                 return self.quit();
             }
             self.held.push_back(line.to_owned());
@@ -265,10 +278,19 @@ impl App {
                 }
                 _ => self.refuse(now, texts::ANSWER_THE_REQUEST.into()),
             },
+            // While the call rings, `q` and `c` act now; anything else waits for the chat (it
+            // is refused if the call fails), and so do `/quit` and `/leave` typed behind it.
             Phase::Calling { .. } => match trimmed {
-                w if words::is_quit(w) => self.quit(),
-                w if words::is_cancel(w) => self.leave(),
-                _ => self.refuse(now, texts::NOT_IN_A_CHAT_YET.into()),
+                w if words::is_quit(w) && (w != words::CHAT_QUIT || self.held.is_empty()) => self.quit(),
+                w if words::is_cancel(w) && (w != words::CHAT_LEAVE || self.held.is_empty()) => {
+                    self.refuse_held(now);
+                    self.leave()
+                }
+                "" => Vec::new(),
+                _ => {
+                    self.held.push_back(line.to_owned());
+                    Vec::new()
+                }
             },
             Phase::Chatting { .. } => self.chat_line(line, now),
             Phase::Connecting
@@ -323,6 +345,9 @@ impl App {
             Event::Ended { reason, detail } => {
                 let detail = detail.map(|d| escape::field(&d));
                 self.push(now, EntryKind::Info(texts::ended(&texts::what(&self.phase), &reason, detail.as_deref())));
+                if matches!(self.phase, Phase::Starting { .. } | Phase::Calling { .. }) {
+                    self.refuse_held(now);
+                }
                 if matches!(
                     self.phase,
                     Phase::Ringing { .. }
@@ -356,6 +381,9 @@ impl App {
             // Errors never change the daemon's state (IPC.md): the answer we waited for is
             // not coming, so go back to where a choice can be made.
             (Phase::Starting { .. } | Phase::Accepting { .. } | Phase::Leaving { .. }, _) => {
+                if matches!(self.phase, Phase::Starting { .. }) {
+                    self.refuse_held(now);
+                }
                 self.set_phase(Phase::Menu)
             }
             (_, ErrorCode::BadText | ErrorCode::QueueFull | ErrorCode::LineTooLong | ErrorCode::NotInChat) => {
@@ -422,13 +450,39 @@ impl App {
         Vec::new()
     }
 
+    /// Drops the lines typed ahead for a chat that will not open, saying so.
+    fn refuse_held(&mut self, now: NaiveTime) {
+        if !self.held.is_empty() {
+            let count = self.held.len();
+            self.held.clear();
+            self.push(now, EntryKind::Error(texts::held_not_sent(count)));
+        }
+    }
+
+    /// Whether lines typed now must wait: for the daemon's answer, or for a ringing call
+    /// to open.
+    fn holds_lines(&self) -> bool {
+        self.phase.is_transient() || matches!(self.phase, Phase::Calling { .. })
+    }
+
     fn replay_held(&mut self, now: NaiveTime) -> Vec<Command> {
         let mut cmds = Vec::new();
-        while !self.phase.is_transient() && self.phase != Phase::Quitting {
+        while !self.holds_lines() && self.phase != Phase::Quitting {
             let Some(line) = self.held.pop_front() else { break };
             cmds.extend(self.on_line(&line, now));
         }
+        cmds.extend(self.finish_if_done());
         cmds
+    }
+
+    /// After the end of input: quits once no line waits and every message sent is settled.
+    fn finish_if_done(&mut self) -> Vec<Command> {
+        let waiting = !self.held.is_empty() && self.holds_lines();
+        if self.ending && self.phase != Phase::Quitting && !waiting && !self.log.has_pending() {
+            self.quit()
+        } else {
+            Vec::new()
+        }
     }
 
     fn push(&mut self, time: NaiveTime, kind: EntryKind) {
@@ -753,5 +807,62 @@ mod tests {
         assert!(
             matches!(&last.kind, EntryKind::Incoming { lines, .. } if lines[0] == format!("m{}", LOG_LIMIT * 2 - 1))
         );
+    }
+
+    #[test]
+    fn a_script_typed_ahead_waits_for_the_chat_and_the_end_of_input_for_delivery() {
+        // The pipe example of `man simp`: everything arrives before the daemon answers.
+        let mut app = App::new();
+        let mut cmds = Vec::new();
+        for line in ["alice", "s", "192.168.1.20", "hello", "/quit"] {
+            cmds.extend(app.on_line(line, t(0)));
+        }
+        assert!(app.end_of_input().is_empty(), "lines are still held");
+        assert_eq!(cmds, vec![Command::Connect { user: "alice".into() }]);
+        let cmds = app.on_event(connected_event(), t(1));
+        assert_eq!(cmds, vec![Command::Start { peer: "192.168.1.20".into() }]);
+        assert!(app.on_event(Event::Calling { peer: "192.168.1.20:7777".into() }, t(1)).is_empty());
+        let cmds = app.on_event(Event::Established { peer: "192.168.1.20:7777".into(), user: "bob".into() }, t(2));
+        assert_eq!(cmds, vec![Command::Chat { text: "hello".into(), id: Some("1".into()) }, Command::Quit]);
+
+        // Without the /quit, the end of input waits for the delivery mark.
+        let mut app = chatting();
+        app.on_line("hello", t(4));
+        assert!(app.end_of_input().is_empty());
+        assert!(app.on_event(Event::Queued { id: "1".into() }, t(4)).is_empty());
+        assert_eq!(app.on_event(Event::Delivered { id: "1".into() }, t(5)), vec![Command::Quit]);
+    }
+
+    #[test]
+    fn lines_held_for_a_call_that_fails_are_refused_with_a_message() {
+        let mut app = connected("alice");
+        app.on_line("127.0.0.2", t(1));
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(1));
+        assert!(app.on_line("hello", t(1)).is_empty(), "held while the call rings");
+        assert!(app.on_line("/quit", t(1)).is_empty(), "behind a held line, /quit waits its turn");
+        assert!(app.end_of_input().is_empty());
+        let cmds = app.on_event(Event::Ended { reason: EndReason::Declined, detail: None }, t(2));
+        assert!(app
+            .log()
+            .iter()
+            .any(|e| e.kind == EntryKind::Error("2 lines typed for the chat not sent: the call did not open".into())));
+        assert_eq!(cmds, vec![Command::Quit], "then the end of input quits");
+
+        let mut app = connected("alice");
+        app.on_line("127.0.0.2", t(1));
+        app.on_line("hello", t(1));
+        app.on_event(Event::error(ErrorCode::Busy, "a chat is already running"), t(1));
+        assert!(matches!(last(&app), EntryKind::Error(m) if m.starts_with("1 line typed")));
+        assert_eq!(app.phase(), &Phase::Menu);
+    }
+
+    #[test]
+    fn while_calling_q_and_c_act_at_once() {
+        let mut app = connected("alice");
+        app.on_line("127.0.0.2", t(1));
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(1));
+        app.on_line("hello", t(1));
+        assert_eq!(app.on_line("c", t(1)), vec![Command::Leave]);
+        assert!(matches!(last(&app), EntryKind::Error(m) if m.starts_with("1 line typed")));
     }
 }

@@ -23,8 +23,10 @@ pub const QUIT_GRACE: Duration = Duration::from_secs(2);
 pub enum Input {
     /// A line was entered (or a menu key pressed, spelled as its line).
     Line(String),
-    /// Quit from anywhere: Esc q, Ctrl-C, stdin closed.
+    /// Quit from anywhere: Esc q, Ctrl-C (twice in a chat), a signal.
     Quit,
+    /// Plain mode's input ended: finish what is queued, then quit ([`App::end_of_input`]).
+    End,
     /// Only the view changed (a key edited the input line, a scroll): redraw.
     Nothing,
 }
@@ -130,6 +132,7 @@ pub(crate) async fn run<F: Front>(
             input = front.input(&phase) => match input? {
                 Input::Line(line) => app.on_line(&line, now()),
                 Input::Quit => app.quit(),
+                Input::End => app.end_of_input(),
                 Input::Nothing => Vec::new(),
             },
             () = handshake => return Err(SessionError::Handshake { addr }),

@@ -134,6 +134,11 @@ impl Log {
         }
     }
 
+    /// Whether a message we sent still waits for its delivery mark.
+    pub fn has_pending(&self) -> bool {
+        self.entries.iter().any(|e| matches!(e.kind, EntryKind::Outgoing { delivery: Delivery::Pending, .. }))
+    }
+
     fn outgoing(&self, id: &str) -> Option<usize> {
         self.entries.iter().rposition(|e| matches!(&e.kind, EntryKind::Outgoing { id: i, .. } if i == id))
     }

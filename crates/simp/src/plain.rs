@@ -15,6 +15,8 @@ use crate::log::{Change, Delivery, Entry, EntryKind};
 pub(crate) struct Plain<W> {
     out: W,
     lines: mpsc::UnboundedReceiver<Option<String>>,
+    /// The input ended and [`Input::End`] was given; there is nothing more to read.
+    ended: bool,
 }
 
 impl Plain<io::Stdout> {
@@ -43,16 +45,22 @@ impl Plain<io::Stdout> {
                 }
             }
         });
-        Plain { out: io::stdout(), lines: rx }
+        Plain { out: io::stdout(), lines: rx, ended: false }
     }
 }
 
 impl<W: Write> Front for Plain<W> {
     async fn input(&mut self, _phase: &Phase) -> io::Result<Input> {
+        if self.ended {
+            // The session winds down on daemon events alone.
+            return std::future::pending().await;
+        }
         Ok(match self.lines.recv().await {
             Some(Some(line)) => Input::Line(line),
-            // stdin closed: quit cleanly.
-            Some(None) | None => Input::Quit,
+            Some(None) | None => {
+                self.ended = true;
+                Input::End
+            }
         })
     }
 
@@ -115,7 +123,7 @@ mod tests {
     fn a_chat_prints_stable_lines() {
         let mut out = Vec::new();
         let (_tx, rx) = mpsc::unbounded_channel();
-        let mut plain = Plain { out: &mut out, lines: rx };
+        let mut plain = Plain { out: &mut out, lines: rx, ended: false };
         let (mut app, _) = App::with_user("alice", t(0));
         plain.show(&mut app).unwrap();
         app.on_event(

@@ -104,8 +104,11 @@ pub const NO_CALL_YET: &str = "no call yet: Enter goes back to the menu, q quits
 /// A line that answers a request with neither yes nor no.
 pub const ANSWER_THE_REQUEST: &str = "answer y to accept, n to decline, q to quit";
 
-/// A line typed while our call is out.
-pub const NOT_IN_A_CHAT_YET: &str = "not in a chat yet: c cancels the call, q quits";
+/// Lines typed ahead for a chat whose call failed.
+pub fn held_not_sent(count: usize) -> String {
+    let lines = if count == 1 { "1 line".to_owned() } else { format!("{count} lines") };
+    format!("{lines} typed for the chat not sent: the call did not open")
+}
 
 /// A chat line starting with `/` that is no command.
 pub fn unknown_command(cmd: &str) -> String {
