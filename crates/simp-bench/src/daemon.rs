@@ -1,4 +1,5 @@
-//! The real `simpd` binary, run as a separate process: found (or built), started, watched.
+//! The daemons, each a separate process: the real `simpd` binary (found, or built) or the floor
+//! (this executable again); started, watched, stopped.
 
 use std::fs::{self, File};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -40,7 +41,36 @@ pub fn locate_simpd() -> Result<PathBuf> {
     Ok(simpd)
 }
 
-/// A running `simpd` process, stopped when dropped.
+/// What to run as a daemon: a program and the arguments before the IP address.
+#[derive(Debug, Clone)]
+pub struct Program {
+    path: PathBuf,
+    args: Vec<String>,
+    /// `simpd` or `floor`, for messages.
+    pub label: &'static str,
+}
+
+impl Program {
+    /// `simpd` at `path`.
+    pub fn simpd(path: PathBuf) -> Program {
+        Program { path, args: Vec::new(), label: "simpd" }
+    }
+
+    /// This executable as the floor daemon (`--floor-daemon IP`).
+    pub fn floor() -> Result<Program> {
+        let path = std::env::current_exe().context(|| "cannot find this executable's path".into())?;
+        Ok(Program { path, args: vec!["--floor-daemon".into()], label: "floor" })
+    }
+
+    /// The command line, for messages.
+    pub fn display(&self) -> String {
+        let mut words = vec![self.path.display().to_string()];
+        words.extend(self.args.iter().cloned());
+        words.join(" ")
+    }
+}
+
+/// A running daemon process (`simpd` or the floor), stopped when dropped.
 pub struct Daemon {
     /// A short name for messages (`A`, `B`, …).
     pub name: String,
@@ -56,19 +86,20 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `simpd IP` with default ports and `extra` flags; returns once it accepts clients.
-    /// Its stderr goes to a file, shown when it fails.
-    pub fn spawn(simpd: &Path, name: &str, ip: Ipv4Addr, extra: &[&str]) -> Result<Daemon> {
+    /// Starts `PROGRAM IP` with default ports and `extra` flags; returns once it accepts
+    /// clients. Its stderr goes to a file, shown when it fails.
+    pub fn spawn(program: &Program, name: &str, ip: Ipv4Addr, extra: &[&str]) -> Result<Daemon> {
         let log = std::env::temp_dir().join(format!("simp-bench-{}-{name}.log", std::process::id()));
         let stderr = File::create(&log).context(|| format!("cannot create {}", log.display()))?;
-        let child = Command::new(simpd)
+        let child = Command::new(&program.path)
+            .args(&program.args)
             .arg(ip.to_string())
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
-            .context(|| format!("cannot start {}", simpd.display()))?;
+            .context(|| format!("cannot start {}", program.display()))?;
         let mut daemon = Daemon {
             name: name.to_string(),
             child,
@@ -81,7 +112,8 @@ impl Daemon {
         loop {
             if let Some(status) = daemon.child.try_wait().context(|| format!("cannot watch daemon {name}"))? {
                 fail!(
-                    "daemon {name} (simpd {ip} {}) exited at start ({status}); its stderr:\n{}",
+                    "daemon {name} ({} {ip} {}) exited at start ({status}); its stderr:\n{}",
+                    program.display(),
                     extra.join(" "),
                     daemon.stderr()
                 );

@@ -1,8 +1,12 @@
-//! The physical limit: a 50-byte UDP ping-pong between two plain sockets on two threads.
+//! A reference line: a 50-byte UDP ping-pong between two plain sockets on two threads. It is no
+//! denominator (it does far less than a relay, and on a VM it moves with the CPUs' wake-up
+//! state), but it shows what the machine's loopback does in the same run.
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use serde::Serialize;
 
 use crate::error::{fail, Context, Result};
 use crate::stats::{rate, Summary};
@@ -13,6 +17,7 @@ const SIZE: usize = 50;
 const WARMUP: usize = 2_000;
 
 /// Round-trip times and the rate they allow.
+#[derive(Debug, Serialize)]
 pub struct Limit {
     pub rtt: Summary,
     pub round_trips_per_sec: f64,
@@ -62,66 +67,5 @@ pub fn ping_pong(a: Ipv4Addr, b: Ipv4Addr, count: usize) -> Result<Limit> {
         Err(_) => fail!("ping-pong: the echo thread panicked"),
     }
     let Some(rtt) = Summary::of(&mut samples) else { fail!("ping-pong: no round trips measured") };
-    Ok(Limit { rtt, round_trips_per_sec: rate(count, elapsed) })
-}
-
-/// The same ping-pong with each side a current-thread tokio runtime (epoll) instead of a
-/// blocking socket: the floor of any daemon built on an event loop, for comparison only.
-pub fn tokio_ping_pong(a: Ipv4Addr, b: Ipv4Addr, count: usize) -> Result<Limit> {
-    let bind = |ip: Ipv4Addr| -> Result<UdpSocket> {
-        let socket = UdpSocket::bind(SocketAddr::new(ip.into(), 0)).context(|| format!("cannot bind UDP {ip}:0"))?;
-        socket.set_nonblocking(true).context(|| "cannot make a socket non-blocking".into())?;
-        Ok(socket)
-    };
-    let (pinger, ponger) = (bind(a)?, bind(b)?);
-    let ponger_addr = ponger.local_addr().context(|| "cannot read a bound address".into())?;
-    let total = WARMUP + count;
-    let runtime = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context(|| "cannot start a tokio runtime".into())
-    };
-    let patience = Duration::from_secs(5);
-    let echo_runtime = runtime()?;
-    let echo = thread::spawn(move || -> Result<()> {
-        echo_runtime.block_on(async move {
-            let socket = tokio::net::UdpSocket::from_std(ponger).context(|| "cannot register a socket".into())?;
-            let mut buf = [0u8; 2048];
-            for _ in 0..total {
-                let received = tokio::time::timeout(patience, socket.recv_from(&mut buf)).await;
-                let Ok(Ok((n, from))) = received else { fail!("tokio ping-pong: the echo side heard nothing for 5 s") };
-                socket.send_to(&buf[..n], from).await.context(|| "tokio ping-pong: cannot send".into())?;
-            }
-            Ok(())
-        })
-    });
-    let (samples, elapsed) = runtime()?.block_on(async move {
-        let socket = tokio::net::UdpSocket::from_std(pinger).context(|| "cannot register a socket".into())?;
-        let ping = [0x5a_u8; SIZE];
-        let mut buf = [0u8; 2048];
-        let mut samples = Vec::with_capacity(count);
-        let mut started = Instant::now();
-        for i in 0..total {
-            if i == WARMUP {
-                started = Instant::now();
-            }
-            let t0 = Instant::now();
-            socket.send_to(&ping, ponger_addr).await.context(|| "tokio ping-pong: cannot send".into())?;
-            let Ok(Ok(_)) = tokio::time::timeout(patience, socket.recv_from(&mut buf)).await else {
-                fail!("tokio ping-pong: no answer within 5 s")
-            };
-            if i >= WARMUP {
-                samples.push(t0.elapsed());
-            }
-        }
-        Ok((samples, started.elapsed()))
-    })?;
-    match echo.join() {
-        Ok(result) => result?,
-        Err(_) => fail!("tokio ping-pong: the echo thread panicked"),
-    }
-    let mut samples = samples;
-    let Some(rtt) = Summary::of(&mut samples) else { fail!("tokio ping-pong: no round trips measured") };
     Ok(Limit { rtt, round_trips_per_sec: rate(count, elapsed) })
 }

@@ -1,17 +1,24 @@
-//! `simp-bench`: simp against the machine's own limit, measured in the same run.
+//! `simp-bench`: simp against a floor of the same shape, measured in the same run.
 //!
 //! Real `simpd` processes on loopback, each on its own 127.x.y.z address, driven by blocking
-//! IPC clients; the limit is a plain UDP ping-pong between two threads. See the README's
-//! "Benchmarks" section.
+//! IPC clients; the floor is this executable again (`--floor-daemon`), a minimal relay with the
+//! same topology. Floor and simp alternate, round after round, and every target is a ratio of
+//! the two in the same round. See the README's "Benchmarks" section.
 #![forbid(unsafe_code)]
 
 mod client;
 mod daemon;
 mod error;
+mod flood;
+mod floor;
 mod limit;
 mod procfs;
+mod report;
+mod rounds;
 mod runs;
 mod stats;
+mod syscount;
+mod targets;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -20,22 +27,27 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
-use serde::Serialize;
 use simp_proto::ipc::{Command, EndReason, Event};
 
 use crate::client::{Client, EVENT_TIMEOUT};
-use crate::daemon::Daemon;
-use crate::error::{Context, Result};
-use crate::runs::{LossAddrs, LossRun, Throughput};
-use crate::stats::{fmt_count, fmt_us, Summary};
+use crate::daemon::{Daemon, Program};
+use crate::error::{fail, Context, Result};
+use crate::report::{ChatFigures, FloodRound, Footprint, Machine, Report, Round};
+use crate::rounds::Counts;
+use crate::runs::LossAddrs;
+use crate::stats::fmt_count;
 
-/// Measures simp (real simpd daemons on loopback) against a plain UDP ping-pong, in one run.
+/// Measures simp (real simpd daemons on loopback) against a floor of the same shape, round
+/// after round, in one run.
 #[derive(Debug, Parser)]
 #[command(name = "simp-bench", version)]
 struct Args {
-    /// Scale every count down (about 1/10) for a run of a few seconds.
+    /// Scale every count down (about 1/10) for a run of well under a minute.
     #[arg(long)]
     quick: bool,
+    /// Rounds of floor and simp, alternately (at least 5 for a verdict worth quoting; at most 30).
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
     /// Also measure loss recovery: 10 % loss through simp-relay, fixed 5 s RTO against
     /// adaptive (takes minutes).
     #[arg(long)]
@@ -43,21 +55,29 @@ struct Args {
     /// Write the figures as JSON to this file too.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
-    /// The simpd binary (default: next to this executable, built if missing).
+    /// The simpd binary (default: next to this executable, built if missing). A wrapper script
+    /// can run it under a profiler.
     #[arg(long, value_name = "PATH")]
     simpd: Option<PathBuf>,
     /// Ping-pong round trips (default 100,000; --quick 10,000).
     #[arg(long)]
     pings: Option<usize>,
-    /// Handshakes (default 1,000; --quick 100).
+    /// Handshakes per round (default 500; --quick 50).
     #[arg(long)]
     handshakes: Option<usize>,
-    /// Messages of the latency run (default 10,000; --quick 1,000).
+    /// Messages of each round's latency run (default 5,000; --quick 500).
     #[arg(long)]
     messages: Option<usize>,
-    /// Messages of each throughput run (default 100,000; --quick 10,000).
+    /// Messages of each round's throughput run (default 50,000; --quick 5,000).
     #[arg(long)]
     throughput: Option<usize>,
+    /// Messages of each round's system-call count (default 5,000; --quick 1,000).
+    #[arg(long)]
+    syscall_messages: Option<usize>,
+    /// Messages of each flood run's throughput (default 20,000; --quick 3,000); 0 skips the
+    /// flood figure.
+    #[arg(long)]
+    flood_messages: Option<usize>,
     /// Messages of each loss run (default 100; --quick 20).
     #[arg(long)]
     loss_messages: Option<usize>,
@@ -71,59 +91,23 @@ struct Args {
     /// from the process id, so that concurrent runs and tests do not collide).
     #[arg(long, value_name = "A.B.C")]
     net: Option<String>,
+    /// Run as the floor daemon on this address (the bench starts it; not for people).
+    #[arg(long, value_name = "IP", hide = true)]
+    floor_daemon: Option<Ipv4Addr>,
 }
 
-/// Everything one run measured.
-#[derive(Debug, Serialize)]
-struct Report {
-    machine: Machine,
-    quick: bool,
-    limit: LimitFigures,
-    /// The same ping-pong through tokio (epoll): not a target, it shows what an event loop
-    /// costs on this machine before any daemon work.
-    tokio_floor: LimitFigures,
-    handshake: Summary,
-    latency: Summary,
-    throughput: Throughput,
-    loss: Vec<LossRun>,
-    footprint: Vec<Footprint>,
-    targets: Vec<Target>,
-}
-
-#[derive(Debug, Serialize)]
-struct Machine {
-    nproc: usize,
-    cpu: String,
-    kernel: String,
-}
-
-#[derive(Debug, Serialize)]
-struct LimitFigures {
-    #[serde(flatten)]
-    rtt: Summary,
-    round_trips_per_sec: f64,
-}
-
-#[derive(Debug, Serialize)]
-struct Footprint {
-    daemon: String,
-    rss_kib: u64,
-    idle_secs: u64,
-    idle_cpu_ticks: u64,
-    idle_context_switches: u64,
-}
-
-#[derive(Debug, Serialize)]
-struct Target {
-    what: String,
-    value: f64,
-    bound: String,
-    met: bool,
-}
+/// Sources of the SYN flood.
+const FLOOD_SOURCES: u8 = 100;
+/// The most rounds: each takes four addresses of the /24, below the flood's sources.
+const MAX_ROUNDS: usize = 30;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args) {
+    let result = match args.floor_daemon {
+        Some(ip) => floor::serve(ip),
+        None => run(&args),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("simp-bench: {error}");
@@ -133,82 +117,79 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<()> {
+    if !(1..=MAX_ROUNDS).contains(&args.rounds) {
+        fail!("--rounds {}: give 1 to {MAX_ROUNDS} (5 or more for a verdict)", args.rounds);
+    }
     let scale =
         |full: usize, quick: usize, given: Option<usize>| given.unwrap_or(if args.quick { quick } else { full });
     let pings = scale(100_000, 10_000, args.pings);
-    let handshake_count = scale(1_000, 100, args.handshakes);
-    let latency_count = scale(10_000, 1_000, args.messages);
-    let throughput_count = scale(100_000, 10_000, args.throughput);
+    let counts = Counts {
+        handshakes: scale(500, 50, args.handshakes),
+        latency: scale(5_000, 500, args.messages),
+        throughput: scale(50_000, 5_000, args.throughput),
+        syscalls: scale(5_000, 1_000, args.syscall_messages),
+    };
+    let flood_messages = scale(20_000, 3_000, args.flood_messages);
     let loss_count = scale(100, 20, args.loss_messages);
     let idle_secs = args.idle_secs.unwrap_or(if args.quick { 3 } else { 10 });
     let net = network(args.net.as_deref())?;
-    let ip = |last: u8| Ipv4Addr::new(net[0], net[1], net[2], last);
-    let simpd = match &args.simpd {
+    let ip = |last: usize| Ipv4Addr::new(net[0], net[1], net[2], u8::try_from(last).unwrap_or(u8::MAX));
+    let simpd = Program::simpd(match &args.simpd {
         Some(path) => path.clone(),
         None => daemon::locate_simpd()?,
-    };
+    });
+    let floor = Program::floor()?;
     let (nproc, cpu, kernel) = procfs::machine();
-    eprintln!("simp-bench: {nproc} × {cpu}, Linux {kernel}; simpd = {}; addresses {}/24", simpd.display(), ip(0));
+    let load_start = procfs::loadavg();
+    eprintln!(
+        "simp-bench: {nproc} × {cpu}, Linux {kernel}; load average {:.2}; simpd = {}; addresses {}/24",
+        load_start[0],
+        simpd.display(),
+        ip(0)
+    );
+    let syscalls_missing = syscount::probe().err().map(|e| e.0);
+    if let Some(why) = &syscalls_missing {
+        eprintln!("simp-bench: system calls will not be counted: {why}");
+    }
 
-    eprintln!("limit: UDP ping-pong, {} round trips …", fmt_count(pings as f64));
-    let limit = limit::ping_pong(ip(1), ip(2), pings)?;
-    eprintln!("floor: the same ping-pong on two tokio runtimes …");
-    let floor = limit::tokio_ping_pong(ip(3), ip(4), pings)?;
+    eprintln!("reference: UDP ping-pong, {} round trips …", fmt_count(pings as f64));
+    let ping_pong = limit::ping_pong(ip(1), ip(2), pings)?;
 
     // The daemons keep the default 5 s timeout (it only matters after a loss); `--quick` uses
-    // 1 s so that the wait for the post-chat linger (2 × timeout) before the idle measurement
-    // is short.
+    // 1 s so that a round's daemons stop sooner.
     let timeout = if args.quick { "1s" } else { "5s" };
-    let mut a_daemon = Daemon::spawn(&simpd, "A", ip(11), &["--timeout", timeout])?;
-    let mut b_daemon = Daemon::spawn(&simpd, "B", ip(12), &["--timeout", timeout, "--auto-accept"])?;
-    let mut a = Client::connect("client A", a_daemon.connection()?, "alice", EVENT_TIMEOUT)?;
-
-    eprintln!("handshake: {handshake_count} calls to an --auto-accept daemon …");
-    let handshake = runs::handshakes(&mut a, b_daemon.udp, handshake_count, handshake_count / 20)
-        .map_err(|e| runs::with_logs(e, &[&a_daemon, &b_daemon]))?;
-
-    let mut b = Client::connect("client B", b_daemon.connection()?, "bob", EVENT_TIMEOUT)?;
-    a.send(&Command::Start { peer: b_daemon.udp.to_string() })?;
-    a.expect("established", |e| matches!(e, Event::Established { .. }))?;
-    b.expect("established", |e| matches!(e, Event::Established { .. }))?;
-
-    eprintln!("latency: {latency_count} messages, one at a time …");
-    let latency = runs::latency(&mut a, &mut b, latency_count, latency_count / 20)
-        .map_err(|e| runs::with_logs(e, &[&a_daemon, &b_daemon]))?;
-
-    eprintln!("throughput: {} messages one way, then both ways at once …", fmt_count(throughput_count as f64));
-    let throughput =
-        runs::throughput(&mut a, &mut b, throughput_count).map_err(|e| runs::with_logs(e, &[&a_daemon, &b_daemon]))?;
-
-    a.send(&Command::Leave)?;
-    a.expect("ended", |e| matches!(e, Event::Ended { reason: EndReason::YouLeft, .. }))?;
-    b.expect("ended", |e| matches!(e, Event::Ended { reason: EndReason::PeerLeft, .. }))?;
-    a_daemon.check_alive()?;
-    b_daemon.check_alive()?;
-
-    let linger = if args.quick { 2 } else { 10 };
-    eprintln!("footprint: waiting {linger} s for the post-chat linger to end, then {idle_secs} s idle …");
-    thread::sleep(Duration::from_millis(linger * 1000 + 500));
-    let daemons = [&a_daemon, &b_daemon];
-    let before: Vec<(u64, u64)> = daemons.iter().map(|d| idle_counters(d.pid())).collect::<Result<_>>()?;
-    thread::sleep(Duration::from_secs(idle_secs));
-    let mut footprint = Vec::new();
-    for (d, (ticks, switches)) in daemons.iter().zip(before) {
-        let (ticks_after, switches_after) = idle_counters(d.pid())?;
-        footprint.push(Footprint {
-            daemon: d.name.clone(),
-            rss_kib: procfs::rss_kib(d.pid())?,
-            idle_secs,
-            idle_cpu_ticks: ticks_after - ticks,
-            idle_context_switches: switches_after - switches,
-        });
+    let mut rounds = Vec::new();
+    for r in 0..args.rounds {
+        let load = procfs::loadavg();
+        eprintln!("round {}/{} (load {:.2}): floor, then simp …", r + 1, args.rounds, load[0]);
+        let base = 20 + 4 * r;
+        let floor = rounds::run(&floor, [ip(base), ip(base + 1)], &[], &[], &counts, syscalls_missing.is_none())?;
+        let simp = rounds::run(
+            &simpd,
+            [ip(base + 2), ip(base + 3)],
+            &["--timeout", timeout],
+            &["--auto-accept"],
+            &counts,
+            syscalls_missing.is_none(),
+        )?;
+        eprintln!(
+            "      one way {} vs {} msg/s, latency {:.0} vs {:.0} µs (floor vs simp)",
+            fmt_count(floor.one_way_per_sec),
+            fmt_count(simp.one_way_per_sec),
+            floor.latency.to_message.median_us,
+            simp.latency.to_message.median_us
+        );
+        rounds.push(Round { load, floor, simp });
     }
-    drop((a, b, a_daemon, b_daemon));
+
+    let sources: Vec<Ipv4Addr> = (0..usize::from(FLOOD_SOURCES)).map(|i| ip(150 + i)).collect();
+    let flooded_pair = FloodPair { simpd: &simpd, ips: [ip(11), ip(12)], sources: &sources };
+    let (flood, footprint) = flooded_pair.run(args.rounds, flood_messages, counts.latency / 2, idle_secs)?;
 
     let mut loss = Vec::new();
     if args.loss {
         for (i, rto) in ["fixed", "adaptive"].into_iter().enumerate() {
-            let base = 21 + 10 * u8::try_from(i).unwrap_or(0);
+            let base = 3 + 4 * i;
             let addrs = LossAddrs { sender: ip(base), receiver: ip(base + 1), front: ip(base + 2), back: ip(base + 3) };
             eprintln!("loss: {loss_count} messages at 10 % loss, --rto {rto} …");
             let run = runs::loss_run(&simpd, &addrs, rto, loss_count, 0.10, args.seed)?;
@@ -217,26 +198,109 @@ fn run(args: &Args) -> Result<()> {
         }
     }
 
-    let targets = targets(&limit, &handshake, &latency, &throughput, &loss, &footprint);
-    let report = Report {
+    let mut report = Report {
         machine: Machine { nproc, cpu, kernel },
         quick: args.quick,
-        limit: LimitFigures { rtt: limit.rtt, round_trips_per_sec: limit.round_trips_per_sec },
-        tokio_floor: LimitFigures { rtt: floor.rtt, round_trips_per_sec: floor.round_trips_per_sec },
-        handshake,
-        latency,
-        throughput,
-        loss,
+        counts,
+        load_start,
+        load_end: procfs::loadavg(),
+        ping_pong,
+        rounds,
+        flood,
         footprint,
-        targets,
+        loss,
+        syscalls_missing,
+        targets: Vec::new(),
     };
-    print!("{}", render(&report));
+    report.targets = report.targets();
+    print!("{}", report.render());
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report).context(|| "cannot encode the report".into())?;
         std::fs::write(path, json + "\n").context(|| format!("cannot write {}", path.display()))?;
         eprintln!("simp-bench: figures written to {}", path.display());
     }
     Ok(())
+}
+
+/// The pair of simp daemons that chats with and without a SYN flood, then idles.
+struct FloodPair<'a> {
+    simpd: &'a Program,
+    ips: [Ipv4Addr; 2],
+    sources: &'a [Ipv4Addr],
+}
+
+impl FloodPair<'_> {
+    /// `rounds` pairs of chat runs, calm and flooded (in alternating order), then the
+    /// footprint: resident memory and `idle_secs` of idleness after the chat's linger.
+    fn run(
+        &self,
+        rounds: usize,
+        messages: usize,
+        acks: usize,
+        idle_secs: u64,
+    ) -> Result<(Vec<FloodRound>, Vec<Footprint>)> {
+        // A 1 s timeout keeps the post-chat linger (2 × timeout) before the idle measurement short.
+        let flags = ["--timeout", "1s"];
+        let mut a_daemon = Daemon::spawn(self.simpd, "A", self.ips[0], &flags)?;
+        let mut b_daemon = Daemon::spawn(self.simpd, "B", self.ips[1], &["--timeout", "1s", "--auto-accept"])?;
+        let mut a = Client::connect("client A", a_daemon.connection()?, "alice", EVENT_TIMEOUT)?;
+        let mut b = Client::connect("client B", b_daemon.connection()?, "bob", EVENT_TIMEOUT)?;
+        a.send(&Command::Start { peer: b_daemon.udp.to_string() })?;
+        a.expect("established", |e| matches!(e, Event::Established { .. }))?;
+        b.expect("established", |e| matches!(e, Event::Established { .. }))?;
+        let mut flood = Vec::new();
+        for r in 0..if messages == 0 { 0 } else { rounds } {
+            let load = procfs::loadavg();
+            eprintln!(
+                "flood {}/{rounds} (load {:.2}): {} messages without and with 100 sources' SYNs …",
+                r + 1,
+                load[0],
+                fmt_count(messages as f64)
+            );
+            let chat = |a: &mut Client, b: &mut Client| -> Result<ChatFigures> {
+                let one_way_per_sec = runs::one_way(a, b, messages)?;
+                let ack_latency = runs::latency(a, b, acks, acks / 20)?.to_delivered;
+                Ok(ChatFigures { one_way_per_sec, ack_latency })
+            };
+            let flooded = |a: &mut Client, b: &mut Client| -> Result<(ChatFigures, f64)> {
+                let syns = flood::Flood::start(self.sources, b_daemon.udp)?;
+                let figures = chat(a, b);
+                let (_, syns_per_sec) = syns.stop();
+                Ok((figures?, syns_per_sec))
+            };
+            let (calm, (flooded, syns_per_sec)) = if r % 2 == 0 {
+                let calm = chat(&mut a, &mut b)?;
+                (calm, flooded(&mut a, &mut b)?)
+            } else {
+                let flooded = flooded(&mut a, &mut b)?;
+                (chat(&mut a, &mut b)?, flooded)
+            };
+            flood.push(FloodRound { load, calm, flooded, syns_per_sec });
+        }
+        a.send(&Command::Leave)?;
+        a.expect("ended", |e| matches!(e, Event::Ended { reason: EndReason::YouLeft, .. }))?;
+        b.expect("ended", |e| matches!(e, Event::Ended { reason: EndReason::PeerLeft, .. }))?;
+        a_daemon.check_alive()?;
+        b_daemon.check_alive()?;
+
+        eprintln!("footprint: waiting 3 s for the post-chat linger to end, then {idle_secs} s idle …");
+        thread::sleep(Duration::from_secs(3));
+        let daemons = [&a_daemon, &b_daemon];
+        let before: Vec<(u64, u64)> = daemons.iter().map(|d| idle_counters(d.pid())).collect::<Result<_>>()?;
+        thread::sleep(Duration::from_secs(idle_secs));
+        let mut footprint = Vec::new();
+        for (d, (ticks, switches)) in daemons.iter().zip(before) {
+            let (ticks_after, switches_after) = idle_counters(d.pid())?;
+            footprint.push(Footprint {
+                daemon: d.name.clone(),
+                rss_kib: procfs::rss_kib(d.pid())?,
+                idle_secs,
+                idle_cpu_ticks: ticks_after - ticks,
+                idle_context_switches: switches_after - switches,
+            });
+        }
+        Ok((flood, footprint))
+    }
 }
 
 /// The first three octets of a loopback /24.
@@ -258,119 +322,4 @@ fn network(given: Option<&str>) -> Result<[u8; 3]> {
 
 fn idle_counters(pid: u32) -> Result<(u64, u64)> {
     Ok((procfs::cpu_ticks(pid)?, procfs::context_switches(pid)?))
-}
-
-fn targets(
-    limit: &limit::Limit,
-    handshake: &Summary,
-    latency: &Summary,
-    throughput: &Throughput,
-    loss: &[LossRun],
-    footprint: &[Footprint],
-) -> Vec<Target> {
-    let mut t = Vec::new();
-    let mut add = |what: String, value: f64, bound: &str, met: bool| {
-        t.push(Target { what, value, bound: bound.into(), met });
-    };
-    let tput = throughput.one_way_per_sec / limit.round_trips_per_sec;
-    add("throughput one way / ping-pong round trips per s".into(), tput, ">= 0.7", tput >= 0.7);
-    let lat = latency.median_us / limit.rtt.median_us;
-    add("latency median / ping-pong median".into(), lat, "<= 4", lat <= 4.0);
-    let hs = handshake.median_us / limit.rtt.median_us;
-    add("handshake median / ping-pong median".into(), hs, "<= 6", hs <= 6.0);
-    if let [fixed, adaptive] = loss {
-        let speedup = fixed.seconds / adaptive.seconds;
-        add("loss: fixed time / adaptive time".into(), speedup, ">= 10", speedup >= 10.0);
-    }
-    for f in footprint {
-        let ticks = f.idle_cpu_ticks as f64;
-        add(format!("daemon {}: idle CPU ticks in {} s", f.daemon, f.idle_secs), ticks, "= 0", f.idle_cpu_ticks == 0);
-        let mib = f.rss_kib as f64 / 1024.0;
-        add(format!("daemon {}: resident memory (MiB)", f.daemon), mib, "<= 10", mib <= 10.0);
-    }
-    t
-}
-
-fn render(r: &Report) -> String {
-    let s = |text: &str| text.to_string();
-    let mut rows = vec![vec![s("measure"), s("median"), s("p99"), s("rate"), s("× limit")]];
-    let lim = &r.limit;
-    rows.push(vec![
-        format!("limit: UDP ping-pong, {} round trips", fmt_count(lim.rtt.count as f64)),
-        fmt_us(lim.rtt.median_us),
-        fmt_us(lim.rtt.p99_us),
-        format!("{} RT/s", fmt_count(lim.round_trips_per_sec)),
-        s("1"),
-    ]);
-    let times_limit = |us: f64| format!("{:.2}", us / lim.rtt.median_us);
-    let floor = &r.tokio_floor;
-    rows.push(vec![
-        s("(floor: the same ping-pong through tokio)"),
-        fmt_us(floor.rtt.median_us),
-        fmt_us(floor.rtt.p99_us),
-        format!("{} RT/s", fmt_count(floor.round_trips_per_sec)),
-        format!("{:.2}", floor.round_trips_per_sec / lim.round_trips_per_sec),
-    ]);
-    rows.push(vec![
-        format!("handshake, start → established ({})", fmt_count(r.handshake.count as f64)),
-        fmt_us(r.handshake.median_us),
-        fmt_us(r.handshake.p99_us),
-        s(""),
-        times_limit(r.handshake.median_us),
-    ]);
-    rows.push(vec![
-        format!("latency, chat → message ({})", fmt_count(r.latency.count as f64)),
-        fmt_us(r.latency.median_us),
-        fmt_us(r.latency.p99_us),
-        s(""),
-        times_limit(r.latency.median_us),
-    ]);
-    let tp = &r.throughput;
-    let ratio = |rate: f64| format!("{:.2}", rate / lim.round_trips_per_sec);
-    rows.push(vec![
-        format!("throughput one way ({} msgs)", fmt_count(tp.messages as f64)),
-        s(""),
-        s(""),
-        format!("{} msg/s", fmt_count(tp.one_way_per_sec)),
-        ratio(tp.one_way_per_sec),
-    ]);
-    rows.push(vec![
-        format!("throughput both ways ({} msgs each)", fmt_count(tp.messages as f64)),
-        s(""),
-        s(""),
-        format!("{} msg/s", fmt_count(tp.both_ways_per_sec)),
-        ratio(tp.both_ways_per_sec),
-    ]);
-    for l in &r.loss {
-        rows.push(vec![
-            format!("10 % loss, --rto {}, {} msgs", l.rto, l.messages),
-            format!("{:.1} s total", l.seconds),
-            s(""),
-            format!("{} re-sent", l.retransmissions),
-            format!("relay dropped {}/{}", l.relay_dropped, l.relay_received),
-        ]);
-    }
-    for f in &r.footprint {
-        rows.push(vec![
-            format!("daemon {}: RSS; idle {} s", f.daemon, f.idle_secs),
-            format!("{:.1} MiB", f.rss_kib as f64 / 1024.0),
-            s(""),
-            format!("{} ticks", f.idle_cpu_ticks),
-            format!("{} wake-ups", f.idle_context_switches),
-        ]);
-    }
-    let mut out = format!("\nsimp-bench on {} × {}, Linux {}\n\n", r.machine.nproc, r.machine.cpu, r.machine.kernel);
-    out.push_str(&stats::table(&rows));
-    out.push('\n');
-    let mut targets = vec![vec![s("target"), s("value"), s("bound"), s("")]];
-    for t in &r.targets {
-        targets.push(vec![
-            t.what.clone(),
-            format!("{:.2}", t.value),
-            t.bound.clone(),
-            s(if t.met { "met" } else { "NOT MET" }),
-        ]);
-    }
-    out.push_str(&stats::table(&targets));
-    out
 }

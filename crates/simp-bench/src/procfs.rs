@@ -1,4 +1,5 @@
-//! What `/proc` says about a process: resident memory, CPU ticks, context switches.
+//! What `/proc` says about a process (resident memory, CPU ticks, context switches) and about
+//! the machine (CPU model, load average).
 
 use std::fs;
 
@@ -20,6 +21,20 @@ pub fn cpu_ticks(pid: u32) -> Result<u64> {
         Some(ticks) => Ok(ticks),
         None => fail!("cannot read utime and stime from /proc/{pid}/stat: {stat:?}"),
     }
+}
+
+/// CPU time used so far by the process's live threads, in nanoseconds: the first field of each
+/// `/proc/PID/task/TID/schedstat`. `utime + stime` counts in ticks of 10 ms, too coarse for a
+/// few microseconds per message over a short run; the daemons' threads live as long as they do.
+pub fn cpu_ns(pid: u32) -> Result<u64> {
+    let tasks = fs::read_dir(format!("/proc/{pid}/task")).context(|| format!("cannot list /proc/{pid}/task"))?;
+    let mut total = 0;
+    for task in tasks {
+        let task = task.context(|| format!("cannot list /proc/{pid}/task"))?;
+        let Ok(schedstat) = fs::read_to_string(task.path().join("schedstat")) else { continue };
+        total += schedstat.split_whitespace().next().and_then(|ns| ns.parse::<u64>().ok()).unwrap_or(0);
+    }
+    Ok(total)
 }
 
 /// Context switches of all the process's threads so far: each is a wake-up after sleeping
@@ -77,6 +92,16 @@ pub fn machine() -> (usize, String, String) {
     (nproc, cpu, kernel)
 }
 
+/// The 1-, 5- and 15-minute load averages (`/proc/loadavg`); zeros if unreadable.
+pub fn loadavg() -> [f64; 3] {
+    fs::read_to_string("/proc/loadavg").ok().and_then(|text| parse_loadavg(&text)).unwrap_or_default()
+}
+
+fn parse_loadavg(text: &str) -> Option<[f64; 3]> {
+    let mut fields = text.split_whitespace().map(|f| f.parse::<f64>().ok());
+    Some([fields.next()??, fields.next()??, fields.next()??])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,10 +125,17 @@ mod tests {
     }
 
     #[test]
+    fn reads_load_averages() {
+        assert_eq!(parse_loadavg("8.56 8.30 5.39 11/176 8738\n"), Some([8.56, 8.30, 5.39]));
+        assert_eq!(parse_loadavg("8.56 x"), None);
+    }
+
+    #[test]
     fn this_process_is_readable() {
         let pid = std::process::id();
         assert!(rss_kib(pid).unwrap() > 0);
         cpu_ticks(pid).unwrap();
+        cpu_ns(pid).unwrap();
         context_switches(pid).unwrap();
     }
 }

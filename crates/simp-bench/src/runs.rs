@@ -1,8 +1,8 @@
-//! The measurements against real daemons: handshake, one-way latency, throughput, loss recovery.
+//! The measurements against running daemons (simpd or the floor): handshake, one-way latency,
+//! throughput, loss recovery.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
-use std::sync::{mpsc, Barrier};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ use simp_proto::ipc::{Command, EndReason, Event};
 use simp_relay::{Impairment, Relay};
 
 use crate::client::{Client, EVENT_TIMEOUT};
-use crate::daemon::Daemon;
+use crate::daemon::{Daemon, Program};
 use crate::error::{fail, Result};
 use crate::stats::{rate, Summary};
 
@@ -45,21 +45,35 @@ pub fn handshakes(a: &mut Client, peer: SocketAddr, count: usize, warmup: usize)
     Summary::of(&mut samples).ok_or_else(|| crate::error::Error("handshake: no samples".into()))
 }
 
-/// A's `chat` to B's `message`, one message at a time (the next once the last is delivered).
-pub fn latency(a: &mut Client, b: &mut Client, count: usize, warmup: usize) -> Result<Summary> {
-    let mut samples = Vec::with_capacity(count);
+/// Latency of messages sent one at a time (the next once the last is delivered).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Latency {
+    /// A's `chat` to B's `message`.
+    pub to_message: Summary,
+    /// A's `chat` to A's `delivered`: the ACK's way back included.
+    pub to_delivered: Summary,
+}
+
+/// `count` messages from A to B, one at a time.
+pub fn latency(a: &mut Client, b: &mut Client, count: usize, warmup: usize) -> Result<Latency> {
+    let mut to_message = Vec::with_capacity(count);
+    let mut to_delivered = Vec::with_capacity(count);
     for i in 0..warmup + count {
         let chat = Command::Chat { text: format!("latency {i}"), id: None };
         let t0 = Instant::now();
         a.send(&chat)?;
         b.expect("message", |e| matches!(e, Event::Message { .. }))?;
-        let elapsed = t0.elapsed();
+        let message = t0.elapsed();
         a.expect("delivered", |e| matches!(e, Event::Delivered { .. }))?;
         if i >= warmup {
-            samples.push(elapsed);
+            to_message.push(message);
+            to_delivered.push(t0.elapsed());
         }
     }
-    Summary::of(&mut samples).ok_or_else(|| crate::error::Error("latency: no samples".into()))
+    match (Summary::of(&mut to_message), Summary::of(&mut to_delivered)) {
+        (Some(to_message), Some(to_delivered)) => Ok(Latency { to_message, to_delivered }),
+        _ => fail!("latency: no samples"),
+    }
 }
 
 /// When a pumping client finished.
@@ -114,22 +128,9 @@ pub fn pump(c: &mut Client, label: &str, send: usize, receive: usize, start: Ins
     Ok(end)
 }
 
-/// Messages per second, one direction (A to B) and both at once.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Throughput {
-    /// Messages in each direction.
-    pub messages: usize,
-    /// A to B, first `chat` to last `delivered`.
-    pub one_way_per_sec: f64,
-    /// Both directions together: messages delivered either way per second.
-    pub both_ways_per_sec: f64,
-    /// Of that, per direction (the slower one).
-    pub both_ways_per_direction_per_sec: f64,
-}
-
-/// The two throughput runs.
-pub fn throughput(a: &mut Client, b: &mut Client, messages: usize) -> Result<Throughput> {
-    // One direction: B only reads (it must, or its daemon's backlog for it grows).
+/// A to B, first `chat` to last `delivered`, in messages per second. B only reads (it must, or
+/// its daemon's backlog for it grows).
+pub fn one_way(a: &mut Client, b: &mut Client, messages: usize) -> Result<f64> {
     let start = Instant::now();
     let a_end = thread::scope(|s| {
         let reader = s.spawn(|| pump(b, "B", 0, messages, start));
@@ -139,34 +140,7 @@ pub fn throughput(a: &mut Client, b: &mut Client, messages: usize) -> Result<Thr
             Err(_) => fail!("throughput: B's reader panicked"),
         }
     })?;
-    let one_way = rate(messages, a_end.delivered - start);
-    // Both directions at once.
-    let barrier = Barrier::new(2);
-    let (start, ends) = thread::scope(|s| {
-        let run = |c: &mut Client, label: &str| {
-            barrier.wait();
-            let start = Instant::now();
-            pump(c, label, messages, messages, start).map(|end| (start, end))
-        };
-        let b_side = s.spawn(move || run(b, "B"));
-        let a_side = run(a, "A");
-        let b_side = match b_side.join() {
-            Ok(result) => result,
-            Err(_) => fail!("throughput: B's pump panicked"),
-        };
-        let (a_start, a_end) = a_side?;
-        let (b_start, b_end) = b_side?;
-        Ok((a_start.min(b_start), [a_end, b_end]))
-    })?;
-    let last = |e: &PumpEnd| e.delivered.max(e.received);
-    let finish = ends.iter().map(last).max().unwrap_or(start);
-    let slowest = ends.iter().map(|e| e.delivered).max().unwrap_or(start);
-    Ok(Throughput {
-        messages,
-        one_way_per_sec: one_way,
-        both_ways_per_sec: rate(2 * messages, finish - start),
-        both_ways_per_direction_per_sec: rate(messages, slowest - start),
-    })
+    Ok(rate(messages, a_end.delivered - start))
 }
 
 /// One loss-recovery run.
@@ -195,7 +169,7 @@ pub struct LossAddrs {
 }
 
 /// `messages` through an in-process relay at `loss`, both daemons with `--rto rto`.
-pub fn loss_run(simpd: &Path, ips: &LossAddrs, rto: &str, messages: usize, loss: f64, seed: u64) -> Result<LossRun> {
+pub fn loss_run(simpd: &Program, ips: &LossAddrs, rto: &str, messages: usize, loss: f64, seed: u64) -> Result<LossRun> {
     // A lost SYN or SYN+ACK waits a whole fixed timeout; allow several.
     const PATIENCE: Duration = Duration::from_secs(90);
     let mut sender = Daemon::spawn(simpd, &format!("loss-{rto}-sender"), ips.sender, &["--rto", rto])?;

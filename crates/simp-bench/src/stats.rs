@@ -1,4 +1,5 @@
-//! Order statistics of samples and the human formatting of the table.
+//! Order statistics of samples, the spread of a figure over rounds, and the human formatting of
+//! the tables.
 
 use std::time::Duration;
 
@@ -31,6 +32,40 @@ impl Summary {
             min_us: us(*samples.first()?),
             max_us: us(*samples.last()?),
         })
+    }
+}
+
+/// A figure measured once per round: its median and how far the rounds stray from it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spread {
+    /// The value of each round, in order.
+    pub per_round: Vec<f64>,
+    /// Their median (the mean of the middle two for an even count).
+    pub median: f64,
+    /// The largest distance of a round from the median, as a fraction of the median: 0.15 is
+    /// ±15 %. Zero when every round is zero.
+    pub spread: f64,
+}
+
+impl Spread {
+    /// The spread of `values`; `None` when there are none.
+    pub fn of(values: Vec<f64>) -> Option<Spread> {
+        let median = median(&values)?;
+        let far = values.iter().map(|v| (v - median).abs()).fold(0.0, f64::max);
+        let spread = if far == 0.0 { 0.0 } else { far / median.abs() };
+        Some(Spread { per_round: values, median, spread })
+    }
+}
+
+/// The median of `values` (unsorted); the mean of the middle two for an even count.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
     }
 }
 
@@ -135,6 +170,19 @@ mod tests {
         assert!(Summary::of(&mut []).is_none());
         assert_eq!(rate(500, Duration::from_millis(250)), 2000.0);
         assert_eq!(rate(5, Duration::ZERO), 0.0);
+    }
+
+    #[test]
+    fn spread_is_the_farthest_round_from_the_median() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+        let s = Spread::of(vec![1.0, 0.9, 1.2, 1.0, 1.05]).unwrap();
+        assert_eq!(s.median, 1.0);
+        assert!((s.spread - 0.2).abs() < 1e-9);
+        assert_eq!(Spread::of(vec![0.0, 0.0]).unwrap().spread, 0.0);
+        assert_eq!(Spread::of(vec![0.0, 1.0, 0.0]).unwrap().spread, f64::INFINITY);
+        assert!(Spread::of(Vec::new()).is_none());
     }
 
     #[test]

@@ -1,0 +1,246 @@
+//! The floor of the same shape: a minimal relay with exactly simp's topology and none of its
+//! protocol logic, run as a daemon process (`simp-bench --floor-daemon IP`).
+//!
+//! Like `simpd` it has one TCP connection to its client (JSON Lines, the same words, so the same
+//! bench client drives both) and one UDP socket for its peer, on the same ports. A `chat` line
+//! becomes one datagram with a 39-byte header (SPEC 1) carrying the line's text; the peer hands
+//! it to its client as a `message` and answers with an ACK; the ACK becomes `delivered`. One
+//! datagram in flight (stop-and-wait), the rest queued. `start` is SYN → SYN+ACK → ACK, then
+//! `established`. No retransmission, no timers, no checks, no store, no logging: blocking `std`
+//! sockets and two threads (one per socket). What simp costs above this is its protocol work.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+
+use simp_proto::ipc::{DEFAULT_CLIENT_PORT, DEFAULT_PORT};
+use simp_proto::wire::{HEADER_LEN, OP_ACK, OP_CHAT, OP_FIN, OP_SYN, OP_SYN_ACK, TYPE_CHAT, TYPE_CONTROL, USER_LEN};
+
+use crate::error::{Context, Result};
+
+/// How a `chat` line starts when the bench's client writes it (serde's field order); the rest,
+/// up to the closing brace, is the text as a JSON string, forwarded as is.
+const CHAT_PREFIX: &[u8] = br#"{"cmd":"chat","text":"#;
+/// How a `start` line starts; the peer address follows as a JSON string.
+const START_PREFIX: &[u8] = br#"{"cmd":"start","peer":""#;
+/// The user name in every header.
+const USER: &[u8] = b"floor";
+
+/// Serves one client at a time on `ip` until killed.
+pub fn serve(ip: Ipv4Addr) -> Result<()> {
+    let udp = UdpSocket::bind((ip, DEFAULT_PORT)).context(|| format!("floor: cannot bind UDP {ip}:{DEFAULT_PORT}"))?;
+    let listener = TcpListener::bind((ip, DEFAULT_CLIENT_PORT))
+        .context(|| format!("floor: cannot bind TCP {ip}:{DEFAULT_CLIENT_PORT}"))?;
+    let floor = Arc::new(Floor { udp, state: Mutex::new(State::default()), daemon: format!("{ip}:{DEFAULT_PORT}") });
+    let peer_side = Arc::clone(&floor);
+    thread::spawn(move || peer_side.datagrams());
+    loop {
+        let (stream, _) = listener.accept().context(|| "floor: accept failed".into())?;
+        // A client that goes away is replaced by the next one; its errors end only its turn.
+        let _ = floor.client(stream);
+        floor.lock().client = None;
+    }
+}
+
+/// The daemon's two sockets and what both threads share.
+struct Floor {
+    udp: UdpSocket,
+    state: Mutex<State>,
+    daemon: String,
+}
+
+/// Who the peer is and what waits for it.
+#[derive(Default)]
+struct State {
+    /// The client, once it has said `connect` (before that it hears nothing, as with simpd).
+    client: Option<TcpStream>,
+    peer: Option<SocketAddr>,
+    /// Payloads waiting for the one in flight to be acknowledged.
+    queue: VecDeque<Vec<u8>>,
+    in_flight: bool,
+    seq: u8,
+    delivered: u64,
+}
+
+impl Floor {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reads the client's lines until it closes.
+    fn client(&self, stream: TcpStream) -> std::io::Result<()> {
+        stream.set_nodelay(true)?;
+        let writer = stream.try_clone()?;
+        let mut reader = BufReader::with_capacity(64 * 1024, stream);
+        let mut line = Vec::with_capacity(256);
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line)? == 0 {
+                return Ok(());
+            }
+            let line = line.trim_ascii_end();
+            if let Some(text) = line.strip_prefix(CHAT_PREFIX) {
+                let text = text.strip_suffix(b"}").unwrap_or(text);
+                self.chat(text)?;
+            } else if let Some(peer) = line.strip_prefix(START_PREFIX) {
+                self.start(peer.strip_suffix(b"\"}").unwrap_or(peer))?;
+            } else if line.starts_with(br#"{"cmd":"connect""#) {
+                let mut state = self.lock();
+                let mut client = writer.try_clone()?;
+                let connected = format!(
+                    "{{\"event\":\"connected\",\"user\":\"floor\",\"daemon\":\"{}\",\"version\":\"floor\"}}\n",
+                    self.daemon
+                );
+                client.write_all(connected.as_bytes())?;
+                state.client = Some(client);
+            } else if line.starts_with(br#"{"cmd":"leave""#) {
+                let mut state = self.lock();
+                if let Some(peer) = state.peer.take() {
+                    self.udp.send_to(&header(TYPE_CONTROL, OP_FIN, 0, 0), peer)?;
+                }
+                state.queue.clear();
+                state.in_flight = false;
+                tell(&mut state, br#"{"event":"ended","reason":"you left"}"#);
+            }
+        }
+    }
+
+    fn start(&self, peer: &[u8]) -> std::io::Result<()> {
+        let peer: Option<SocketAddr> = std::str::from_utf8(peer).ok().and_then(|p| p.parse().ok());
+        let mut state = self.lock();
+        match peer {
+            Some(peer) => {
+                state.peer = Some(peer);
+                self.udp.send_to(&header(TYPE_CONTROL, OP_SYN, 0, 0), peer)?;
+            }
+            None => tell(&mut state, br#"{"event":"error","code":"bad-peer","message":"floor: not an IP:port"}"#),
+        }
+        Ok(())
+    }
+
+    /// Sends `text` now, or queues it behind the datagram in flight.
+    fn chat(&self, text: &[u8]) -> std::io::Result<()> {
+        let mut state = self.lock();
+        let Some(peer) = state.peer else { return Ok(()) };
+        if state.in_flight {
+            state.queue.push_back(text.to_vec());
+            return Ok(());
+        }
+        state.in_flight = true;
+        self.udp.send_to(&chat_datagram(state.seq, text), peer)?;
+        Ok(())
+    }
+
+    /// The peer side: answers and forwards datagrams until the socket fails.
+    fn datagrams(&self) {
+        let mut buf = vec![0u8; 65_536];
+        let mut line = Vec::with_capacity(256);
+        while let Ok((n, from)) = self.udp.recv_from(&mut buf) {
+            if n < HEADER_LEN {
+                continue;
+            }
+            let (ty, op, seq, payload) = (buf[0], buf[1], buf[2], &buf[HEADER_LEN..n]);
+            let mut state = self.lock();
+            let sent = match (ty, op) {
+                (TYPE_CHAT, _) => {
+                    line.clear();
+                    line.extend_from_slice(br#"{"event":"message","user":"floor","text":"#);
+                    line.extend_from_slice(payload);
+                    line.push(b'}');
+                    tell(&mut state, &line);
+                    self.udp.send_to(&header(TYPE_CONTROL, OP_ACK, seq, 0), from)
+                }
+                (TYPE_CONTROL, OP_SYN) => {
+                    state.peer = Some(from);
+                    self.udp.send_to(&header(TYPE_CONTROL, OP_SYN_ACK, 0, 0), from)
+                }
+                (TYPE_CONTROL, OP_SYN_ACK) => {
+                    let established = format!("{{\"event\":\"established\",\"peer\":\"{from}\",\"user\":\"floor\"}}");
+                    tell(&mut state, established.as_bytes());
+                    self.udp.send_to(&header(TYPE_CONTROL, OP_ACK, 0, 0), from)
+                }
+                (TYPE_CONTROL, OP_ACK) if state.in_flight => {
+                    state.delivered += 1;
+                    let delivered = format!("{{\"event\":\"delivered\",\"id\":\"{}\"}}", state.delivered);
+                    tell(&mut state, delivered.as_bytes());
+                    state.seq ^= 1;
+                    match state.queue.pop_front() {
+                        Some(text) => self.udp.send_to(&chat_datagram(state.seq, &text), from),
+                        None => {
+                            state.in_flight = false;
+                            Ok(0)
+                        }
+                    }
+                }
+                (TYPE_CONTROL, OP_ACK) => {
+                    let established = format!("{{\"event\":\"established\",\"peer\":\"{from}\",\"user\":\"floor\"}}");
+                    tell(&mut state, established.as_bytes());
+                    Ok(0)
+                }
+                (TYPE_CONTROL, OP_FIN) => {
+                    state.peer = None;
+                    tell(&mut state, br#"{"event":"ended","reason":"peer left"}"#);
+                    Ok(0)
+                }
+                _ => Ok(0),
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Writes one event line to the client, if there is one; a client that fails is dropped.
+fn tell(state: &mut State, event: &[u8]) {
+    let Some(client) = state.client.as_mut() else { return };
+    let mut line = Vec::with_capacity(event.len() + 1);
+    line.extend_from_slice(event);
+    line.push(b'\n');
+    if client.write_all(&line).is_err() {
+        state.client = None;
+    }
+}
+
+/// A 39-byte header (SPEC 1): type, operation, sequence, user, payload length.
+fn header(ty: u8, op: u8, seq: u8, len: usize) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[0] = ty;
+    h[1] = op;
+    h[2] = seq;
+    h[3..3 + USER.len()].copy_from_slice(USER);
+    let len = u32::try_from(len).unwrap_or(u32::MAX);
+    h[3 + USER_LEN..].copy_from_slice(&len.to_be_bytes());
+    h
+}
+
+fn chat_datagram(seq: u8, text: &[u8]) -> Vec<u8> {
+    let mut d = Vec::with_capacity(HEADER_LEN + text.len());
+    d.extend_from_slice(&header(TYPE_CHAT, OP_CHAT, seq, text.len()));
+    d.extend_from_slice(text);
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_is_spec_shaped() {
+        let d = chat_datagram(1, b"\"hi\"");
+        let parsed = simp_proto::wire::Datagram::parse(&d).unwrap();
+        assert_eq!(parsed.kind(), simp_proto::wire::Kind::Chat);
+        assert_eq!(parsed.payload(), b"\"hi\"");
+        assert_eq!(parsed.user(), USER);
+    }
+
+    #[test]
+    fn chat_prefix_matches_the_bench_client() {
+        let line = serde_json::to_vec(&simp_proto::ipc::Command::Chat { text: "A 1".into(), id: None }).unwrap();
+        assert_eq!(line, [CHAT_PREFIX, b"\"A 1\"}"].concat());
+        let line = serde_json::to_vec(&simp_proto::ipc::Command::Start { peer: "127.0.0.1:7777".into() }).unwrap();
+        assert_eq!(line, [START_PREFIX, b"127.0.0.1:7777\"}"].concat());
+    }
+}

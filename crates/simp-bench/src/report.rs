@@ -1,0 +1,251 @@
+//! Everything one run measured, the targets computed from it, and its rendering as text.
+
+use serde::Serialize;
+
+use crate::limit::Limit;
+use crate::rounds::{Counts, SystemRound};
+use crate::runs::LossRun;
+use crate::stats::{self, fmt_count, fmt_us, Spread, Summary};
+use crate::targets::{Bound, Target};
+
+/// Everything one run measured.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub machine: Machine,
+    pub quick: bool,
+    pub counts: Counts,
+    /// Load averages (1, 5, 15 min) when the run started and ended.
+    pub load_start: [f64; 3],
+    pub load_end: [f64; 3],
+    /// The 50-byte UDP ping-pong between two threads: a reference line, no denominator.
+    pub ping_pong: Limit,
+    /// Floor then simp, each round on fresh daemons.
+    pub rounds: Vec<Round>,
+    pub flood: Vec<FloodRound>,
+    pub footprint: Vec<Footprint>,
+    pub loss: Vec<LossRun>,
+    /// Why system calls were not counted, if they were not.
+    pub syscalls_missing: Option<String>,
+    pub targets: Vec<Target>,
+}
+
+/// The machine the run was on.
+#[derive(Debug, Serialize)]
+pub struct Machine {
+    pub nproc: usize,
+    pub cpu: String,
+    pub kernel: String,
+}
+
+/// One round: the floor, then simp.
+#[derive(Debug, Serialize)]
+pub struct Round {
+    /// Load averages when the round started.
+    pub load: [f64; 3],
+    pub floor: SystemRound,
+    pub simp: SystemRound,
+}
+
+/// One chat run without the flood and one with it, on the same pair of simp daemons.
+#[derive(Debug, Serialize)]
+pub struct FloodRound {
+    pub load: [f64; 3],
+    pub calm: ChatFigures,
+    pub flooded: ChatFigures,
+    /// SYNs the flood sent per second, from all sources together.
+    pub syns_per_sec: f64,
+}
+
+/// Throughput and ACK latency of one chat run.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ChatFigures {
+    pub one_way_per_sec: f64,
+    /// `chat` → `delivered`, one at a time.
+    pub ack_latency: Summary,
+}
+
+/// One daemon after the runs: memory, and what it did while idle.
+#[derive(Debug, Serialize)]
+pub struct Footprint {
+    pub daemon: String,
+    pub rss_kib: u64,
+    pub idle_secs: u64,
+    pub idle_cpu_ticks: u64,
+    pub idle_context_switches: u64,
+}
+
+impl Report {
+    /// The targets of issue 14, from this run's figures.
+    pub fn targets(&self) -> Vec<Target> {
+        let mut t = Vec::new();
+        let ratio = |f: &dyn Fn(&SystemRound) -> f64| {
+            Spread::of(self.rounds.iter().map(|r| f(&r.simp) / f(&r.floor)).collect()).unwrap_or(empty())
+        };
+        t.push(Target::over_rounds(
+            "one-way throughput, simp / floor",
+            Bound::AtLeast(0.85),
+            ratio(&|s| s.one_way_per_sec),
+        ));
+        t.push(Target::over_rounds(
+            "one-way latency (median), simp / floor",
+            Bound::AtMost(1.3),
+            ratio(&|s| s.latency.to_message.median_us),
+        ));
+        t.push(Target::over_rounds(
+            "handshake (median), simp / floor",
+            Bound::AtMost(1.5),
+            ratio(&|s| s.handshake.median_us),
+        ));
+        for (i, name) in ["A (sender)", "B (receiver)"].into_iter().enumerate() {
+            t.push(Target::over_rounds(
+                format!("CPU per message, daemon {name}, simp / floor"),
+                Bound::AtMost(1.5),
+                ratio(&|s| s.costs[i].cpu_us),
+            ));
+        }
+        for (i, name) in ["A", "B"].into_iter().enumerate() {
+            let what = format!("syscalls per message, daemon {name}, simp − floor");
+            let counts: Option<Vec<(f64, f64)>> =
+                self.rounds.iter().map(|r| Some((r.simp.costs[i].syscalls?, r.floor.costs[i].syscalls?))).collect();
+            match counts {
+                Some(counts) if !counts.is_empty() => {
+                    let diffs: Vec<f64> = counts.iter().map(|(s, f)| s - f).collect();
+                    let simp = Spread::of(counts.iter().map(|c| c.0).collect()).unwrap_or(empty());
+                    let median = stats::median(&diffs).unwrap_or(f64::NAN);
+                    t.push(Target::with_spread(what, Bound::AtMost(1.0), median, diffs, simp.spread));
+                }
+                _ => t.push(Target::unmeasured(what, Bound::AtMost(1.0), "system calls not counted (no perf)")),
+            }
+        }
+        for f in &self.footprint {
+            t.push(Target::once(
+                format!("daemon {}: idle CPU ticks in {} s", f.daemon, f.idle_secs),
+                Bound::AtMost(0.0),
+                f.idle_cpu_ticks as f64,
+            ));
+            t.push(Target::once(
+                format!("daemon {}: idle wake-ups in {} s", f.daemon, f.idle_secs),
+                Bound::AtMost(0.0),
+                f.idle_context_switches as f64,
+            ));
+            t.push(Target::once(
+                format!("daemon {}: resident memory (MiB)", f.daemon),
+                Bound::AtMost(10.0),
+                f.rss_kib as f64 / 1024.0,
+            ));
+        }
+        if !self.flood.is_empty() {
+            let values = self.flood.iter().map(|r| r.flooded.one_way_per_sec / r.calm.one_way_per_sec).collect();
+            t.push(Target::over_rounds(
+                "throughput under a 100-source SYN flood / without",
+                Bound::AtLeast(0.5),
+                Spread::of(values).unwrap_or(empty()),
+            ));
+        }
+        t
+    }
+
+    /// The report as text: figures, then targets.
+    pub fn render(&self) -> String {
+        let s = |text: &str| text.to_string();
+        let m = &self.machine;
+        let mut out = format!("\nsimp-bench on {} × {}, Linux {}\n", m.nproc, m.cpu, m.kernel);
+        out.push_str(&format!(
+            "load average {} at the start, {} at the end; rounds: {}\n\n",
+            fmt_load(self.load_start),
+            fmt_load(self.load_end),
+            self.rounds.iter().map(|r| format!("{:.2}", r.load[0])).collect::<Vec<_>>().join(" ")
+        ));
+        let mut rows = vec![vec![s("median over rounds"), s("floor"), s("simp"), s("simp/floor"), s("spread")]];
+        let mut row = |what: String, floor: &dyn Fn(&SystemRound) -> Option<f64>, fmt: &dyn Fn(f64) -> String| {
+            let median_of = |pick: &dyn Fn(&Round) -> Option<f64>| {
+                let values: Option<Vec<f64>> = self.rounds.iter().map(pick).collect();
+                values.and_then(|v| stats::median(&v))
+            };
+            let f = median_of(&|r| floor(&r.floor));
+            let sm = median_of(&|r| floor(&r.simp));
+            let ratio: Option<Vec<f64>> =
+                self.rounds.iter().map(|r| Some(floor(&r.simp)? / floor(&r.floor)?)).collect();
+            let ratio = ratio.and_then(Spread::of);
+            let cell = |v: Option<f64>| v.map_or_else(|| s("—"), fmt);
+            rows.push(vec![
+                what,
+                cell(f),
+                cell(sm),
+                ratio.as_ref().map_or_else(|| s("—"), |r| format!("{:.2}", r.median)),
+                ratio.as_ref().map_or_else(|| s("—"), |r| format!("±{:.0} %", r.spread * 100.0)),
+            ]);
+        };
+        let c = &self.counts;
+        row(format!("handshake, start → established ({})", c.handshakes), &|r| Some(r.handshake.median_us), &fmt_us);
+        row(format!("latency, chat → message ({})", c.latency), &|r| Some(r.latency.to_message.median_us), &fmt_us);
+        row(s("latency, chat → delivered"), &|r| Some(r.latency.to_delivered.median_us), &fmt_us);
+        row(format!("throughput one way ({} msgs), msg/s", c.throughput), &|r| Some(r.one_way_per_sec), &fmt_count);
+        for (i, d) in ["A", "B"].into_iter().enumerate() {
+            row(format!("daemon {d}: CPU per message"), &|r| Some(r.costs[i].cpu_us), &fmt_us);
+            row(format!("daemon {d}: syscalls per message"), &|r| r.costs[i].syscalls, &|v| format!("{v:.2}"));
+            row(format!("daemon {d}: context switches per message"), &|r| Some(r.costs[i].switches), &|v| {
+                format!("{v:.2}")
+            });
+        }
+        out.push_str(&stats::table(&rows));
+        let p = &self.ping_pong;
+        out.push_str(&format!(
+            "\nreference: UDP ping-pong between two threads, {} round trips: median {}, {} RT/s\n",
+            fmt_count(p.rtt.count as f64),
+            fmt_us(p.rtt.median_us),
+            fmt_count(p.round_trips_per_sec)
+        ));
+        if let Some(why) = &self.syscalls_missing {
+            out.push_str(&format!("system calls not counted: {why}\n"));
+        }
+        for (i, f) in self.flood.iter().enumerate() {
+            out.push_str(&format!(
+                "flood round {}: one way {} → {} msg/s, ACK latency {} → {} with {} SYN/s from 100 sources\n",
+                i + 1,
+                fmt_count(f.calm.one_way_per_sec),
+                fmt_count(f.flooded.one_way_per_sec),
+                fmt_us(f.calm.ack_latency.median_us),
+                fmt_us(f.flooded.ack_latency.median_us),
+                fmt_count(f.syns_per_sec)
+            ));
+        }
+        for f in &self.footprint {
+            out.push_str(&format!(
+                "daemon {}: {:.1} MiB resident; idle {} s: {} ticks, {} wake-ups\n",
+                f.daemon,
+                f.rss_kib as f64 / 1024.0,
+                f.idle_secs,
+                f.idle_cpu_ticks,
+                f.idle_context_switches
+            ));
+        }
+        for l in &self.loss {
+            out.push_str(&format!(
+                "10 % loss, --rto {}, {} msgs: {:.1} s, {} re-sent, relay dropped {}/{}\n",
+                l.rto, l.messages, l.seconds, l.retransmissions, l.relay_dropped, l.relay_received
+            ));
+        }
+        out.push('\n');
+        let mut table = vec![vec![s("target"), s("bound"), s("median"), s("spread"), s("verdict")]];
+        for t in &self.targets {
+            table.push(vec![
+                t.what.clone(),
+                t.bound.clone(),
+                if t.median.is_nan() { s("—") } else { format!("{:.2}", t.median) },
+                t.spread.map_or_else(|| s("—"), |x| format!("±{:.0} %", x * 100.0)),
+                t.verdict.clone(),
+            ]);
+        }
+        out.push_str(&stats::table(&table));
+        out
+    }
+}
+
+fn empty() -> Spread {
+    Spread { per_round: Vec::new(), median: f64::NAN, spread: f64::NAN }
+}
+
+fn fmt_load(load: [f64; 3]) -> String {
+    format!("{:.2} {:.2} {:.2}", load[0], load[1], load[2])
+}
