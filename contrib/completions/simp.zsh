@@ -16,15 +16,16 @@ _simp() {
     local context curcontext="$curcontext" state line
     _arguments "${_arguments_options[@]}" : \
 '--port=[The daemon'\''s client port]:PORT:_default' \
-'--user=[Your name (1-32 printable ASCII characters); asked if not given]:USER:_default' \
+'--user=[Your name (1-32 printable ASCII characters). Default\: \`user\` in the config file, else asked]:USER:_default' \
+'--config=[The config file\: the default daemon, your name, and contacts (name = "IP") for \`/call NAME\`. Default\: \$XDG_CONFIG_HOME/simp/config.toml (~/.config/simp/config.toml)]:FILE:_files' \
 '--plain[Line mode\: one line per event. The default when stdin or stdout is not a terminal]' \
-'(--port --user)--demo[Try it out\: start two daemons in-process on 127.0.0.1 and 127.0.0.2 with an echo bot on the second, and call it as user \`you\`]' \
+'(--port --user --config)--demo[Try it out\: start two daemons in-process on 127.0.0.1 and 127.0.0.2 with an echo bot on the second, and call it as user \`you\`]' \
 '--demo-any-port[For tests\: the demo'\''s daemons take free ports even when 7777/7778 are free]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
-'::daemon_ip -- IP of the daemon to use (start one with `simpd IP`):_default' \
+'::daemon_ip -- IP of the daemon to use (start one with `simpd IP`); `localhost` is 127.0.0.1. Default\: `daemon` in the config file, else 127.0.0.1:_default' \
 && ret=0
 }
 

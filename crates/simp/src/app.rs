@@ -12,11 +12,13 @@
 //! stored here can reach a terminal raw.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 
 use chrono::NaiveTime;
 use simp_proto::ipc::{parse_peer, Command, ErrorCode, Event};
 use simp_proto::wire::{validate_text, UserName};
 
+use crate::config::{self, Contacts};
 use crate::log::{Change, Delivery, Entry, EntryKind, Log};
 use crate::{escape, texts, words};
 
@@ -101,6 +103,11 @@ pub struct App {
     refused: Option<String>,
     /// The input ended (plain mode): finish what is queued, then quit.
     ending: bool,
+    contacts: Contacts,
+    /// The last peer a chat opened with, and its user name (escaped): what `/save` saves.
+    last_peer: Option<(SocketAddr, String)>,
+    /// A contact `/save` added, for the front to write to the config file.
+    to_save: Option<(String, SocketAddr)>,
 }
 
 impl App {
@@ -116,7 +123,26 @@ impl App {
             held: VecDeque::new(),
             refused: None,
             ending: false,
+            contacts: Contacts::default(),
+            last_peer: None,
+            to_save: None,
         }
+    }
+
+    /// Uses these contacts for `/call NAME`, for showing callers by name and for `/save`.
+    pub fn set_contacts(&mut self, contacts: Contacts) {
+        self.contacts = contacts;
+    }
+
+    /// The contact `/save` just added, to be written to the config file; the caller reports a
+    /// failure with [`App::note_error`].
+    pub fn take_contact_to_save(&mut self) -> Option<(String, SocketAddr)> {
+        self.to_save.take()
+    }
+
+    /// Logs a local error (a config file that could not be written).
+    pub fn note_error(&mut self, message: &str, now: NaiveTime) {
+        self.push(now, EntryKind::Error(escape::field(message)));
     }
 
     /// A client whose name was given on the command line; send the returned `connect` first.
@@ -245,12 +271,14 @@ impl App {
                         self.set_phase(Phase::Waiting);
                         Vec::new()
                     }
-                    _ if parse_peer(trimmed).is_ok() => self.start(trimmed, now),
+                    w if w.starts_with(words::CHAT_COMMAND) => self.slash(trimmed, now),
+                    _ if parse_peer(&config::resolve_peer(trimmed, &self.contacts)).is_ok() => self.start(trimmed, now),
                     _ => self.refuse(now, texts::not_a_choice(&escape::field(trimmed))),
                 }
             }
             Phase::AskPeer => match trimmed {
                 words::QUIT => self.quit(),
+                t if t.starts_with(words::CHAT_COMMAND) => self.slash(t, now),
                 "" => {
                     self.set_phase(Phase::Menu);
                     Vec::new()
@@ -259,6 +287,7 @@ impl App {
             },
             Phase::Waiting => match trimmed {
                 w if words::is_quit(w) => self.quit(),
+                t if t.starts_with(words::CHAT_COMMAND) => self.slash(t, now),
                 w if words::is_menu(w) => {
                     self.set_phase(Phase::Menu);
                     Vec::new()
@@ -315,22 +344,29 @@ impl App {
                 }
             }
             Event::Request { peer, user } => {
-                let (peer, user) = (escape::field(&peer), escape::field(&user));
+                let (peer, user) = (self.peer_label(&peer), escape::field(&user));
                 self.push(now, EntryKind::Info(texts::request(&user, &peer)));
                 if self.phase != Phase::Quitting {
                     self.set_phase(Phase::Ringing { peer, user });
                 }
             }
             Event::Calling { peer } => {
-                let peer = escape::field(&peer);
+                let peer = self.peer_label(&peer);
                 self.push(now, EntryKind::Info(texts::calling(&peer)));
                 if self.phase != Phase::Quitting {
                     self.set_phase(Phase::Calling { peer });
                 }
             }
-            Event::Established { peer, user } => {
-                let (peer, user) = (escape::field(&peer), escape::field(&user));
+            Event::Established { peer: raw_peer, user } => {
+                let (peer, user) = (self.peer_label(&raw_peer), escape::field(&user));
                 self.push(now, EntryKind::Info(texts::chat_open(&user, &peer)));
+                if let Ok(addr) = raw_peer.parse::<SocketAddr>() {
+                    if self.contacts.name_of(addr).is_none() {
+                        let suggested = config::check_contact_name(&user).is_ok().then_some(user.as_str());
+                        self.push(now, EntryKind::Info(texts::offer_to_save(&peer, suggested)));
+                    }
+                    self.last_peer = Some((addr, user.clone()));
+                }
                 if self.phase != Phase::Quitting {
                     self.set_phase(Phase::Chatting { peer, user });
                 }
@@ -403,13 +439,70 @@ impl App {
             words::CHAT_STATUS => return vec![Command::Status],
             "" => return Vec::new(),
             _ if text.starts_with(words::CHAT_SLASH_TEXT) => &text[1..],
-            t if t.starts_with(words::CHAT_COMMAND) => {
-                let cmd = escape::field(t.split_whitespace().next().unwrap_or(t));
-                self.push(now, EntryKind::Error(texts::unknown_command(&cmd)));
-                return Vec::new();
-            }
+            t if t.starts_with(words::CHAT_COMMAND) => return self.slash(t, now),
             _ => text,
         };
+        self.send_text(text, now)
+    }
+
+    /// A `/` command outside the phase's own words: `/help`, `/who`, `/clear`, `/call`,
+    /// `/save`, `/me`, or one this client does not know.
+    fn slash(&mut self, line: &str, now: NaiveTime) -> Vec<Command> {
+        let (cmd, arg) = line.split_once(char::is_whitespace).map_or((line, ""), |(c, a)| (c, a.trim()));
+        let chatting = matches!(self.phase, Phase::Chatting { .. });
+        match cmd {
+            words::CHAT_HELP => {
+                for line in texts::help(chatting) {
+                    self.push(now, EntryKind::Info(line.into()));
+                }
+            }
+            words::CHAT_WHO => {
+                let lines = texts::who(self.user(), self.daemon(), &self.phase, &self.contacts);
+                lines.into_iter().for_each(|line| self.push(now, EntryKind::Info(line)));
+            }
+            words::CHAT_CLEAR => self.log.clear(),
+            words::CHAT_CALL if chatting => self.push(now, EntryKind::Error(texts::LEAVE_FIRST.into())),
+            words::CHAT_CALL if arg.is_empty() => self.set_phase(Phase::AskPeer),
+            words::CHAT_CALL => return self.start(arg, now),
+            words::CHAT_SAVE => self.save(arg, now),
+            words::CHAT_ME if chatting && !arg.is_empty() => {
+                let text = texts::me(self.user().unwrap_or(texts::YOU), arg);
+                return self.send_text(&text, now);
+            }
+            words::CHAT_ME if chatting => self.push(now, EntryKind::Error(texts::ME_NEEDS_TEXT.into())),
+            _ => {
+                let cmd = escape::field(cmd);
+                self.push(now, EntryKind::Error(texts::unknown_command(&cmd)));
+            }
+        }
+        self.prompt_due = true;
+        Vec::new()
+    }
+
+    /// `/save [NAME]`: the last peer becomes a contact.
+    fn save(&mut self, name: &str, now: NaiveTime) {
+        let Some((addr, user)) = self.last_peer.clone() else {
+            return self.push(now, EntryKind::Error(texts::NOTHING_TO_SAVE.into()));
+        };
+        let name = if name.is_empty() { user.as_str() } else { name };
+        match self.contacts.insert(name, addr) {
+            Ok(()) => {
+                self.push(now, EntryKind::Info(texts::saved(name, &addr.to_string())));
+                self.to_save = Some((name.to_owned(), addr));
+            }
+            Err(err) => self.push(now, EntryKind::Error(escape::field(&err.to_string()))),
+        }
+    }
+
+    /// A peer's address as shown: with the contact's name when it is one.
+    fn peer_label(&self, raw: &str) -> String {
+        match raw.parse::<SocketAddr>().ok().and_then(|addr| self.contacts.name_of(addr)) {
+            Some(name) => format!("{} ({})", escape::field(name), escape::field(raw)),
+            None => escape::field(raw),
+        }
+    }
+
+    fn send_text(&mut self, text: &str, now: NaiveTime) -> Vec<Command> {
         if let Err(err) = validate_text(text) {
             self.push(now, EntryKind::Error(err.to_string()));
             return Vec::new();
@@ -428,11 +521,12 @@ impl App {
         vec![Command::Leave]
     }
 
-    fn start(&mut self, peer: &str, now: NaiveTime) -> Vec<Command> {
-        match parse_peer(peer) {
+    fn start(&mut self, typed: &str, now: NaiveTime) -> Vec<Command> {
+        let peer = config::resolve_peer(typed, &self.contacts);
+        match parse_peer(&peer) {
             Ok(_) => {
-                self.set_phase(Phase::Starting { peer: peer.to_owned() });
-                vec![Command::Start { peer: peer.to_owned() }]
+                self.set_phase(Phase::Starting { peer: escape::field(typed) });
+                vec![Command::Start { peer }]
             }
             Err(err) => {
                 if self.phase != Phase::AskPeer {
@@ -864,5 +958,68 @@ mod tests {
         app.on_line("hello", t(1));
         assert_eq!(app.on_line("c", t(1)), vec![Command::Leave]);
         assert!(matches!(last(&app), EntryKind::Error(m) if m.starts_with("1 line typed")));
+    }
+
+    #[test]
+    fn contacts_are_called_by_name_shown_by_name_and_saved() {
+        let mut app = connected("alice");
+        let mut contacts = Contacts::default();
+        contacts.insert("bobby", "10.0.0.2:7777".parse().unwrap()).unwrap();
+        app.set_contacts(contacts);
+        assert_eq!(app.on_line("bobby", t(1)), vec![Command::Start { peer: "10.0.0.2:7777".into() }]);
+        app.on_event(Event::Ended { reason: EndReason::NoAnswer, detail: None }, t(1));
+        assert_eq!(app.on_line("/call localhost", t(1)), vec![Command::Start { peer: "127.0.0.1".into() }]);
+        app.on_event(Event::error(ErrorCode::Busy, "x"), t(1));
+        assert_eq!(app.on_line("/call", t(1)), vec![]);
+        assert_eq!(app.phase(), &Phase::AskPeer);
+        assert_eq!(app.on_line("bobby", t(1)), vec![Command::Start { peer: "10.0.0.2:7777".into() }]);
+        app.on_event(Event::Calling { peer: "10.0.0.2:7777".into() }, t(1));
+        assert_eq!(app.phase(), &Phase::Calling { peer: "bobby (10.0.0.2:7777)".into() });
+        app.on_event(Event::Established { peer: "10.0.0.2:7777".into(), user: "bob".into() }, t(2));
+        assert_eq!(last(&app), &EntryKind::Info("chat with bob at bobby (10.0.0.2:7777) open".into()));
+
+        app.on_event(Event::Ended { reason: EndReason::PeerLeft, detail: None }, t(3));
+        app.on_event(Event::Request { peer: "10.0.0.3:7777".into(), user: "carol".into() }, t(4));
+        app.on_line("y", t(4));
+        app.on_event(Event::Established { peer: "10.0.0.3:7777".into(), user: "carol".into() }, t(4));
+        assert_eq!(
+            last(&app),
+            &EntryKind::Info(
+                "10.0.0.3:7777 is not in your contacts: /save keeps it as carol, /save NAME as NAME".into()
+            )
+        );
+        assert!(app.on_line("/save", t(5)).is_empty());
+        assert_eq!(app.take_contact_to_save(), Some(("carol".into(), "10.0.0.3:7777".parse().unwrap())));
+        assert!(matches!(last(&app), EntryKind::Info(m) if m.starts_with("saved carol = 10.0.0.3:7777")));
+        app.on_line("/save 1.2.3.4", t(5));
+        assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("reads as an address")));
+        assert_eq!(app.take_contact_to_save(), None);
+    }
+
+    #[test]
+    fn help_who_clear_me_and_unknown_commands() {
+        let mut app = chatting();
+        app.on_line("/help", t(4));
+        assert!(app.log().iter().any(|e| matches!(&e.kind, EntryKind::Info(m) if m.contains("/me TEXT"))));
+        app.on_line("/who", t(4));
+        assert!(app
+            .log()
+            .iter()
+            .any(|e| e.kind == EntryKind::Info("you are alice, through the daemon at 127.0.0.1:7777".into())));
+        assert_eq!(last(&app), &EntryKind::Info("no contacts yet: /save NAME after a chat adds one".into()));
+        assert_eq!(
+            app.on_line("/me waves", t(4)),
+            vec![Command::Chat { text: "* alice waves".into(), id: Some("1".into()) }]
+        );
+        assert!(app.on_line("/call 10.0.0.9", t(4)).is_empty(), "one chat at a time");
+        assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("/leave this one first")));
+        app.on_line("/clear", t(4));
+        assert!(app.log().is_empty());
+        app.on_line("/nope", t(4));
+        assert!(matches!(last(&app), EntryKind::Error(m) if m.starts_with("unknown command /nope: /help")));
+        let mut app = connected("alice");
+        app.on_line("/help", t(4));
+        assert!(app.log().iter().any(|e| matches!(&e.kind, EntryKind::Info(m) if m.contains("/call PEER"))));
+        assert_eq!(app.phase(), &Phase::Menu);
     }
 }

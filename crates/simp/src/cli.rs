@@ -5,6 +5,7 @@
 //! binary parses, and cannot drift from it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 
 use clap::Parser;
 use simp_proto::ipc::DEFAULT_CLIENT_PORT;
@@ -24,21 +25,27 @@ use simp_proto::ipc::DEFAULT_CLIENT_PORT;
 #[derive(Debug, Parser)]
 #[command(name = "simp", version)]
 pub struct Args {
-    /// IP of the daemon to use (start one with `simpd IP`).
-    #[arg(default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
-    pub daemon_ip: IpAddr,
+    /// IP of the daemon to use (start one with `simpd IP`); `localhost` is 127.0.0.1. Default:
+    /// `daemon` in the config file, else 127.0.0.1.
+    #[arg(value_parser = parse_ip)]
+    pub daemon_ip: Option<IpAddr>,
     /// The daemon's client port.
     #[arg(long, default_value_t = DEFAULT_CLIENT_PORT)]
     pub port: u16,
-    /// Your name (1-32 printable ASCII characters); asked if not given.
+    /// Your name (1-32 printable ASCII characters). Default: `user` in the config file, else
+    /// asked.
     #[arg(long)]
     pub user: Option<String>,
+    /// The config file: the default daemon, your name, and contacts (name = "IP") for
+    /// `/call NAME`. Default: $XDG_CONFIG_HOME/simp/config.toml (~/.config/simp/config.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Line mode: one line per event. The default when stdin or stdout is not a terminal.
     #[arg(long)]
     pub plain: bool,
     /// Try it out: start two daemons in-process on 127.0.0.1 and 127.0.0.2 with an echo bot
     /// on the second, and call it as user `you`.
-    #[arg(long, conflicts_with_all = ["daemon_ip", "port", "user"])]
+    #[arg(long, conflicts_with_all = ["daemon_ip", "port", "user", "config"])]
     pub demo: bool,
     /// For tests: the demo's daemons take free ports even when 7777/7778 are free.
     #[arg(long, hide = true, requires = "demo")]
@@ -46,9 +53,19 @@ pub struct Args {
 }
 
 impl Args {
-    /// The daemon's client address.
-    pub fn daemon_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.daemon_ip, self.port)
+    /// The daemon's client address: the command line's IP, else the config file's, else
+    /// 127.0.0.1.
+    pub fn daemon_addr(&self, from_config: Option<IpAddr>) -> SocketAddr {
+        let ip = self.daemon_ip.or(from_config).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        SocketAddr::new(ip, self.port)
+    }
+}
+
+/// An IP address, or `localhost` for 127.0.0.1.
+pub fn parse_ip(text: &str) -> Result<IpAddr, String> {
+    match text {
+        "localhost" => Ok(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        _ => text.parse().map_err(|_| format!("{text:?} is not an IP address (or localhost)")),
     }
 }
 
@@ -70,6 +87,7 @@ pub const MAN_SECTIONS: &[(&str, &[&str])] = &[
             "$ simp --demo",
             "Chat through the daemon on this machine's LAN address:",
             "$ simp 192.168.1.10 --user alice",
+            "A config file (~/.config/simp/config.toml) saves typing: with daemon = \"192.168.1.10\", user = \"alice\" and, under [contacts], bob = \"192.168.1.20\", plain simp connects as alice and /call bob calls 192.168.1.20. After a chat with someone new, /save NAME adds them.",
             "Drive a chat from a script, one line per event:",
             "$ printf 'alice\\ns\\n192.168.1.20\\nhello\\n/quit\\n' | simp --plain 192.168.1.10",
         ],
@@ -90,7 +108,10 @@ mod tests {
     #[test]
     fn defaults_are_those_of_ipc_md() {
         let args = Args::try_parse_from(["simp"]).unwrap();
-        assert_eq!(args.daemon_addr(), "127.0.0.1:7778".parse().unwrap());
+        assert_eq!(args.daemon_addr(None), "127.0.0.1:7778".parse().unwrap());
+        assert_eq!(args.daemon_addr(Some("10.0.0.1".parse().unwrap())), "10.0.0.1:7778".parse().unwrap());
+        let args = Args::try_parse_from(["simp", "localhost"]).unwrap();
+        assert_eq!(args.daemon_addr(Some("10.0.0.1".parse().unwrap())), "127.0.0.1:7778".parse().unwrap());
         assert!(Args::try_parse_from(["simp", "--demo", "--user", "x"]).is_err());
     }
 }

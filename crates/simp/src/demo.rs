@@ -115,7 +115,7 @@ pub async fn run(full_screen: bool, prefer_default_ports: bool) -> Result<(), St
     let addr = demo.client_addr;
     let result = async {
         let (reader, writer) = conn::connect(addr).await?;
-        crate::run_with(addr, reader, writer, &demo.script(), full_screen).await
+        crate::run_with(addr, reader, writer, &demo.script(), &crate::Setup::default(), full_screen).await
     }
     .await;
     demo.stop().await;

@@ -4,6 +4,7 @@
 //! a `quit` is given a moment to be answered.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::NaiveTime;
@@ -11,12 +12,22 @@ use simp_proto::ipc::Command;
 use tokio::time::Instant;
 
 use crate::app::{App, Phase};
+use crate::config::{self, Contacts};
 use crate::conn::{CommandWriter, ConnError, EventReader, Incoming};
 
 /// How long `connected` may take once `connect` is sent.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for the daemon to close the connection after `quit`.
 pub const QUIT_GRACE: Duration = Duration::from_secs(2);
+
+/// What a session knows besides its connection: from the config file and the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    /// Contacts for `/call NAME` and for showing peers by name.
+    pub contacts: Contacts,
+    /// Where `/save` writes a contact; `None`: nowhere (the demo), `/save` only lasts the session.
+    pub config_path: Option<PathBuf>,
+}
 
 /// What the user did, as far as the [`App`] cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,9 +94,11 @@ pub(crate) async fn run<F: Front>(
     reader: EventReader,
     mut writer: CommandWriter,
     initial: &[String],
+    setup: &Setup,
 ) -> Result<(), SessionError> {
     let mut events = reader.spawn();
     let mut app = App::new();
+    app.set_contacts(setup.contacts.clone());
     let mut quit_sent = false;
     let mut deadline: Option<Instant> = None;
     let mut cmds: Vec<Command> = initial.iter().flat_map(|line| app.on_line(line, now())).collect();
@@ -98,6 +111,13 @@ pub(crate) async fn run<F: Front>(
             if let Err(err) = writer.send_all(&cmds).await {
                 front.show(&mut app)?;
                 return if quit_sent { Ok(()) } else { Err(daemon_gone(addr, err)) };
+            }
+        }
+        if let Some((name, addr)) = app.take_contact_to_save() {
+            if let Some(path) = &setup.config_path {
+                if let Err(err) = config::save_contact(path, &name, addr) {
+                    app.note_error(&err.to_string(), now());
+                }
             }
         }
         front.show(&mut app)?;

@@ -21,10 +21,11 @@
 //! your name? (q quits)
 //! [12:00:01] * connected to daemon 127.0.0.1:7777 as alice
 //! [s] start a chat, [w] wait for a call, [q] quit
-//! peer IP (IP or IP:port; empty for the menu, q quits)?
+//! peer IP (IP, IP:port or a contact's name; empty for the menu, q quits)?
 //! [12:00:02] * calling 127.0.0.2:7777
 //! calling 127.0.0.2:7777 — c cancels, q quits
 //! [12:00:03] * chat with bob at 127.0.0.2:7777 open
+//! [12:00:03] * 127.0.0.2:7777 is not in your contacts: /save keeps it as bob, /save NAME as NAME
 //! chatting with bob — type a message; /leave ends the chat, /quit quits
 //! [12:00:03] alice: hello
 //! [12:00:03] ✓ delivered: hello
@@ -41,7 +42,8 @@
 //! | `[t] * request from NAME at ADDR` | a call waits; followed by the prompt `request from NAME at ADDR — accept? [y/n/q]` |
 //! | `[t] * you declined the request from NAME at ADDR` | after `n` |
 //! | `[t] * calling ADDR` | our call is out |
-//! | `[t] * chat with NAME at ADDR open` | the chat is established |
+//! | `[t] * chat with NAME at ADDR open` | the chat is established; ADDR is `CONTACT (IP:port)` for a contact |
+//! | `[t] * ADDR is not in your contacts: …` | after it, for a peer that is no contact: how to `/save` it |
 //! | `[t] NAME: TEXT` | a message, the peer's or our own (as sent) |
 //! | `[t] ✓ delivered: TEXT` | the peer acknowledged our message |
 //! | `[t] ✗ undelivered (REASON): TEXT` | our message will not arrive |
@@ -50,7 +52,7 @@
 //! | `[t] ! …` | a refusal or error, with what to do; daemon errors end with their code in parentheses, e.g. `(queue-full)` |
 //!
 //! Prompts: `your name? (q quits)`, `[s] start a chat, [w] wait for a call, [q] quit`,
-//! `peer IP (IP or IP:port; empty for the menu, q quits)?`,
+//! `peer IP (IP, IP:port or a contact's name; empty for the menu, q quits)?`,
 //! `waiting for a call — Enter for the menu, q quits`,
 //! `request from NAME at ADDR — accept? [y/n/q]`, `calling ADDR — c cancels, q quits`,
 //! `chatting with NAME — type a message; /leave ends the chat, /quit quits`.
@@ -72,6 +74,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod config;
 pub mod conn;
 pub mod demo;
 pub mod escape;
@@ -84,14 +87,14 @@ pub mod words;
 
 use std::net::SocketAddr;
 
-pub use event_loop::SessionError;
+pub use event_loop::{SessionError, Setup};
 
 /// Connects to the daemon at `addr` and runs a session with the chosen front end; `user`
 /// skips the name prompt.
-pub async fn run(addr: SocketAddr, user: Option<&str>, full_screen: bool) -> Result<(), SessionError> {
+pub async fn run(addr: SocketAddr, user: Option<&str>, setup: &Setup, full_screen: bool) -> Result<(), SessionError> {
     let (reader, writer) = conn::connect(addr).await?;
     let initial: Vec<String> = user.into_iter().map(str::to_owned).collect();
-    run_with(addr, reader, writer, &initial, full_screen).await
+    run_with(addr, reader, writer, &initial, setup, full_screen).await
 }
 
 /// Runs a session on an open connection, first feeding `initial` as if typed (the demo uses
@@ -101,11 +104,12 @@ pub async fn run_with(
     reader: conn::EventReader,
     writer: conn::CommandWriter,
     initial: &[String],
+    setup: &Setup,
     full_screen: bool,
 ) -> Result<(), SessionError> {
     if full_screen {
-        tui::run(addr, reader, writer, initial).await
+        tui::run(addr, reader, writer, initial, setup).await
     } else {
-        event_loop::run(&mut plain::Plain::stdio(), addr, reader, writer, initial).await
+        event_loop::run(&mut plain::Plain::stdio(), addr, reader, writer, initial, setup).await
     }
 }

@@ -92,6 +92,12 @@ impl Log {
         self.changes.push(Change::Appended(self.entries.len() - 1));
     }
 
+    /// Forgets every entry (`/clear`); the changes not yet shown go too.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.changes.clear();
+    }
+
     /// Takes the changes since the last call.
     pub fn take_changes(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.changes)

@@ -5,7 +5,8 @@
 use std::io::IsTerminal;
 
 use clap::Parser;
-use simp::cli::Args;
+use simp::cli::{self, Args};
+use simp::{config, Setup};
 
 #[tokio::main]
 async fn main() {
@@ -14,7 +15,7 @@ async fn main() {
     let result = if args.demo {
         simp::demo::run(full_screen, !args.demo_any_port).await
     } else {
-        simp::run(args.daemon_addr(), args.user.as_deref(), full_screen).await.map_err(|e| e.to_string())
+        session(&args, full_screen).await
     };
     let code = match result {
         Ok(()) => 0,
@@ -25,4 +26,19 @@ async fn main() {
     };
     // Exit here rather than return: plain mode's stdin thread may still be blocked in read().
     std::process::exit(code)
+}
+
+/// Reads the config file, then runs the session it and the flags describe.
+async fn session(args: &Args, full_screen: bool) -> Result<(), String> {
+    // Without a home directory there is no default file: run without one.
+    let path = args.config.clone().or_else(|| config::default_path().ok());
+    let file = match &path {
+        Some(path) => config::load(path).map_err(|e| e.to_string())?,
+        None => config::Config::default(),
+    };
+    let from_config =
+        file.daemon.as_deref().map(cli::parse_ip).transpose().map_err(|e| format!("config file: daemon: {e}"))?;
+    let user = args.user.as_deref().or(file.user.as_deref());
+    let setup = Setup { contacts: file.contacts, config_path: path };
+    simp::run(args.daemon_addr(from_config), user, &setup, full_screen).await.map_err(|e| e.to_string())
 }

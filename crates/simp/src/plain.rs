@@ -149,6 +149,7 @@ mod tests {
 [s] start a chat, [w] wait for a call, [q] quit
 [12:00:02] * calling 127.0.0.2:7777
 [12:00:03] * chat with bob at 127.0.0.2:7777 open
+[12:00:03] * 127.0.0.2:7777 is not in your contacts: /save keeps it as bob, /save NAME as NAME
 chatting with bob — type a message; /leave ends the chat, /quit quits
 [12:00:03] alice: hello   there
 [12:00:03] bob: hi\\x0ayou\\x1b

@@ -8,6 +8,7 @@
 use simp_proto::ipc::{EndReason, ErrorCode, Status};
 
 use crate::app::Phase;
+use crate::config::Contacts;
 use crate::escape;
 
 /// Our own name on a message sent before the daemon confirmed it.
@@ -19,7 +20,7 @@ pub fn prompt(phase: &Phase) -> Option<String> {
     Some(match phase {
         Phase::AskName => "your name? (q quits)".into(),
         Phase::Menu => "[s] start a chat, [w] wait for a call, [q] quit".into(),
-        Phase::AskPeer => "peer IP (IP or IP:port; empty for the menu, q quits)?".into(),
+        Phase::AskPeer => "peer IP (IP, IP:port or a contact's name; empty for the menu, q quits)?".into(),
         Phase::Waiting => "waiting for a call — Enter for the menu, q quits".into(),
         Phase::Ringing { peer, user } => format!("request from {user} at {peer} — accept? [y/n/q]"),
         Phase::Calling { peer } => format!("calling {peer} — c cancels, q quits"),
@@ -112,7 +113,73 @@ pub fn held_not_sent(count: usize) -> String {
 
 /// A chat line starting with `/` that is no command.
 pub fn unknown_command(cmd: &str) -> String {
-    format!("unknown command {cmd}: /leave ends the chat, /quit quits, /status asks the daemon, //text sends /text")
+    format!("unknown command {cmd}: /help lists them; //text sends /text")
+}
+
+/// `/help`: the commands, for a chat or for the menus.
+pub fn help(chatting: bool) -> Vec<&'static str> {
+    let mut lines = vec!["commands:"];
+    if chatting {
+        lines.extend([
+            "  /leave          end the chat",
+            "  /me TEXT        send an action line, * NAME TEXT",
+            "  /status         the daemon's counters for this chat",
+            "  //TEXT          send a line starting with /",
+        ]);
+    } else {
+        lines.push("  /call PEER      call an IP, IP:port, localhost or a contact's name");
+    }
+    lines.extend([
+        "  /save [NAME]    save the last peer as a contact (in the config file)",
+        "  /who            who you are, who you talk to, your contacts",
+        "  /clear          clear the screen's log",
+        "  /quit           quit",
+    ]);
+    lines
+}
+
+/// `/who`: us, the peer, the contacts; `user` and `daemon` are escaped already.
+pub fn who(user: Option<&str>, daemon: Option<&str>, phase: &Phase, contacts: &Contacts) -> Vec<String> {
+    let mut lines = vec![match user.zip(daemon) {
+        Some((user, daemon)) => format!("you are {user}, through the daemon at {daemon}"),
+        None => "not connected yet".into(),
+    }];
+    lines.push(describe(phase));
+    if contacts.is_empty() {
+        lines.push("no contacts yet: /save NAME after a chat adds one".into());
+    } else {
+        let list: Vec<String> =
+            contacts.iter().map(|(name, addr)| format!("{} ({addr})", escape::field(name))).collect();
+        lines.push(format!("contacts: {}", list.join(", ")));
+    }
+    lines
+}
+
+/// `/call` in a chat.
+pub const LEAVE_FIRST: &str = "one chat at a time: /leave this one first";
+
+/// `/me` without text.
+pub const ME_NEEDS_TEXT: &str = "/me needs text: /me waves";
+
+/// The text `/me TEXT` sends.
+pub fn me(user: &str, text: &str) -> String {
+    format!("* {user} {text}")
+}
+
+/// `/save` before any chat.
+pub const NOTHING_TO_SAVE: &str = "no peer to save yet: /save works after a chat has opened";
+
+/// After `/save`.
+pub fn saved(name: &str, addr: &str) -> String {
+    format!("saved {name} = {addr} to your contacts; /call {name} calls it")
+}
+
+/// A chat opened with an address that is no contact; `suggested` is a name `/save` would use.
+pub fn offer_to_save(peer: &str, suggested: Option<&str>) -> String {
+    match suggested {
+        Some(name) => format!("{peer} is not in your contacts: /save keeps it as {name}, /save NAME as NAME"),
+        None => format!("{peer} is not in your contacts: /save NAME keeps it"),
+    }
 }
 
 /// A daemon `error`, with its code so a script can tell them apart.

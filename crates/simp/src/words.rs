@@ -25,6 +25,18 @@ pub const CHAT_QUIT: &str = "/quit";
 pub const CHAT_LEAVE: &str = "/leave";
 /// Asks the daemon for its counters.
 pub const CHAT_STATUS: &str = "/status";
+/// Lists the commands.
+pub const CHAT_HELP: &str = "/help";
+/// Says who is who: us, the peer, the contacts.
+pub const CHAT_WHO: &str = "/who";
+/// Clears the log.
+pub const CHAT_CLEAR: &str = "/clear";
+/// Calls a peer (an IP, IP:port, `localhost` or a contact's name) from the menu.
+pub const CHAT_CALL: &str = "/call";
+/// Saves the last peer as a contact.
+pub const CHAT_SAVE: &str = "/save";
+/// Sends an action line, `* NAME TEXT`.
+pub const CHAT_ME: &str = "/me";
 /// Starts a command in a chat.
 pub const CHAT_COMMAND: char = '/';
 /// Starts a chat line that is sent without its first `/`, so a message may start with one.

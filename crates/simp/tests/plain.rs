@@ -160,3 +160,38 @@ async fn bob_with_a_request_from_alice() -> (Simp, FakeDaemon) {
     daemon.send(json!({"event":"request","peer":"127.0.0.2:7777","user":"alice"})).await;
     (simp, daemon)
 }
+
+#[tokio::test]
+async fn the_config_file_names_the_user_and_contacts_and_save_adds_one() {
+    let dir = std::env::temp_dir().join(format!("simp-plain-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config.toml");
+    std::fs::write(&path, "user = \"alice\" # me\n\n[contacts]\nbob = \"127.0.0.2\"\n").unwrap();
+    let (listener, port) = FakeDaemon::listen().await;
+    let mut simp = Simp::spawn(&["--plain", "--port", &port.to_string(), "--config", path.to_str().unwrap()]);
+    let mut daemon = FakeDaemon::accept(&listener).await;
+    daemon.expect(json!({"cmd":"connect","user":"alice"})).await;
+    daemon.send(json!({"event":"connected","user":"alice","daemon":"127.0.0.1:7777","version":"0.1.0"})).await;
+    simp.expect("[s] start a chat").await;
+    simp.type_line("/call bob").await;
+    daemon.expect(json!({"cmd":"start","peer":"127.0.0.2:7777"})).await;
+    daemon.send(json!({"event":"calling","peer":"127.0.0.2:7777"})).await;
+    simp.expect("* calling bob (127.0.0.2:7777)").await;
+    daemon.send(json!({"event":"ended","reason":"declined"})).await;
+    daemon.send(json!({"event":"request","peer":"127.0.0.3:7777","user":"carol"})).await;
+    simp.expect("accept? [y/n/q]").await;
+    simp.type_line("y").await;
+    daemon.expect(json!({"cmd":"accept"})).await;
+    daemon.send(json!({"event":"established","peer":"127.0.0.3:7777","user":"carol"})).await;
+    simp.expect("* 127.0.0.3:7777 is not in your contacts: /save keeps it as carol").await;
+    simp.type_line("/save").await;
+    simp.expect("* saved carol = 127.0.0.3:7777").await;
+    simp.type_line("/quit").await;
+    daemon.expect(json!({"cmd":"quit"})).await;
+    drop(daemon);
+    let (code, stderr) = simp.finish().await;
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("user = \"alice\" # me\n") && text.contains("carol = \"127.0.0.3:7777\""), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

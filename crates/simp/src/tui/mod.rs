@@ -31,7 +31,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::app::{App, Phase};
 use crate::conn::{CommandWriter, EventReader};
-use crate::event_loop::{self, Front, Input, SessionError};
+use crate::event_loop::{self, Front, Input, SessionError, Setup};
 use keys::UiState;
 
 /// Runs a session in the full-screen interface.
@@ -40,6 +40,7 @@ pub async fn run(
     reader: EventReader,
     writer: CommandWriter,
     initial: &[String],
+    setup: &Setup,
 ) -> Result<(), SessionError> {
     let guard = TerminalGuard::enter()?;
     let mut tui = Tui {
@@ -49,7 +50,7 @@ pub async fn run(
         terminate: signal(SignalKind::terminate())?,
         hangup: signal(SignalKind::hangup())?,
     };
-    let result = event_loop::run(&mut tui, addr, reader, writer, initial).await;
+    let result = event_loop::run(&mut tui, addr, reader, writer, initial, setup).await;
     drop(tui);
     drop(guard);
     result

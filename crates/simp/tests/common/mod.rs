@@ -24,6 +24,8 @@ impl Simp {
     pub fn spawn(args: &[&str]) -> Simp {
         let mut child = Command::new(env!("CARGO_BIN_EXE_simp"))
             .args(args)
+            // Never the config file of whoever runs the tests.
+            .env("XDG_CONFIG_HOME", std::env::temp_dir().join("simp-tests-no-config"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
