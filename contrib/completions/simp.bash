@@ -23,7 +23,7 @@ _simp() {
 
     case "${cmd}" in
         simp)
-            opts="-h -V --port --user --config --plain --demo --demo-any-port --help --version"
+            opts="-h -V --port --user --config --quiet --plain --demo --demo-any-port --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

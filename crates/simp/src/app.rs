@@ -90,6 +90,27 @@ impl Phase {
     }
 }
 
+/// Something the user may want to hear about even when not looking: the full-screen
+/// interface turns it into a bell, a window title and a desktop notification. Strings are
+/// escaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Alert {
+    /// A call waits for an answer.
+    Call {
+        /// The caller's name.
+        user: String,
+        /// The caller's address (or contact name).
+        peer: String,
+    },
+    /// A message arrived.
+    Message {
+        /// The sender.
+        user: String,
+        /// Its first line.
+        text: String,
+    },
+}
+
 /// The client state machine. See the module docs.
 #[derive(Debug)]
 pub struct App {
@@ -108,6 +129,7 @@ pub struct App {
     last_peer: Option<(SocketAddr, String)>,
     /// A contact `/save` added, for the front to write to the config file.
     to_save: Option<(String, SocketAddr)>,
+    alerts: Vec<Alert>,
 }
 
 impl App {
@@ -126,6 +148,7 @@ impl App {
             contacts: Contacts::default(),
             last_peer: None,
             to_save: None,
+            alerts: Vec::new(),
         }
     }
 
@@ -138,6 +161,11 @@ impl App {
     /// failure with [`App::note_error`].
     pub fn take_contact_to_save(&mut self) -> Option<(String, SocketAddr)> {
         self.to_save.take()
+    }
+
+    /// Takes the alerts since the last call.
+    pub fn take_alerts(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.alerts)
     }
 
     /// Logs a local error (a config file that could not be written).
@@ -346,6 +374,7 @@ impl App {
             Event::Request { peer, user } => {
                 let (peer, user) = (self.peer_label(&peer), escape::field(&user));
                 self.push(now, EntryKind::Info(texts::request(&user, &peer)));
+                self.alerts.push(Alert::Call { user: user.clone(), peer: peer.clone() });
                 if self.phase != Phase::Quitting {
                     self.set_phase(Phase::Ringing { peer, user });
                 }
@@ -372,8 +401,10 @@ impl App {
                 }
             }
             Event::Message { user, text } => {
-                let kind = EntryKind::Incoming { user: escape::field(&user), lines: escape::message_lines(&text) };
-                self.push(now, kind);
+                let (user, lines) = (escape::field(&user), escape::message_lines(&text));
+                let first = lines.first().cloned().unwrap_or_default();
+                self.alerts.push(Alert::Message { user: user.clone(), text: first });
+                self.push(now, EntryKind::Incoming { user, lines });
             }
             Event::Queued { id } => self.log.mark_queued(&id),
             Event::Delivered { id } => self.log.mark(&id, Delivery::Delivered, now),

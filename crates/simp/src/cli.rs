@@ -40,6 +40,10 @@ pub struct Args {
     /// `/call NAME`. Default: $XDG_CONFIG_HOME/simp/config.toml (~/.config/simp/config.toml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// No notifications: no bell, window title or desktop notification on a call or on a
+    /// message while the window is unfocused or scrolled back.
+    #[arg(long)]
+    pub quiet: bool,
     /// Line mode: one line per event. The default when stdin or stdout is not a terminal.
     #[arg(long)]
     pub plain: bool,

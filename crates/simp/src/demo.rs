@@ -109,13 +109,21 @@ impl Demo {
     }
 }
 
-/// Runs the demo with the chosen front end.
-pub async fn run(full_screen: bool, prefer_default_ports: bool) -> Result<(), String> {
+/// Runs the demo with the chosen front end (`quiet`: `--quiet`).
+pub async fn run(full_screen: bool, prefer_default_ports: bool, quiet: bool) -> Result<(), String> {
     let demo = Demo::start(prefer_default_ports).await.map_err(|e| e.to_string())?;
     let addr = demo.client_addr;
     let result = async {
         let (reader, writer) = conn::connect(addr).await?;
-        crate::run_with(addr, reader, writer, &demo.script(), &crate::Setup::default(), full_screen).await
+        crate::run_with(
+            addr,
+            reader,
+            writer,
+            &demo.script(),
+            &crate::Setup { quiet, ..crate::Setup::default() },
+            full_screen,
+        )
+        .await
     }
     .await;
     demo.stop().await;

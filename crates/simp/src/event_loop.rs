@@ -27,6 +27,8 @@ pub struct Setup {
     pub contacts: Contacts,
     /// Where `/save` writes a contact; `None`: nowhere (the demo), `/save` only lasts the session.
     pub config_path: Option<PathBuf>,
+    /// `--quiet`: no bell, window title or desktop notification.
+    pub quiet: bool,
 }
 
 /// What the user did, as far as the [`App`] cares.

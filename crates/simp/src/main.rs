@@ -13,7 +13,7 @@ async fn main() {
     let args = Args::parse();
     let full_screen = !args.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let result = if args.demo {
-        simp::demo::run(full_screen, !args.demo_any_port).await
+        simp::demo::run(full_screen, !args.demo_any_port, args.quiet).await
     } else {
         session(&args, full_screen).await
     };
@@ -39,6 +39,6 @@ async fn session(args: &Args, full_screen: bool) -> Result<(), String> {
     let from_config =
         file.daemon.as_deref().map(cli::parse_ip).transpose().map_err(|e| format!("config file: daemon: {e}"))?;
     let user = args.user.as_deref().or(file.user.as_deref());
-    let setup = Setup { contacts: file.contacts, config_path: path };
+    let setup = Setup { contacts: file.contacts, config_path: path, quiet: args.quiet };
     simp::run(args.daemon_addr(from_config), user, &setup, full_screen).await.map_err(|e| e.to_string())
 }

@@ -69,6 +69,8 @@ impl<W: Write> Front for Plain<W> {
             writeln!(self.out, "{}", format_change(app.log(), change))?;
         }
         app.trim_log();
+        // Alerts are for the full-screen interface; a script reads every line anyway.
+        app.take_alerts();
         if let Some(prompt) = app.take_prompt() {
             writeln!(self.out, "{prompt}")?;
         }

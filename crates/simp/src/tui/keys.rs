@@ -27,6 +27,8 @@ pub struct UiState {
     pub esc: bool,
     /// A question waiting for its answer key.
     pub confirm: Option<Confirm>,
+    /// Whether the terminal window has the focus (focus events; assumed until told).
+    pub focused: bool,
 }
 
 /// A question the input line asks before acting.
@@ -68,7 +70,7 @@ pub fn confirm_send(text: &str) -> Option<Confirm> {
 impl UiState {
     /// A fresh view.
     pub fn new() -> UiState {
-        UiState { page: 10, ..UiState::default() }
+        UiState { page: 10, focused: true, ..UiState::default() }
     }
 }
 

@@ -11,9 +11,10 @@
 
 pub mod editor;
 pub mod keys;
+pub mod notify;
 pub mod ui;
 
-use std::io::{self, Stdout};
+use std::io::{self, Stdout, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
@@ -47,6 +48,7 @@ pub async fn run(
         terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?,
         events: EventStream::new(),
         ui: UiState::new(),
+        notifier: notify::Notifier::new(setup.quiet, notify::Desktop::detect(|k| std::env::var(k).ok())),
         terminate: signal(SignalKind::terminate())?,
         hangup: signal(SignalKind::hangup())?,
     };
@@ -60,6 +62,7 @@ struct Tui {
     terminal: Terminal<CrosstermBackend<Stdout>>,
     events: EventStream,
     ui: UiState,
+    notifier: notify::Notifier,
     /// SIGTERM and SIGHUP (the terminal closed) quit like `/quit`, so the terminal is restored
     /// and the daemon told; SIGINT needs nothing: in raw mode Ctrl-C arrives as a key.
     terminate: Signal,
@@ -81,6 +84,14 @@ impl Front for Tui {
                 Some(Ok(TermEvent::Paste(text))) => return Ok(keys::handle_paste(&mut self.ui, &text, phase)),
                 Some(Ok(TermEvent::Mouse(mouse))) => return Ok(keys::handle_mouse(&mut self.ui, mouse)),
                 Some(Ok(TermEvent::Resize(..))) => return Ok(Input::Nothing),
+                Some(Ok(TermEvent::FocusGained)) => {
+                    self.ui.focused = true;
+                    return Ok(Input::Nothing);
+                }
+                Some(Ok(TermEvent::FocusLost)) => {
+                    self.ui.focused = false;
+                    return Ok(Input::Nothing);
+                }
                 Some(Ok(_)) => {}
                 Some(Err(err)) => return Err(err),
                 None => return Ok(Input::Quit),
@@ -95,6 +106,14 @@ impl Front for Tui {
         app.trim_log();
         let ui = &mut self.ui;
         self.terminal.draw(|frame| ui::draw(frame, app, ui))?;
+        let looking = self.ui.focused && self.ui.scroll == 0;
+        let context = crate::texts::describe(app.phase());
+        let bytes = self.notifier.update(&app.take_alerts(), looking, &context);
+        if !bytes.is_empty() {
+            let out = self.terminal.backend_mut();
+            out.write_all(bytes.as_bytes())?;
+            out.flush()?;
+        }
         Ok(())
     }
 }
@@ -109,7 +128,14 @@ impl TerminalGuard {
         ACTIVE.store(true, Ordering::SeqCst);
         // From here on, dropping the guard undoes whatever part succeeded.
         let guard = TerminalGuard;
-        execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste, EnableFocusChange, WheelReports(true))?;
+        execute!(
+            io::stdout(),
+            TitleStack(true),
+            EnterAlternateScreen,
+            EnableBracketedPaste,
+            EnableFocusChange,
+            WheelReports(true)
+        )?;
         Ok(guard)
     }
 }
@@ -131,6 +157,16 @@ impl crossterm::Command for WheelReports {
     }
 }
 
+/// Saves the window title (xterm's title stack, CSI 22 t) before notifications change it, and
+/// puts it back (CSI 23 t) on the way out.
+struct TitleStack(bool);
+
+impl crossterm::Command for TitleStack {
+    fn write_ansi(&self, f: &mut impl std::fmt::Write) -> std::fmt::Result {
+        f.write_str(if self.0 { "\x1b[22;0t" } else { "\x1b[23;0t" })
+    }
+}
+
 /// Whether the terminal is in raw mode and the alternate screen because of us.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
@@ -145,7 +181,8 @@ pub fn restore_terminal() {
             DisableFocusChange,
             DisableBracketedPaste,
             LeaveAlternateScreen,
-            cursor::Show
+            cursor::Show,
+            TitleStack(false)
         );
         let _ = disable_raw_mode();
     }
