@@ -15,7 +15,8 @@
 //! One line per event, each starting with the local time `[HH:MM:SS]` and a marker; prompts
 //! stand alone on their own lines, without a time. Everything that came from the network is
 //! escaped: bytes outside printable ASCII as `\xNN` (a line break inside a message prints as
-//! `\x0a`, so every event stays on one line), TAB as spaces.
+//! `\x0a`, so every event stays on one line), TAB as spaces; a peer's UTF-8 in a message is
+//! shown as text, controls and formatting characters still escaped ([`escape`]).
 //!
 //! ```text
 //! your name? (q quits)

@@ -145,6 +145,10 @@ pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
     }
     let editor = &mut ui.editor;
     match key.code {
+        KeyCode::Enter if refused_text(&editor.text(), phase) => {
+            // The App refuses it with the reason; the line stays to be mended, not retyped.
+            return Input::Line(editor.text());
+        }
         KeyCode::Enter => {
             let line = editor.submit();
             match confirm_send(&line) {
@@ -173,6 +177,12 @@ pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
         _ => {}
     }
     Input::Nothing
+}
+
+/// Whether Enter would send a message the client refuses (SIMP carries ASCII only).
+fn refused_text(text: &str, phase: &Phase) -> bool {
+    let command = text.trim_start().starts_with(words::CHAT_COMMAND) && !text.starts_with(words::CHAT_SLASH_TEXT);
+    matches!(phase, Phase::Chatting { .. }) && !command && simp_proto::wire::validate_text(text).is_err()
 }
 
 /// The key that answers a [`Confirm`].
@@ -362,5 +372,14 @@ mod tests {
         handle_key(&mut ui, key(KeyCode::Home), &phase);
         handle_key(&mut ui, key(KeyCode::End), &phase);
         assert_eq!((ui.scroll, ui.editor.cursor()), (0, 2));
+    }
+
+    #[test]
+    fn a_refused_message_stays_in_the_input_line() {
+        let mut ui = UiState::new();
+        let phase = chatting();
+        type_str(&mut ui, "café", &phase);
+        assert_eq!(handle_key(&mut ui, key(KeyCode::Enter), &phase), Input::Line("café".into()));
+        assert_eq!(ui.editor.text(), "café", "kept, to be mended");
     }
 }

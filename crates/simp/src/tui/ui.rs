@@ -3,9 +3,9 @@
 //! ratatui's `TestBackend`.
 //!
 //! Lines are wrapped here rather than by `Paragraph`, so the scrollback knows how many screen
-//! lines the log takes. Every string reaching this module is already escaped to printable
-//! ASCII ([`crate::escape`]), so one character is one column; the few marks drawn here
-//! (`✓ ✗ … │`) are single-width too.
+//! lines the log takes. Every string reaching this module is already escaped
+//! ([`crate::escape`]): printable ASCII, or in messages Unicode text without controls, measured
+//! in columns (a CJK character takes two).
 
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -16,7 +16,7 @@ use ratatui::Frame;
 use super::keys::{Confirm, UiState};
 use crate::app::{App, Phase};
 use crate::log::{Delivery, Entry, EntryKind};
-use crate::texts;
+use crate::{escape, texts};
 
 /// Width of the `HH:MM:SS ` column; continuation lines are indented by it.
 const STAMP_WIDTH: usize = 9;
@@ -139,21 +139,54 @@ fn wrap(segments: &[(String, Style)], width: usize, out: &mut Vec<Line<'static>>
                 used = STAMP_WIDTH;
             }
             let room = width - used;
-            let (take, row_ends) = match rest.char_indices().nth(room) {
+            let (take, row_ends) = match fits(rest, room) {
                 None => (rest.len(), false),
                 // Too long for the row: break after its last space, where there is one.
-                Some((limit, _)) => match rest[..limit].rfind(' ') {
+                Some(limit) => match rest[..limit].rfind(' ') {
                     Some(space) if space > 0 => (space + 1, true),
-                    _ => (limit, false),
+                    // A wide character that does not fit at all starts the next row.
+                    _ if limit == 0 && used > STAMP_WIDTH => (0, true),
+                    _ => (limit.max(rest.chars().next().map_or(0, char::len_utf8)), false),
                 },
             };
             let (head, tail) = rest.split_at(take);
-            used = if row_ends { width } else { used + head.chars().count() };
+            used = if row_ends { width } else { used + escape::width(head) };
             line.push(Span::styled(head.to_owned(), *style));
             rest = tail;
         }
     }
     out.push(Line::from(line));
+}
+
+/// The part of `text` from column `skip` (rounded up to a character) that fits in `room`
+/// columns, and the columns actually skipped.
+fn columns(text: &str, skip: usize, room: usize) -> (String, usize) {
+    let (mut skipped, mut used) = (0, 0);
+    let mut out = String::new();
+    for c in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if skipped < skip {
+            skipped += w;
+        } else if used + w <= room {
+            used += w;
+            out.push(c);
+        } else {
+            break;
+        }
+    }
+    (out, skipped)
+}
+
+/// Where `text` stops fitting in `room` columns (a byte index), or `None` if it fits whole.
+fn fits(text: &str, room: usize) -> Option<usize> {
+    let mut cols = 0;
+    for (i, c) in text.char_indices() {
+        cols += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if cols > room {
+            return Some(i);
+        }
+    }
+    None
 }
 
 fn status_bar(app: &App, scroll: usize) -> Paragraph<'static> {
@@ -168,16 +201,13 @@ fn draw_input(frame: &mut Frame<'_>, app: &App, ui: &UiState, area: Rect) {
     }
     // Escape what is being typed too: a pasted control character must not reach the terminal.
     // A line break (from a paste) shows as one mark.
-    let shown: Vec<String> = ui
-        .editor
-        .text()
-        .chars()
-        .map(|c| if c == '\n' { NEWLINE_MARK.to_owned() } else { crate::escape::field(&c.to_string()) })
-        .collect();
-    let cursor_col: usize = shown[..ui.editor.cursor()].iter().map(|s| s.chars().count()).sum();
+    let shown: Vec<String> =
+        ui.editor.text().chars().map(|c| if c == '\n' { NEWLINE_MARK.to_owned() } else { escape::shown(c) }).collect();
+    let cursor_col: usize = shown[..ui.editor.cursor()].iter().map(|s| escape::width(s)).sum();
     let room = usize::from(area.width).saturating_sub(3).max(1);
     let skip = (cursor_col + 1).saturating_sub(room);
-    let visible: String = shown.concat().chars().skip(skip).take(room).collect();
+    let (visible, skipped) = columns(&shown.concat(), skip, room);
+    let skip = skipped;
     frame.render_widget(
         Paragraph::new(Line::from(vec![Span::styled("> ", Style::new().fg(Color::Green)), Span::raw(visible)])),
         area,
@@ -401,5 +431,27 @@ mod tests {
         "a\nb".chars().for_each(|c| ui.editor.insert(c));
         let buf = render(&app, &mut ui, 100, 6);
         assert_eq!(rows(&buf)[5], "> a⏎b");
+    }
+
+    #[test]
+    fn peers_unicode_is_drawn_as_text_and_wide_characters_wrap_by_columns() {
+        let mut app = chatting();
+        app.on_event(
+            Event::Message {
+                user: "bob".into(),
+                text: "caf\\xc3\\xa9 \\xe4\\xb8\\xad\\xe6\\x96\\x87 \\xe2\\x80\\xae".into(),
+            },
+            t(4),
+        );
+        let shown = rows(&render(&app, &mut UiState::new(), 60, 8));
+        // A wide character's second cell reads as a space here.
+        assert_eq!(row_with(&shown, "bob:"), "12:00:04 bob: café 中 文  \\u{202e}");
+        let mut app = chatting();
+        app.on_event(Event::Message { user: "bob".into(), text: "中".repeat(20) }, t(4));
+        let buf = render(&app, &mut UiState::new(), 30, 8);
+        let wrapped = rows(&buf);
+        let first = row_with(&wrapped, "bob:");
+        assert_eq!(first.chars().filter(|&c| c == '中').count(), 8, "{first}");
+        assert!(wrapped.iter().all(|r| r.chars().count() <= 30), "one symbol per cell, none past the edge");
     }
 }
