@@ -1,0 +1,154 @@
+//! `simp-check IP[:PORT] [CASE-OR-SECTION...]`: checks a SIMP daemon against docs/SPEC.md.
+
+use std::io::{IsTerminal, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use simp_check::run::Progress;
+use simp_check::settings::SeqMode;
+use simp_check::{cases, report, Drive, Settings};
+
+/// Checks a SIMP daemon against docs/SPEC.md and tells what it gets wrong.
+///
+/// Exit status: 0 when every MUST passed (and every SHOULD, with --strict), 1 otherwise,
+/// 2 on bad arguments.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// The daemon to check: IP or IP:PORT (default port 7777).
+    target: Option<String>,
+    /// Case ids (2.2/retransmit) or SPEC sections (2.2, 2) to run; all by default.
+    select: Vec<String>,
+    /// The target's retransmission timeout: 200ms, 5s, 1m.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// How to play the target's user: none (it must auto-accept), jsonl (simp's IPC), course.
+    #[arg(long, value_enum, default_value = "none")]
+    drive: Drive,
+    /// The target's client port, for --drive.
+    #[arg(long, default_value_t = simp_proto::ipc::DEFAULT_CLIENT_PORT)]
+    client_port: u16,
+    /// The target's sequence numbering (SPEC 2.6).
+    #[arg(long, value_enum, default_value = "per-direction")]
+    seq_mode: SeqMode,
+    /// Re-sends of one datagram accepted before "bounded retries" fails.
+    #[arg(long, default_value_t = 10)]
+    max_retries: u32,
+    /// First loopback address the checker sends from (one per peer it plays).
+    #[arg(long, default_value = "127.66.0.1")]
+    source: std::net::Ipv4Addr,
+    /// Count SHOULD failures (WARN) as failures.
+    #[arg(long)]
+    strict: bool,
+    /// List the cases and exit.
+    #[arg(long)]
+    list: bool,
+    /// Show the wire log of every case, not only of failures.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let suite = cases::all();
+    let selected: Vec<_> = if args.select.is_empty() {
+        suite
+    } else {
+        suite.into_iter().filter(|c| args.select.iter().any(|p| c.matches(p))).collect()
+    };
+    if args.list {
+        for c in &selected {
+            let level = format!("{:?}", c.level).to_uppercase();
+            let driver = if c.needs_driver.is_some() { "  (needs --drive)" } else { "" };
+            println!("{:<30} {level:<6} {}{driver}", c.id, c.title);
+        }
+        return ExitCode::SUCCESS;
+    }
+    if selected.is_empty() {
+        eprintln!("simp-check: no case matches {:?}; see --list", args.select);
+        return ExitCode::from(2);
+    }
+    let Some(target) = args.target.as_deref() else {
+        eprintln!("simp-check: which daemon? give IP or IP:PORT (e.g. simp-check 127.0.0.1), or --list");
+        return ExitCode::from(2);
+    };
+    let target = match parse_target(target) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("simp-check: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut settings = Settings::new(target);
+    settings.timeout = args.timeout;
+    settings.drive = args.drive;
+    settings.client = SocketAddr::new(target.ip(), args.client_port);
+    settings.seq_mode = args.seq_mode;
+    settings.max_retries = args.max_retries;
+    settings.source_base = args.source;
+    watch_ctrl_c();
+
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = |p: Progress<'_>| {
+        if let Progress::Started(i, n, ids) = p {
+            let what = if ids.len() == 1 { ids.join("") } else { format!("{} cases concurrently", ids.len()) };
+            let mut err = std::io::stderr();
+            if tty {
+                let _ = write!(err, "\r\x1b[K[{i}/{n}] {what} …");
+            } else if args.verbose {
+                let _ = writeln!(err, "[{i}/{n}] {what}");
+            }
+            let _ = err.flush();
+        }
+    };
+    let report = match simp_check::run(&settings, &selected, args.strict, &mut progress) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("simp-check: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if tty {
+        eprint!("\r\x1b[K");
+    }
+    print!("{}", report::text(&report, args.verbose));
+    ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(1))
+}
+
+/// `IP` or `IP:PORT`.
+fn parse_target(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    text.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, simp_proto::ipc::DEFAULT_PORT))
+        .map_err(|_| format!("{text:?} is not IP or IP:PORT (e.g. 127.0.0.1 or 127.0.0.1:7777)"))
+}
+
+/// `250ms`, `5s`, `1m`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 = number.parse().map_err(|_| format!("{text:?}: write e.g. 200ms, 5s or 1m"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" | "" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        _ => return Err(format!("{text:?}: the unit is ms, s or m")),
+    };
+    if d.is_zero() || d > Duration::from_secs(3600) {
+        return Err(format!("{text:?}: between 1ms and 1h"));
+    }
+    Ok(d)
+}
+
+/// Ctrl-C stops the cases at their next wait; the partial report is printed.
+fn watch_ctrl_c() {
+    std::thread::spawn(|| {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_io().build() else { return };
+        if runtime.block_on(tokio::signal::ctrl_c()).is_ok() {
+            simp_check::run::interrupt();
+        }
+    });
+}
