@@ -117,12 +117,34 @@ impl Case {
     }
 }
 
+/// What one case learnt that spares the next ones a wait: whether a chat can be opened at
+/// all. A target that never completes the handshake would otherwise cost every chat case
+/// the full answer wait.
+#[derive(Debug, Default)]
+pub struct Memo {
+    no_chat: std::sync::Mutex<Option<String>>,
+}
+
+impl Memo {
+    /// Why no chat could be opened, if a case found out.
+    pub fn no_chat(&self) -> Option<String> {
+        self.no_chat.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Records that no chat could be opened.
+    pub fn set_no_chat(&self, why: &str) {
+        *self.no_chat.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(why.to_owned());
+    }
+}
+
 /// What a case works with: the settings, its wire log, fresh peers and the driver.
 pub struct Ctx<'a> {
     /// The run's settings.
     pub settings: &'a Settings,
     /// This case's datagrams.
     pub log: WireLog,
+    /// What earlier cases learnt.
+    pub memo: &'a Memo,
     sources: &'a Sources,
     driver: Option<&'a mut (dyn Driver + 'static)>,
     peers: Vec<Peer>,
@@ -132,10 +154,11 @@ impl<'a> Ctx<'a> {
     /// A context for one case.
     pub fn new(
         settings: &'a Settings,
+        memo: &'a Memo,
         sources: &'a Sources,
         driver: Option<&'a mut (dyn Driver + 'static)>,
     ) -> Ctx<'a> {
-        Ctx { settings, log: WireLog::new(), sources, driver, peers: Vec::new() }
+        Ctx { settings, log: WireLog::new(), memo, sources, driver, peers: Vec::new() }
     }
 
     /// A new peer on the next source address, to be sent a FIN when the case ends (so the

@@ -24,6 +24,10 @@ struct Args {
     /// The target's retransmission timeout: 200ms, 5s, 1m.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     timeout: Duration,
+    /// How long an answer that should come at once may take (default: the timeout, at
+    /// least 1s).
+    #[arg(long, value_parser = parse_duration)]
+    answer_wait: Option<Duration>,
     /// How to play the target's user: none (it must auto-accept), jsonl (simp's IPC), course.
     #[arg(long, value_enum, default_value = "none")]
     drive: Drive,
@@ -45,6 +49,9 @@ struct Args {
     /// List the cases and exit.
     #[arg(long)]
     list: bool,
+    /// Also write the report as JSON to this file (every case with its wire log).
+    #[arg(long, value_name = "FILE")]
+    json: Option<std::path::PathBuf>,
     /// Show the wire log of every case, not only of failures.
     #[arg(long, short)]
     verbose: bool,
@@ -88,6 +95,7 @@ fn main() -> ExitCode {
     settings.seq_mode = args.seq_mode;
     settings.max_retries = args.max_retries;
     settings.source_base = args.source;
+    settings.answer = args.answer_wait;
     watch_ctrl_c();
 
     let tty = std::io::stderr().is_terminal();
@@ -114,6 +122,15 @@ fn main() -> ExitCode {
         eprint!("\r\x1b[K");
     }
     print!("{}", report::text(&report, args.verbose));
+    if let Some(path) = &args.json {
+        let written = serde_json::to_vec_pretty(&report)
+            .map_err(std::io::Error::other)
+            .and_then(|json| std::fs::write(path, json));
+        if let Err(e) = written {
+            eprintln!("simp-check: cannot write {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    }
     ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(1))
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use simp_proto::wire::Kind;
 
-use crate::case::{fail, Body, Case, Ctx, Level, Outcome, Stop, Verdict};
+use crate::case::{fail, Body, Case, Ctx, Level, Memo, Outcome, Stop, Verdict};
 use crate::driver::{Course, Driver, DriverError, Jsonl};
 use crate::peer::Peer;
 use crate::settings::{Drive, Settings, Sources};
@@ -154,6 +154,8 @@ pub fn run(
 ) -> Result<Report, RunError> {
     let started = Instant::now();
     let sources = Sources::new(settings.source_base);
+    let memo = Memo::default();
+    let env = Env { settings, sources: &sources, memo: &memo };
     let mut driver = connect_driver(settings, &sources)?;
     let total = cases.len();
     let mut results: Vec<Option<CaseResult>> = vec![None; total];
@@ -161,7 +163,7 @@ pub fn run(
 
     for (i, case) in order(|b| matches!(b, Body::Serial(_))) {
         progress(Progress::Started(i + 1, total, vec![case.id]));
-        let result = run_one(settings, &sources, driver.as_deref_mut(), case);
+        let result = run_one(&env, driver.as_deref_mut(), case);
         progress(Progress::Finished(&result));
         results[i] = Some(result);
     }
@@ -170,7 +172,7 @@ pub fn run(
     if !shared.is_empty() {
         let first = shared.first().map_or(0, |(i, _)| *i);
         progress(Progress::Started(first + 1, total, shared.iter().map(|(_, c)| c.id).collect()));
-        for (i, result) in run_shared(settings, &sources, driver.as_deref_mut(), &shared) {
+        for (i, result) in run_shared(&env, driver.as_deref_mut(), &shared) {
             progress(Progress::Finished(&result));
             results[i] = Some(result);
         }
@@ -178,7 +180,7 @@ pub fn run(
 
     for (i, case) in order(|b| matches!(b, Body::Last(_))) {
         progress(Progress::Started(i + 1, total, vec![case.id]));
-        let result = run_one(settings, &sources, driver.as_deref_mut(), case);
+        let result = run_one(&env, driver.as_deref_mut(), case);
         progress(Progress::Finished(&result));
         results[i] = Some(result);
     }
@@ -208,15 +210,17 @@ fn connect_driver(settings: &Settings, sources: &Sources) -> Result<Option<Box<d
     })
 }
 
-fn run_one(
-    settings: &Settings,
-    sources: &Sources,
-    driver: Option<&mut (dyn Driver + 'static)>,
-    case: &Case,
-) -> CaseResult {
+/// What every case of a run shares.
+struct Env<'a> {
+    settings: &'a Settings,
+    sources: &'a Sources,
+    memo: &'a Memo,
+}
+
+fn run_one(env: &Env<'_>, driver: Option<&mut (dyn Driver + 'static)>, case: &Case) -> CaseResult {
     let started = Instant::now();
     let has_driver = driver.is_some();
-    let mut ctx = Ctx::new(settings, sources, driver);
+    let mut ctx = Ctx::new(env.settings, env.memo, env.sources, driver);
     let verdict = match (case.body, case.needs_driver) {
         _ if interrupted() => Err(Stop::Interrupted),
         (_, Some(why)) if !has_driver => {
@@ -230,18 +234,17 @@ fn run_one(
 }
 
 fn run_shared(
-    settings: &Settings,
-    sources: &Sources,
+    env: &Env<'_>,
     driver: Option<&mut (dyn Driver + 'static)>,
     cases: &[(usize, &Case)],
 ) -> Vec<(usize, CaseResult)> {
     let started = Instant::now();
-    let mut host_ctx = Ctx::new(settings, sources, driver);
-    let host = match crate::cases::session_for_host(&mut host_ctx) {
+    let mut host_ctx = Ctx::new(env.settings, env.memo, env.sources, driver);
+    let host = match crate::cases::session(&mut host_ctx) {
         Ok(peer) => Host { peer, seq: Mutex::new(0) },
         Err(stop) => {
             let why = match stop {
-                Stop::Fail(why) | Stop::Skip(why) => format!("precondition failed: no chat to be busy in ({why})"),
+                Stop::Fail(why) | Stop::Skip(why) => format!("{why} (these cases need a chat to be busy in)"),
                 Stop::Interrupted => String::new(),
             };
             let verdict = || if why.is_empty() { Err(Stop::Interrupted) } else { Err(Stop::Skip(why.clone())) };
@@ -257,7 +260,7 @@ fn run_shared(
                 let host = &host;
                 scope.spawn(move || {
                     let started = Instant::now();
-                    let mut ctx = Ctx::new(settings, sources, None);
+                    let mut ctx = Ctx::new(env.settings, env.memo, env.sources, None);
                     let verdict = match case.body {
                         _ if interrupted() => Err(Stop::Interrupted),
                         Body::Shared(body) => body(&mut ctx, host),

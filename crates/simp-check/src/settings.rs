@@ -44,6 +44,9 @@ pub struct Settings {
     pub max_retries: u32,
     /// The first loopback address the checker sends from; each peer it plays gets the next.
     pub source_base: Ipv4Addr,
+    /// How long an answer that should come at once may take; `None`: the timeout, at least
+    /// one second (a loaded machine, a slow interpreter).
+    pub answer: Option<Duration>,
 }
 
 impl Settings {
@@ -57,13 +60,13 @@ impl Settings {
             seq_mode: SeqMode::PerDirection,
             max_retries: 10,
             source_base: Ipv4Addr::new(127, 66, 0, 1),
+            answer: None,
         }
     }
 
-    /// How long an answer that should come at once may take (a loaded machine, a slow
-    /// interpreter): the target's timeout, at least one second.
+    /// How long an answer that should come at once may take (see [`Settings::answer`]).
     pub fn answer_wait(&self) -> Duration {
-        self.timeout.max(Duration::from_secs(1))
+        self.answer.unwrap_or_else(|| self.timeout.max(Duration::from_secs(1)))
     }
 
     /// How long the checker listens to conclude that nothing was sent in reply: half the

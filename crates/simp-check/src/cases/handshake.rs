@@ -178,10 +178,12 @@ fn caller_declined(ctx: &mut Ctx<'_>) -> Verdict {
     let (ack, others) = peer.wait_for(wait, |s| s.kind().is_some_and(|k| k != Kind::Syn))?;
     match ack {
         Some(s) if s.is(Kind::Ack, 0) => {}
-        Some(s) => return fail(format!(
+        Some(s) => {
+            return fail(format!(
             "your daemon answered our FIN (a decline) with {}; SPEC 2.1 step 5: the caller answers the FIN with ACK",
             s.describe()
-        )),
+        ))
+        }
         None => {
             return fail(format!(
                 "no ACK within {wait:?} of our FIN declining the call (received: {}); SPEC 2.1 step 5",

@@ -32,8 +32,12 @@ pub fn all() -> Vec<Case> {
 /// user accepting through the driver when there is one. A failure here is a SKIP naming the
 /// case that is about it.
 pub(crate) fn session(ctx: &mut Ctx<'_>) -> Result<Peer, Stop> {
+    if let Some(why) = ctx.memo.no_chat() {
+        return skip(format!("precondition failed earlier: no chat could be opened ({why}); see 2.1/callee-syn-ack"));
+    }
     match open_session(ctx) {
         Err(Stop::Fail(why)) => {
+            ctx.memo.set_no_chat(&why);
             skip(format!("precondition failed: no chat could be opened ({why}); see 2.1/callee-syn-ack"))
         }
         other => other,
@@ -147,9 +151,4 @@ pub(crate) fn resent(
         ));
     }
     Ok((again, format!("re-sent after {} ms (timeout {} ms)", interval.as_millis(), ctx.settings.timeout.as_millis())))
-}
-
-/// The host chat of the concurrent cases (see [`crate::run::Host`]).
-pub(crate) fn session_for_host(ctx: &mut Ctx<'_>) -> Result<Peer, Stop> {
-    open_session(ctx)
 }
