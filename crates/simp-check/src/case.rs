@@ -235,6 +235,7 @@ impl<'a> Ctx<'a> {
     /// Leaves the target idle: the user leaves any chat, every peer of the case sends FIN
     /// (answered at once by a target in a session with it), and the user's events are drained.
     pub fn clean_up(&mut self) {
+        self.log.note(Dir::User, "(clean-up: FIN from the case's peers, the user leaves)");
         let wait = self.settings.quiet();
         for peer in std::mem::take(&mut self.peers) {
             let _ = peer.send_kind(simp_proto::wire::Kind::Fin, 0, b"");

@@ -11,6 +11,8 @@
 pub mod case;
 pub mod cases;
 pub mod driver;
+pub mod junit;
+pub mod pcap;
 pub mod peer;
 pub mod report;
 pub mod run;

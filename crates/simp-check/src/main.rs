@@ -52,6 +52,13 @@ struct Args {
     /// Also write the report as JSON to this file (every case with its wire log).
     #[arg(long, value_name = "FILE")]
     json: Option<std::path::PathBuf>,
+    /// Also write the report as JUnit XML to this file.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<std::path::PathBuf>,
+    /// Write one capture per failing case into this folder (Wireshark decodes it with
+    /// contrib/wireshark/simp.lua).
+    #[arg(long, value_name = "DIR")]
+    pcap: Option<std::path::PathBuf>,
     /// Show the wire log of every case, not only of failures.
     #[arg(long, short)]
     verbose: bool,
@@ -60,10 +67,15 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let suite = cases::all();
-    let selected: Vec<_> = if args.select.is_empty() {
+    // With --list there is no target: every word selects.
+    let mut select = args.select.clone();
+    if args.list {
+        select.splice(0..0, args.target.clone());
+    }
+    let selected: Vec<_> = if select.is_empty() {
         suite
     } else {
-        suite.into_iter().filter(|c| args.select.iter().any(|p| c.matches(p))).collect()
+        suite.into_iter().filter(|c| select.iter().any(|p| c.matches(p))).collect()
     };
     if args.list {
         for c in &selected {
@@ -74,7 +86,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if selected.is_empty() {
-        eprintln!("simp-check: no case matches {:?}; see --list", args.select);
+        eprintln!("simp-check: no case matches {select:?}; see --list");
         return ExitCode::from(2);
     }
     let Some(target) = args.target.as_deref() else {
@@ -122,16 +134,32 @@ fn main() -> ExitCode {
         eprint!("\r\x1b[K");
     }
     print!("{}", report::text(&report, args.verbose));
-    if let Some(path) = &args.json {
-        let written = serde_json::to_vec_pretty(&report)
-            .map_err(std::io::Error::other)
-            .and_then(|json| std::fs::write(path, json));
-        if let Err(e) = written {
-            eprintln!("simp-check: cannot write {}: {e}", path.display());
-            return ExitCode::from(1);
-        }
+    if let Err(e) = write_files(&args, &report) {
+        eprintln!("simp-check: {e}");
+        return ExitCode::from(1);
     }
     ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(1))
+}
+
+/// `--json`, `--junit`, `--pcap`.
+fn write_files(args: &Args, report: &simp_check::Report) -> Result<(), String> {
+    let write = |path: &std::path::Path, text: Result<String, String>| {
+        text.and_then(|t| std::fs::write(path, t).map_err(|e| e.to_string()))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    if let Some(path) = &args.json {
+        write(path, serde_json::to_string_pretty(report).map_err(|e| e.to_string()))?;
+    }
+    if let Some(path) = &args.junit {
+        write(path, simp_check::junit::xml(report).map_err(|e| e.to_string()))?;
+    }
+    if let Some(dir) = &args.pcap {
+        let files = simp_check::pcap::write_failures(report, dir).map_err(|e| e.to_string())?;
+        if !files.is_empty() {
+            eprintln!("simp-check: {} capture(s) of failing cases in {}", files.len(), dir.display());
+        }
+    }
+    Ok(())
 }
 
 /// `IP` or `IP:PORT`.

@@ -43,6 +43,9 @@ pub struct CaseResult {
     /// A measurement worth showing on a PASS (an interval, a count).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// When the case started, since the Unix epoch.
+    #[serde(serialize_with = "secs")]
+    pub started: Duration,
     /// How long the case took.
     #[serde(serialize_with = "secs")]
     pub duration: Duration,
@@ -307,6 +310,10 @@ fn result(case: &Case, verdict: Verdict, started: Instant, wire: Vec<Entry>) -> 
         outcome,
         detail,
         note,
+        started: std::time::SystemTime::now()
+            .checked_sub(started.elapsed())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .unwrap_or_default(),
         duration: started.elapsed(),
         wire,
     }
