@@ -52,9 +52,11 @@ impl Outcome {
 pub enum Stop {
     /// The target broke the clause; the text is the diagnosis.
     Fail(String),
-    /// The case cannot tell (a precondition another case is about failed, or something is
-    /// missing); the text says why.
+    /// The case does not apply to this run (it needs a driver); the text says why.
     Skip(String),
+    /// The case could not get to its point: a step another case is about failed first, or
+    /// the checker itself could not work. The text says why; it does not count as passing.
+    Blocked(String),
     /// Ctrl-C.
     Interrupted,
 }
@@ -67,9 +69,9 @@ pub fn fail<T>(diagnosis: impl Into<String>) -> Result<T, Stop> {
     Err(Stop::Fail(diagnosis.into()))
 }
 
-/// `Err(Stop::Skip(..))` for a failed precondition.
-pub fn skip<T>(reason: impl Into<String>) -> Result<T, Stop> {
-    Err(Stop::Skip(reason.into()))
+/// `Err(Stop::Blocked(..))` for a failed precondition.
+pub fn blocked<T>(reason: impl Into<String>) -> Result<T, Stop> {
+    Err(Stop::Blocked(reason.into()))
 }
 
 /// How a case runs.
@@ -179,7 +181,7 @@ impl<'a> Ctx<'a> {
     pub fn driver(&mut self) -> Result<&mut (dyn Driver + 'static), Stop> {
         match self.driver.as_deref_mut() {
             Some(d) => Ok(d),
-            None => skip("needs a driver (--drive jsonl or --drive course)"),
+            None => Err(Stop::Skip("needs a driver (--drive jsonl or --drive course)".to_owned())),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod case;
 pub mod cases;
 pub mod driver;
 pub mod junit;
+pub mod matrix;
 pub mod pcap;
 pub mod peer;
 pub mod report;

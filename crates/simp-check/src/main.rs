@@ -59,6 +59,19 @@ struct Args {
     /// contrib/wireshark/simp.lua).
     #[arg(long, value_name = "DIR")]
     pcap: Option<std::path::PathBuf>,
+    /// Check every implementation of this TOML list (name, command with {ip}, optional
+    /// drive) and write matrix.md and matrix.html; the words after it select cases.
+    #[arg(long, value_name = "FILE")]
+    matrix: Option<std::path::PathBuf>,
+    /// Where --matrix writes its pages and the implementations' logs.
+    #[arg(long, value_name = "DIR", default_value = "simp-check-matrix")]
+    out: std::path::PathBuf,
+    /// How many implementations --matrix checks at once.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+    /// How long --matrix gives an implementation to bind its ports.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    startup: Duration,
     /// Show the wire log of every case, not only of failures.
     #[arg(long, short)]
     verbose: bool,
@@ -67,9 +80,9 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let suite = cases::all();
-    // With --list there is no target: every word selects.
+    // With --list or --matrix there is no target: every word selects.
     let mut select = args.select.clone();
-    if args.list {
+    if args.list || args.matrix.is_some() {
         select.splice(0..0, args.target.clone());
     }
     let selected: Vec<_> = if select.is_empty() {
@@ -89,6 +102,10 @@ fn main() -> ExitCode {
         eprintln!("simp-check: no case matches {select:?}; see --list");
         return ExitCode::from(2);
     }
+    if let Some(file) = &args.matrix {
+        watch_ctrl_c();
+        return matrix(&args, file, &selected);
+    }
     let Some(target) = args.target.as_deref() else {
         eprintln!("simp-check: which daemon? give IP or IP:PORT (e.g. simp-check 127.0.0.1), or --list");
         return ExitCode::from(2);
@@ -100,14 +117,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut settings = Settings::new(target);
-    settings.timeout = args.timeout;
+    let mut settings = settings(&args, target);
     settings.drive = args.drive;
     settings.client = SocketAddr::new(target.ip(), args.client_port);
-    settings.seq_mode = args.seq_mode;
-    settings.max_retries = args.max_retries;
-    settings.source_base = args.source;
-    settings.answer = args.answer_wait;
     watch_ctrl_c();
 
     let tty = std::io::stderr().is_terminal();
@@ -139,6 +151,56 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(1))
+}
+
+/// The settings the flags give for a target.
+fn settings(args: &Args, target: SocketAddr) -> Settings {
+    let mut settings = Settings::new(target);
+    settings.timeout = args.timeout;
+    settings.seq_mode = args.seq_mode;
+    settings.max_retries = args.max_retries;
+    settings.source_base = args.source;
+    settings.answer = args.answer_wait;
+    settings
+}
+
+/// `--matrix FILE`.
+fn matrix(args: &Args, file: &std::path::Path, cases: &[simp_check::Case]) -> ExitCode {
+    use simp_check::matrix;
+    let list = match matrix::load(file) {
+        Ok(list) => list,
+        Err(e) => {
+            eprintln!("simp-check: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        eprintln!("simp-check: cannot create {}: {e}", args.out.display());
+        return ExitCode::from(1);
+    }
+    let options = matrix::MatrixOptions {
+        settings: settings(args, SocketAddr::from(([127, 0, 0, 1], simp_proto::ipc::DEFAULT_PORT))),
+        startup: args.startup,
+        out: args.out.clone(),
+        net_base: 100,
+    };
+    eprintln!("simp-check: checking {} implementations, {} at a time …", list.implementations.len(), args.jobs.max(1));
+    let rows = matrix::run(&list, cases, &options, args.jobs);
+    for row in &rows {
+        let summary = row.report.as_ref().map_or(String::new(), |r| report::summary(r).trim_end().to_owned());
+        let trouble = row.trouble.as_deref().map_or(String::new(), |t| format!(" [{t}]"));
+        println!("{:<20} {summary}{trouble}", row.implementation.name);
+    }
+    match matrix::write_pages(&rows, cases, &args.out) {
+        Ok([md, html]) => {
+            println!("\n{}\n{}", md.display(), html.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("simp-check: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// `--json`, `--junit`, `--pcap`.

@@ -32,10 +32,10 @@ impl Peer {
     /// Binds `addr` (port 0: any) to talk to `target`.
     pub fn bind(addr: SocketAddr, target: SocketAddr, log: WireLog) -> Result<Peer, Stop> {
         let socket = UdpSocket::bind(addr).map_err(|e| {
-            Stop::Skip(format!("the checker cannot bind {addr} ({e}); on Linux every 127.x.y.z is local"))
+            Stop::Blocked(format!("the checker cannot bind {addr} ({e}); on Linux every 127.x.y.z is local"))
         })?;
-        let addr = socket.local_addr().map_err(|e| Stop::Skip(format!("no local address: {e}")))?;
-        socket.set_read_timeout(Some(POLL)).map_err(|e| Stop::Skip(format!("socket option: {e}")))?;
+        let addr = socket.local_addr().map_err(|e| Stop::Blocked(format!("no local address: {e}")))?;
+        socket.set_read_timeout(Some(POLL)).map_err(|e| Stop::Blocked(format!("socket option: {e}")))?;
         Ok(Peer { socket: Arc::new(socket), addr, target, log })
     }
 
@@ -51,7 +51,7 @@ impl Peer {
         self.log.record(Dir::Out, self.addr, self.target, bytes);
         match self.socket.send_to(bytes, self.target) {
             Ok(_) => Ok(()),
-            Err(e) => Err(Stop::Skip(format!("the checker could not send to {}: {e}", self.target))),
+            Err(e) => Err(Stop::Blocked(format!("the checker could not send to {}: {e}", self.target))),
         }
     }
 
@@ -83,7 +83,7 @@ impl Peer {
                 // An ICMP "port unreachable" from an earlier send surfaces here on Linux:
                 // the target is not listening (yet, or any more). Keep listening.
                 Err(e) if e.kind() == ErrorKind::ConnectionRefused => {}
-                Err(e) => return Err(Stop::Skip(format!("the checker's socket failed: {e}"))),
+                Err(e) => return Err(Stop::Blocked(format!("the checker's socket failed: {e}"))),
             }
         }
     }

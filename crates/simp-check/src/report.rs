@@ -45,6 +45,10 @@ pub fn summary(report: &Report) -> String {
         report.count(Outcome::Warn),
         report.count(Outcome::Skip)
     );
+    let blocked = report.blocked();
+    if blocked > 0 {
+        let _ = write!(line, " ({blocked} because an earlier step failed)");
+    }
     let not_run = report.count(Outcome::NotRun);
     if not_run > 0 {
         let _ = write!(line, ", {not_run} not run");

@@ -40,6 +40,9 @@ pub struct CaseResult {
     /// The diagnosis (FAIL, WARN) or the reason (SKIP).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// A SKIP because an earlier step failed (not merely "needs a driver"): the run does
+    /// not pass.
+    pub blocked: bool,
     /// A measurement worth showing on a PASS (an interval, a count).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -80,10 +83,17 @@ impl Report {
         self.results.iter().filter(|r| r.outcome == outcome).count()
     }
 
-    /// Whether every MUST (and with `strict`, every SHOULD) passed and the run was complete.
+    /// Cases skipped because an earlier step failed.
+    pub fn blocked(&self) -> usize {
+        self.results.iter().filter(|r| r.blocked).count()
+    }
+
+    /// Whether every MUST (and with `strict`, every SHOULD) passed and the run was complete:
+    /// no failure, nothing blocked by one, nothing left unrun.
     pub fn passed(&self) -> bool {
         !self.interrupted
             && self.count(Outcome::Fail) == 0
+            && self.blocked() == 0
             && self.count(Outcome::NotRun) == 0
             && !(self.strict && self.count(Outcome::Warn) > 0)
     }
@@ -230,7 +240,7 @@ fn run_one(env: &Env<'_>, driver: Option<&mut (dyn Driver + 'static)>, case: &Ca
             Err(Stop::Skip(format!("needs a driver (--drive jsonl or --drive course): this case {why}")))
         }
         (Body::Serial(body) | Body::Last(body), _) => body(&mut ctx),
-        (Body::Shared(_), _) => Err(Stop::Skip("a concurrent case cannot run alone".to_owned())),
+        (Body::Shared(_), _) => Err(Stop::Blocked("a concurrent case cannot run alone".to_owned())),
     };
     ctx.clean_up();
     result(case, verdict, started, ctx.log.entries())
@@ -247,10 +257,12 @@ fn run_shared(
         Ok(peer) => Host { peer, seq: Mutex::new(0) },
         Err(stop) => {
             let why = match stop {
-                Stop::Fail(why) | Stop::Skip(why) => format!("{why} (these cases need a chat to be busy in)"),
+                Stop::Fail(why) | Stop::Skip(why) | Stop::Blocked(why) => {
+                    format!("{why} (these cases need a chat to be busy in)")
+                }
                 Stop::Interrupted => String::new(),
             };
-            let verdict = || if why.is_empty() { Err(Stop::Interrupted) } else { Err(Stop::Skip(why.clone())) };
+            let verdict = || if why.is_empty() { Err(Stop::Interrupted) } else { Err(Stop::Blocked(why.clone())) };
             let entries = host_ctx.log.entries();
             host_ctx.clean_up();
             return cases.iter().map(|(i, c)| (*i, result(c, verdict(), started, entries.clone()))).collect();
@@ -267,7 +279,7 @@ fn run_shared(
                     let verdict = match case.body {
                         _ if interrupted() => Err(Stop::Interrupted),
                         Body::Shared(body) => body(&mut ctx, host),
-                        Body::Serial(_) | Body::Last(_) => Err(Stop::Skip("not a concurrent case".to_owned())),
+                        Body::Serial(_) | Body::Last(_) => Err(Stop::Blocked("not a concurrent case".to_owned())),
                     };
                     (i, result(case, verdict, started, ctx.log.entries()))
                 })
@@ -296,11 +308,12 @@ fn run_shared(
 }
 
 fn result(case: &Case, verdict: Verdict, started: Instant, wire: Vec<Entry>) -> CaseResult {
+    let blocked = matches!(verdict, Err(Stop::Blocked(_)));
     let (outcome, detail, note) = match verdict {
         Ok(note) => (Outcome::Pass, None, note),
         Err(Stop::Fail(d)) if case.level == Level::Should => (Outcome::Warn, Some(d), None),
         Err(Stop::Fail(d)) => (Outcome::Fail, Some(d), None),
-        Err(Stop::Skip(r)) => (Outcome::Skip, Some(r), None),
+        Err(Stop::Skip(r) | Stop::Blocked(r)) => (Outcome::Skip, Some(r), None),
         Err(Stop::Interrupted) => (Outcome::NotRun, Some("interrupted".to_owned()), None),
     };
     CaseResult {
@@ -309,6 +322,7 @@ fn result(case: &Case, verdict: Verdict, started: Instant, wire: Vec<Entry>) -> 
         level: case.level,
         outcome,
         detail,
+        blocked,
         note,
         started: std::time::SystemTime::now()
             .checked_sub(started.elapsed())

@@ -7,7 +7,7 @@
 
 use simp_proto::wire::{Kind, BUSY_TEXT};
 
-use crate::case::{fail, skip, Body, Case, Ctx, Level, Verdict};
+use crate::case::{blocked, fail, Body, Case, Ctx, Level, Verdict};
 use crate::peer::list;
 use crate::run::Host;
 
@@ -69,7 +69,7 @@ fn busy_once(ctx: &mut Ctx<'_>, _host: &Host) -> Verdict {
     stranger.send_kind(Kind::Syn, 0, b"")?;
     let seen = stranger.listen(ctx.settings.resend_window().1 + ctx.settings.timeout)?;
     if seen.is_empty() {
-        return skip("precondition failed: no busy reply at all; see 2.4/busy-reply");
+        return blocked("precondition failed: no busy reply at all; see 2.4/busy-reply");
     }
     for kind in [Kind::Err, Kind::Fin] {
         let n = seen.iter().filter(|s| s.kind() == Some(kind)).count();

@@ -5,7 +5,7 @@ use std::time::Instant;
 use simp_proto::wire::Kind;
 
 use super::{resent, send_chat, session, target_sends};
-use crate::case::{fail, skip, Body, Case, Ctx, Level, Verdict};
+use crate::case::{blocked, fail, Body, Case, Ctx, Level, Verdict};
 use crate::driver::UserEvent;
 use crate::peer::list;
 use crate::settings::SeqMode;
@@ -53,7 +53,7 @@ fn ack_echoes_seq(ctx: &mut Ctx<'_>) -> Verdict {
 fn duplicate_reacked(ctx: &mut Ctx<'_>) -> Verdict {
     let peer = session(ctx)?;
     if send_chat(ctx, &peer, 0, "say it twice")?.is_none() {
-        return skip("precondition failed: our first chat datagram was not acknowledged; see 2.2/ack-echoes-seq");
+        return blocked("precondition failed: our first chat datagram was not acknowledged; see 2.2/ack-echoes-seq");
     }
     match send_chat(ctx, &peer, 0, "say it twice")? {
         Some(_) => Ok(None),
@@ -68,7 +68,7 @@ fn delivered(ctx: &mut Ctx<'_>) -> Verdict {
     let peer = session(ctx)?;
     for (seq, text) in [(0u8, "deliver me"), (1, "and me")] {
         if send_chat(ctx, &peer, seq, text)?.is_none() {
-            return skip(format!(
+            return blocked(format!(
                 "precondition failed: our chat datagram seq {seq} was not acknowledged; see 2.2/ack-echoes-seq"
             ));
         }
@@ -87,11 +87,11 @@ fn duplicate_not_delivered(ctx: &mut Ctx<'_>) -> Verdict {
     let peer = session(ctx)?;
     let text = "only once";
     if send_chat(ctx, &peer, 0, text)?.is_none() {
-        return skip("precondition failed: our chat datagram was not acknowledged; see 2.2/ack-echoes-seq");
+        return blocked("precondition failed: our chat datagram was not acknowledged; see 2.2/ack-echoes-seq");
     }
     let wait = ctx.settings.answer_wait();
     if ctx.wait_user(wait, |e| matches!(e, UserEvent::Message(t) if t == text))?.0.is_none() {
-        return skip("precondition failed: the message was not delivered at all; see 2.2/delivered");
+        return blocked("precondition failed: the message was not delivered at all; see 2.2/delivered");
     }
     send_chat(ctx, &peer, 0, text)?;
     let (again, _) = ctx.wait_user(ctx.settings.quiet(), |e| matches!(e, UserEvent::Message(_)))?;
@@ -145,7 +145,7 @@ fn sender_alternates(ctx: &mut Ctx<'_>) -> Verdict {
 fn seq_per_direction(ctx: &mut Ctx<'_>) -> Verdict {
     let peer = session(ctx)?;
     if send_chat(ctx, &peer, 0, "you first")?.is_none() {
-        return skip("precondition failed: our chat datagram was not acknowledged; see 2.2/ack-echoes-seq");
+        return blocked("precondition failed: our chat datagram was not acknowledged; see 2.2/ack-echoes-seq");
     }
     let chat = target_sends(ctx, &peer, "my turn")?;
     let seq = chat.seq().unwrap_or(0);
@@ -233,7 +233,7 @@ fn wrong_ack_ignored(ctx: &mut Ctx<'_>) -> Verdict {
     let wait = ctx.settings.answer_wait();
     let (next, others) = peer.wait_for(wait, |s| s.kind() == Some(Kind::Chat) && s.bytes != first.bytes)?;
     if next.is_none() {
-        return skip(format!(
+        return blocked(format!(
             "precondition failed: after the right ACK the next message did not come (received: {})",
             list(&others)
         ));
@@ -248,7 +248,7 @@ fn no_resend_on_dup_ack(ctx: &mut Ctx<'_>) -> Verdict {
     peer.send_kind(Kind::Ack, seq, b"")?;
     let two = target_sends(ctx, &peer, "two")?;
     if two.seq() == Some(seq) {
-        return skip(
+        return blocked(
             "precondition failed: the second message has the same seq as the first; see 2.2/sender-alternates",
         );
     }

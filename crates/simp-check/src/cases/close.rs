@@ -4,7 +4,7 @@ use simp_proto::ipc::DEFAULT_PORT;
 use simp_proto::wire::Kind;
 
 use super::{resent, session};
-use crate::case::{fail, skip, Body, Case, Ctx, Level, Verdict};
+use crate::case::{blocked, fail, Body, Case, Ctx, Level, Verdict};
 use crate::driver::UserCommand;
 use crate::peer::list;
 
@@ -60,7 +60,7 @@ fn fin_resent(ctx: &mut Ctx<'_>) -> Verdict {
     let wait = ctx.settings.answer_wait();
     let (fin, others) = peer.wait_for(wait, |s| s.kind() == Some(Kind::Fin))?;
     let Some(fin) = fin else {
-        return skip(format!(
+        return blocked(format!(
             "precondition failed: the user left but no FIN came within {wait:?} (received: {})",
             list(&others)
         ));

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use simp_proto::wire::Kind;
 
 use super::{open_session, resent, ring, send_chat};
-use crate::case::{fail, skip, Body, Case, Ctx, Level, Verdict};
+use crate::case::{blocked, fail, Body, Case, Ctx, Level, Verdict};
 use crate::driver::{UserCommand, UserEvent};
 use crate::peer::list;
 
@@ -64,7 +64,7 @@ fn callee_syn_ack_resent(ctx: &mut Ctx<'_>) -> Verdict {
     let peer = ctx.peer()?;
     let first = match ring(ctx, &peer) {
         Err(crate::case::Stop::Fail(why)) => {
-            return skip(format!("precondition failed: {why}; see 2.1/callee-syn-ack"))
+            return blocked(format!("precondition failed: {why}; see 2.1/callee-syn-ack"))
         }
         other => other?,
     };
@@ -89,7 +89,7 @@ fn callee_decline_fin(ctx: &mut Ctx<'_>) -> Verdict {
     peer.send_kind(Kind::Syn, 0, b"")?;
     let wait = ctx.settings.answer_wait();
     if ctx.wait_user(wait, |e| *e == UserEvent::Request)?.0.is_none() {
-        return skip("precondition failed: the user was not asked about our call; see 2.1/callee-waits-for-accept");
+        return blocked("precondition failed: the user was not asked about our call; see 2.1/callee-waits-for-accept");
     }
     peer.listen(Duration::from_millis(5))?;
     ctx.user(UserCommand::Decline)?;
@@ -209,7 +209,7 @@ fn caller_declined(ctx: &mut Ctx<'_>) -> Verdict {
 /// A failure of the first steps, which 2.1/caller-syn is about, is a precondition here.
 fn precondition<T>(r: Result<T, crate::case::Stop>) -> Result<T, crate::case::Stop> {
     match r {
-        Err(crate::case::Stop::Fail(why)) => skip(format!("precondition failed: {why}; see 2.1/caller-syn")),
+        Err(crate::case::Stop::Fail(why)) => blocked(format!("precondition failed: {why}; see 2.1/caller-syn")),
         other => other,
     }
 }

@@ -3,7 +3,7 @@
 
 use simp_proto::wire::{Kind, HEADER_LEN, USER_LEN};
 
-use crate::case::{fail, skip, Body, Case, Ctx, Level, Verdict};
+use crate::case::{blocked, fail, Body, Case, Ctx, Level, Verdict};
 use crate::seen::{declared_len, Seen};
 
 pub(super) fn cases() -> Vec<Case> {
@@ -58,7 +58,7 @@ fn sample(ctx: &mut Ctx<'_>) -> Result<Vec<Seen>, crate::case::Stop> {
 fn sampled(ctx: &mut Ctx<'_>) -> Result<Vec<Seen>, crate::case::Stop> {
     let seen = sample(ctx)?;
     if seen.is_empty() {
-        return skip("the target sent nothing to judge (no answer to SYN; see 2.1/callee-syn-ack)");
+        return blocked("the target sent nothing to judge (no answer to SYN; see 2.1/callee-syn-ack)");
     }
     Ok(seen)
 }

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use simp_proto::wire::Kind;
 
-use crate::case::{fail, skip, Case, Ctx, Stop};
+use crate::case::{blocked, fail, Case, Ctx, Stop};
 use crate::driver::{UserCommand, UserEvent};
 use crate::peer::{list, Peer};
 use crate::seen::Seen;
@@ -33,12 +33,14 @@ pub fn all() -> Vec<Case> {
 /// case that is about it.
 pub(crate) fn session(ctx: &mut Ctx<'_>) -> Result<Peer, Stop> {
     if let Some(why) = ctx.memo.no_chat() {
-        return skip(format!("precondition failed earlier: no chat could be opened ({why}); see 2.1/callee-syn-ack"));
+        return blocked(format!(
+            "precondition failed earlier: no chat could be opened ({why}); see 2.1/callee-syn-ack"
+        ));
     }
     match open_session(ctx) {
         Err(Stop::Fail(why)) => {
             ctx.memo.set_no_chat(&why);
-            skip(format!("precondition failed: no chat could be opened ({why}); see 2.1/callee-syn-ack"))
+            blocked(format!("precondition failed: no chat could be opened ({why}); see 2.1/callee-syn-ack"))
         }
         other => other,
     }
@@ -99,7 +101,7 @@ pub(crate) fn target_sends(ctx: &mut Ctx<'_>, peer: &Peer, text: &str) -> Result
     let (chat, others) = peer.wait_for(wait, |s| s.kind() == Some(Kind::Chat))?;
     match chat {
         Some(s) => Ok(s),
-        None => skip(format!(
+        None => blocked(format!(
             "precondition failed: the user sent {text:?} but no chat datagram came within {wait:?} (received: {})",
             list(&others)
         )),
