@@ -249,3 +249,24 @@ impl<'a> Ctx<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(id: &'static str) -> Case {
+        Case { id, title: "", level: Level::Must, needs_driver: None, body: Body::Serial(|_| Ok(None)) }
+    }
+
+    #[test]
+    fn a_selection_is_a_case_id_or_a_section_and_its_subsections() {
+        let c = case("2.2/retransmit");
+        assert_eq!(c.section(), "2.2");
+        for yes in ["2.2/retransmit", "2.2", "2.2/", "2"] {
+            assert!(c.matches(yes), "{yes}");
+        }
+        for no in ["2.", "2.21", "22", "2.2/retransmi", "1", "retransmit"] {
+            assert!(!c.matches(no), "{no}");
+        }
+    }
+}

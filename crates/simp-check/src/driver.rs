@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// The longest line accepted from a JSON Lines client port (IPC.md's limit is 64 KiB).
+const MAX_LINE: usize = 1024 * 1024;
+
 /// The name the checker gives the target's user.
 pub const TARGET_USER: &str = "target";
 
@@ -81,6 +84,9 @@ pub enum DriverError {
     /// The target did not answer `connect` as the dialect says.
     #[error("the target answered connect with {0:?} instead of {1}")]
     BadConnect(String, &'static str),
+    /// A line longer than any event.
+    #[error("the target sent over {MAX_LINE} bytes without a newline on its client port")]
+    LineTooLong,
     /// The target did not answer `connect` in time.
     #[error("the target did not answer connect within {0:?}")]
     NoConnect(Duration),
@@ -146,6 +152,7 @@ impl Jsonl {
             let mut chunk = [0u8; 4096];
             match self.stream.read(&mut chunk) {
                 Ok(0) => return Err(DriverError::Closed),
+                Ok(n) if self.buf.len() + n > MAX_LINE => return Err(DriverError::LineTooLong),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return Ok(None),
                 Err(e) => return Err(e.into()),

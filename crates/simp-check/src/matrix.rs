@@ -23,6 +23,9 @@ use crate::case::{Case, Outcome};
 use crate::run::Report;
 use crate::settings::{Drive, Settings};
 
+/// One loopback /16 each, from 127.100 up to 127.249.
+pub const MAX_IMPLEMENTATIONS: usize = 150;
+
 /// The TOML file.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -109,8 +112,8 @@ pub fn load(path: &Path) -> Result<MatrixFile, MatrixError> {
     let error = |message: String| MatrixError::File { path: path.to_owned(), message };
     let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
     let file: MatrixFile = toml::from_str(&text).map_err(|e| error(e.to_string()))?;
-    if file.implementations.len() > 200 {
-        return Err(error("at most 200 implementations in one matrix".to_owned()));
+    if file.implementations.len() > MAX_IMPLEMENTATIONS {
+        return Err(error(format!("at most {MAX_IMPLEMENTATIONS} implementations in one matrix (one 127.x.0.1 each)")));
     }
     for (i, imp) in file.implementations.iter().enumerate() {
         if imp.name.is_empty() || words(&imp.command).is_empty() {

@@ -100,3 +100,22 @@ fn decoded_by_the_dissector(capture: &Path, port: u16) {
     assert!(lines.len() >= 6, "every datagram of the case is in the capture: {text}");
     assert!(lines.iter().all(|l| l.starts_with("0x")), "every datagram decodes as SIMP: {text}");
 }
+
+#[test]
+fn ctrl_c_prints_the_partial_report_and_exits_1() {
+    let target = FaultyPeer::start(ip(92, 3), None, TIMEOUT);
+    let (udp, client) = (target.udp.to_string(), target.client.port().to_string());
+    let child = Command::new(env!("CARGO_BIN_EXE_simp-check"))
+        .args(["--timeout", "200ms", "--drive", "course", "--client-port", &client, "--source", "127.96.0.1", &udp])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("simp-check runs");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let signal = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill(1)");
+    assert!(signal.success());
+    let out = child.wait_with_output().expect("simp-check ends after Ctrl-C");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("PASS    1/header-size"), "cases run before Ctrl-C are reported: {stdout}");
+    assert!(stdout.contains("NOT RUN") && stdout.contains("(interrupted)"), "{stdout}");
+}

@@ -33,7 +33,7 @@ fn expected(fault: Fault) -> (&'static [&'static str], &'static str) {
             &["2.1/callee-syn-ack-resent", "2.1/caller-syn-resent", "2.2/retransmit", "2.3/fin-resent"],
             "was re-sent within",
         ),
-        Fault::FinAckElsewhere => (&["2.3/fin-ack", "2.1/caller-declined"], ":7777, not to"),
+        Fault::FinAckElsewhere => (&["2.3/fin-ack", "2.1/caller-declined", "2.1/caller-busy"], ":7777, not to"),
         Fault::AckThenDrop => (&["2.2/delivered"], "but did not deliver it to its user"),
     }
 }

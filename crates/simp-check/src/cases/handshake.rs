@@ -32,6 +32,7 @@ pub(super) fn cases() -> Vec<Case> {
         case("2.1/caller-syn-resent", "an unanswered SYN is re-sent after `timeout`", user, caller_syn_resent),
         case("2.1/caller-ack", "the caller answers SYN+ACK with ACK, seq 0", user, caller_ack),
         case("2.1/caller-declined", "the caller answers a decline (FIN) with ACK and gives up", user, caller_declined),
+        case("2.1/caller-busy", "the caller answers a busy ERR + FIN with ACK and tells its user", user, caller_busy),
     ]
 }
 
@@ -202,6 +203,23 @@ fn caller_declined(ctx: &mut Ctx<'_>) -> Verdict {
             "your daemon kept calling after the decline ({}); SPEC 2.1 step 5: it returns to idle",
             s.describe()
         ));
+    }
+    Ok(None)
+}
+
+fn caller_busy(ctx: &mut Ctx<'_>) -> Verdict {
+    let (peer, _) = precondition(called(ctx))?;
+    peer.send_kind(Kind::Err, 0, simp_proto::wire::BUSY_TEXT.as_bytes())?;
+    peer.send_kind(Kind::Fin, 0, b"")?;
+    let wait = ctx.settings.answer_wait();
+    let (ack, others) = peer.wait_for(wait, |s| s.kind().is_some_and(|k| k != Kind::Syn))?;
+    match ack {
+        Some(s) if s.is(Kind::Ack, 0) => {}
+        Some(s) => return fail(format!("your daemon answered our busy ERR + FIN with {}; SPEC 2.1 step 5: the caller answers the FIN with ACK", s.describe())),
+        None => return fail(format!("no ACK within {wait:?} of our busy ERR + FIN (received: {}); SPEC 2.1 step 5: the caller answers the FIN with ACK and returns to idle", list(&others))),
+    }
+    if ctx.wait_user(wait, |e| *e == UserEvent::Ended)?.0.is_none() {
+        return fail("the callee was busy but your daemon did not tell its user (ended / disconnected); SPEC 2.1 step 5: the call fails with the ERR's text as reason");
     }
     Ok(None)
 }
