@@ -117,6 +117,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if !matches!(target.ip(), IpAddr::V4(v4) if v4.is_loopback()) {
+        eprintln!(
+            "simp-check: {target} is not a 127.x.y.z address; simp-check plays its peers from loopback addresses \
+             ({} upwards), so run it on the daemon's machine with the daemon bound to e.g. 127.0.0.1",
+            args.source
+        );
+        return ExitCode::from(2);
+    }
     let mut settings = settings(&args, target);
     settings.drive = args.drive;
     settings.client = SocketAddr::new(target.ip(), args.client_port);

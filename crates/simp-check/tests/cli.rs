@@ -16,7 +16,7 @@ fn simp_check(args: &[&str]) -> Output {
 
 fn against(target: &FaultyPeer, source: &str, extra: &[&str]) -> Output {
     let (udp, client) = (target.udp.to_string(), target.client.port().to_string());
-    let mut args = vec!["--timeout", "200ms", "--answer-wait", "600ms", "--drive", "course", "--client-port", &client];
+    let mut args = vec!["--timeout", "200ms", "--answer-wait", "1s", "--drive", "course", "--client-port", &client];
     args.extend_from_slice(&["--source", source, &udp]);
     args.extend_from_slice(extra);
     simp_check(&args)
@@ -34,6 +34,9 @@ fn bad_flags_exit_2_and_list_exits_0() {
     assert_eq!(simp_check(&["--no-such-flag"]).status.code(), Some(2));
     assert_eq!(simp_check(&["127.0.0.1", "9.9/nothing"]).status.code(), Some(2));
     assert_eq!(simp_check(&["not-an-address"]).status.code(), Some(2));
+    let remote = simp_check(&["192.0.2.1"]);
+    assert_eq!(remote.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&remote.stderr).contains("not a 127.x.y.z address"));
     let list = simp_check(&["--list", "2.2"]);
     assert_eq!(list.status.code(), Some(0));
     let text = String::from_utf8_lossy(&list.stdout);

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use serde_json::{json, Value};
 use simp_proto::ipc::{Command, Event};
-use simp_proto::wire::{Kind, HEADER_LEN, TYPE_CHAT, TYPE_CONTROL};
+use simp_proto::wire::{Datagram, Kind, HEADER_LEN, TYPE_CHAT, TYPE_CONTROL, USER_LEN};
 use simp_proto::{Config, Endpoint, Instant, SeqMode};
 
 /// One defect.
@@ -46,11 +46,40 @@ pub enum Fault {
     FinAckElsewhere,
     /// Chat is acknowledged and then dropped, never shown to the user.
     AckThenDrop,
+    // Beyond issue 10's list: one more fault for every case the list cannot make fail.
+    /// The ACK of a FIN has operation 0x0c ("FIN+ACK").
+    FinAckOp0c,
+    /// The user field is padded with spaces.
+    SpacePadding,
+    /// A declined call gets no FIN.
+    SilentDecline,
+    /// The caller does not answer SYN+ACK with ACK.
+    NoHandshakeAck,
+    /// A duplicate chat datagram is not acknowledged again.
+    DupNotReacked,
+    /// A duplicate chat datagram is delivered again.
+    DupDelivered,
+    /// Re-sends (almost) forever.
+    RetryForever,
+    /// Any ACK from the peer acknowledges the outstanding datagram.
+    AnyAckAccepted,
+    /// An ACK for anything but the outstanding datagram re-sends it at once.
+    ResendOnDupAck,
+    /// Malformed datagrams are answered with ACK.
+    AcceptsGarbage,
+    /// Datagrams are read into a 1024-byte buffer.
+    SmallBuffer,
+    /// The busy ERR says "busy".
+    BusyText,
+    /// The busy ERR and FIN are sent twice.
+    BusyResent,
+    /// Strangers' datagrams are answered with ACK.
+    AcksStrangers,
 }
 
 impl Fault {
     /// Every fault.
-    pub const ALL: [Fault; 13] = [
+    pub const ALL: [Fault; 27] = [
         Fault::FixedSeqAck,
         Fault::NoAlternation,
         Fault::SharedCounter,
@@ -64,6 +93,20 @@ impl Fault {
         Fault::NoResend,
         Fault::FinAckElsewhere,
         Fault::AckThenDrop,
+        Fault::FinAckOp0c,
+        Fault::SpacePadding,
+        Fault::SilentDecline,
+        Fault::NoHandshakeAck,
+        Fault::DupNotReacked,
+        Fault::DupDelivered,
+        Fault::RetryForever,
+        Fault::AnyAckAccepted,
+        Fault::ResendOnDupAck,
+        Fault::AcceptsGarbage,
+        Fault::SmallBuffer,
+        Fault::BusyText,
+        Fault::BusyResent,
+        Fault::AcksStrangers,
     ];
 }
 
@@ -88,7 +131,7 @@ impl FaultyPeer {
         let thread = thread::spawn(move || {
             let mut config = Config::new(udp);
             config.timeout = timeout;
-            config.retries = 5;
+            config.retries = if fault == Some(Fault::RetryForever) { 1000 } else { 5 };
             if fault == Some(Fault::SharedCounter) {
                 config.seq_mode = SeqMode::Shared;
             }
@@ -118,8 +161,13 @@ struct Shell {
     last_chat: Option<(Vec<u8>, u8, u8)>,
     /// Chat datagrams of this session (for the counting faults).
     chats: u8,
-    /// The last datagram received was a FIN.
-    after_fin: bool,
+    /// The kind of the last datagram received from the peer.
+    last_in: Option<Kind>,
+    /// The last chat datagram received, and whether the one being handled repeats it.
+    last_chat_in: Option<Vec<u8>>,
+    duplicate: bool,
+    /// The user's last command was decline.
+    declined: bool,
 }
 
 impl Shell {
@@ -135,7 +183,10 @@ impl Shell {
             start: StdInstant::now(),
             last_chat: None,
             chats: 0,
-            after_fin: false,
+            last_in: None,
+            last_chat_in: None,
+            duplicate: false,
+            declined: false,
         }
     }
 
@@ -149,11 +200,13 @@ impl Shell {
             let mut busy = false;
             if let Ok((n, from)) = self.peer.recv_from(&mut buf) {
                 busy = true;
+                let n = if self.fault == Some(Fault::SmallBuffer) { n.min(1024) } else { n };
                 let mut bytes = buf[..n].to_vec();
-                self.incoming(from, &mut bytes);
-                let now = self.now();
-                self.ep.handle_datagram(now, from, &bytes);
-                self.drain(false);
+                if self.incoming(from, &mut bytes) {
+                    let now = self.now();
+                    self.ep.handle_datagram(now, from, &bytes);
+                    self.drain(false);
+                }
             }
             if let Ok((n, from)) = self.client.recv_from(&mut buf) {
                 busy = true;
@@ -167,28 +220,64 @@ impl Shell {
                 self.drain(true);
             }
             if !busy {
-                thread::sleep(Duration::from_millis(2));
+                thread::sleep(Duration::from_millis(5));
             }
         }
     }
 
-    /// Rewrites a received datagram as the faulty daemon would understand it.
-    fn incoming(&mut self, from: SocketAddr, bytes: &mut [u8]) {
-        self.after_fin = bytes.len() >= 2 && bytes[0] == TYPE_CONTROL && bytes[1] == Kind::Fin.bytes().1;
-        let is_syn = bytes.len() >= 2 && bytes[0] == TYPE_CONTROL && bytes[1] == Kind::Syn.bytes().1;
-        if is_syn && self.fault == Some(Fault::SynAckBeforeAccept) && self.ep.peer().is_none() {
-            let mut syn_ack = vec![0u8; HEADER_LEN];
-            (syn_ack[0], syn_ack[1]) = Kind::SynAck.bytes();
-            let _ = self.peer.send_to(&syn_ack, from);
+    /// Rewrites a received datagram as the faulty daemon would understand it; false when
+    /// the faulty daemon has dealt with it alone.
+    fn incoming(&mut self, from: SocketAddr, bytes: &mut [u8]) -> bool {
+        let parsed = Datagram::parse(bytes).map(|d| (d.kind(), d.seq().byte()));
+        let Ok((kind, seq)) = parsed else {
+            if self.fault == Some(Fault::AcceptsGarbage) {
+                self.reply(Kind::Ack, 0, from);
+            }
+            return true;
+        };
+        let from_peer = self.ep.peer() == Some(from);
+        if !from_peer && self.ep.peer().is_some() && kind != Kind::Syn && self.fault == Some(Fault::AcksStrangers) {
+            self.reply(Kind::Ack, seq, from);
+            return false;
+        }
+        if from_peer {
+            self.last_in = Some(kind);
+        }
+        if kind == Kind::Syn && self.fault == Some(Fault::SynAckBeforeAccept) && self.ep.peer().is_none() {
+            self.reply(Kind::SynAck, 0, from);
+        }
+        if kind == Kind::Chat && from_peer {
+            self.duplicate = self.last_chat_in.as_deref() == Some(&bytes[..]);
+            self.last_chat_in = Some(bytes.to_vec());
+            if self.duplicate && self.fault == Some(Fault::DupDelivered) {
+                let text = String::from_utf8_lossy(&bytes[HEADER_LEN..]).into_owned();
+                self.to_client(&format!("message|username=simp-check|text={text}"));
+            }
         }
         // A daemon numbering its chat datagrams its own way expects ACKs in that numbering.
-        let is_ack = bytes.len() >= 3 && bytes[0] == TYPE_CONTROL && bytes[1] == Kind::Ack.bytes().1;
-        if let (true, Some((_, internal, wire))) = (is_ack && self.ep.peer() == Some(from), &self.last_chat) {
-            bytes[2] = if bytes[2] == *wire { *internal } else { internal ^ 1 };
+        if let (Kind::Ack, true, Some((chat, internal, wire))) = (kind, from_peer, self.last_chat.clone()) {
+            if seq != wire && self.fault == Some(Fault::ResendOnDupAck) {
+                let _ = self.peer.send_to(&rewired(&chat, wire), from);
+            }
+            bytes[2] = match self.fault {
+                Some(Fault::AnyAckAccepted) => internal,
+                _ if seq == wire => internal,
+                _ => internal ^ 1,
+            };
         }
+        true
+    }
+
+    /// A header-only datagram the faulty daemon sends on its own.
+    fn reply(&self, kind: Kind, seq: u8, to: SocketAddr) {
+        let mut bytes = vec![0u8; HEADER_LEN];
+        (bytes[0], bytes[1]) = kind.bytes();
+        bytes[2] = seq;
+        let _ = self.peer.send_to(&bytes, to);
     }
 
     fn drain(&mut self, from_timer: bool) {
+        let mut again = Vec::new();
         while let Some(t) = self.ep.poll_transmit() {
             if from_timer && self.fault == Some(Fault::NoResend) {
                 continue;
@@ -196,7 +285,14 @@ impl Shell {
             let mut to = t.to;
             let Some(bytes) = self.outgoing(t.bytes(), &mut to) else { continue };
             let _ = self.peer.send_to(&bytes, to);
+            if self.fault == Some(Fault::BusyResent) && self.ep.peer() != Some(to) {
+                again.push((bytes, to));
+            }
         }
+        for (bytes, to) in again {
+            let _ = self.peer.send_to(&bytes, to);
+        }
+        self.duplicate = false;
         while let Some(e) = self.ep.poll_event() {
             self.event(e);
         }
@@ -206,6 +302,7 @@ impl Shell {
     fn outgoing(&mut self, bytes: &[u8], to: &mut SocketAddr) -> Option<Vec<u8>> {
         let mut out = bytes.to_vec();
         let kind = Kind::from_bytes(out[0], out[1]).ok()?;
+        let after_fin = self.last_in == Some(Kind::Fin);
         match (self.fault, kind) {
             (Some(Fault::FixedSeqAck), Kind::Ack) => out[2] = 0,
             (Some(Fault::NoSynAck), Kind::SynAck) => return None,
@@ -213,8 +310,21 @@ impl Shell {
                 out.extend_from_slice(b"hello");
                 out[HEADER_LEN - 4..HEADER_LEN].copy_from_slice(&5u32.to_be_bytes());
             }
-            (Some(Fault::FinAckElsewhere), Kind::Ack) if self.after_fin => {
+            (Some(Fault::FinAckElsewhere), Kind::Ack) if after_fin => {
                 *to = SocketAddr::new(to.ip(), simp_proto::ipc::DEFAULT_PORT);
+            }
+            (Some(Fault::FinAckOp0c), Kind::Ack) if after_fin => out[1] = 0x0c,
+            (Some(Fault::SilentDecline), Kind::Fin) if self.declined => return None,
+            (Some(Fault::NoHandshakeAck), Kind::Ack) if self.last_in == Some(Kind::SynAck) => return None,
+            (Some(Fault::DupNotReacked), Kind::Ack) if self.duplicate => return None,
+            (Some(Fault::BusyText), Kind::Err) => {
+                out.truncate(HEADER_LEN);
+                out.extend_from_slice(b"busy");
+                out[HEADER_LEN - 4..HEADER_LEN].copy_from_slice(&4u32.to_be_bytes());
+            }
+            (Some(Fault::SpacePadding), _) => {
+                let end = out[3..3 + USER_LEN].iter().position(|&b| b == 0).map_or(3 + USER_LEN, |p| 3 + p);
+                out[end..3 + USER_LEN].fill(b' ');
             }
             (Some(Fault::BytesAppended), _) => out.extend_from_slice(&[0xbe, 0xef]),
             (Some(Fault::ShortControl), _) if out[0] == TYPE_CONTROL && out.len() == HEADER_LEN => {
@@ -249,6 +359,7 @@ impl Shell {
     fn new_session(&mut self) {
         self.chats = 0;
         self.last_chat = None;
+        self.last_chat_in = None;
     }
 
     fn command(&mut self, text: &str) {
@@ -266,6 +377,7 @@ impl Shell {
         let Ok(cmd) = serde_json::from_value::<Command>(value) else {
             return self.to_client("error|message=bad command");
         };
+        self.declined = word == "decline";
         let now = self.now();
         self.ep.handle_command(now, cmd);
         if word == "quit" {
@@ -301,4 +413,11 @@ impl Shell {
             let _ = self.client.send_to(line.as_bytes(), addr);
         }
     }
+}
+
+/// `chat` with its sequence byte as sent.
+fn rewired(chat: &[u8], wire: u8) -> Vec<u8> {
+    let mut out = chat.to_vec();
+    out[2] = wire;
+    out
 }
