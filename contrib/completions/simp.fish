@@ -1,9 +1,41 @@
-complete -c simp -l port -d 'The daemon\'s client port' -r
-complete -c simp -l user -d 'Your name (1-32 printable ASCII characters). Default: `user` in the config file, else asked' -r
-complete -c simp -l config -d 'The config file: the default daemon, your name, and contacts (name = "IP") for `/call NAME`. Default: $XDG_CONFIG_HOME/simp/config.toml (~/.config/simp/config.toml)' -r -F
-complete -c simp -l quiet -d 'No notifications: no bell, window title or desktop notification on a call or on a message while the window is unfocused or scrolled back'
-complete -c simp -l plain -d 'Line mode: one line per event. The default when stdin or stdout is not a terminal'
-complete -c simp -l demo -d 'Try it out: start two daemons in-process on 127.0.0.1 and 127.0.0.2 with an echo bot on the second, and call it as user `you`'
-complete -c simp -l demo-any-port -d 'For tests: the demo\'s daemons take free ports even when 7777/7778 are free'
-complete -c simp -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c simp -s V -l version -d 'Print version'
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_simp_global_optspecs
+    string join \n port= user= config= quiet plain demo demo-any-port h/help V/version
+end
+
+function __fish_simp_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_simp_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_simp_using_subcommand
+    set -l cmd (__fish_simp_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c simp -n "__fish_simp_needs_command" -l port -d 'The daemon\'s client port' -r
+complete -c simp -n "__fish_simp_needs_command" -l user -d 'Your name (1-32 printable ASCII characters). Default: `user` in the config file, else asked' -r
+complete -c simp -n "__fish_simp_needs_command" -l config -d 'The config file: the default daemon, your name, and contacts (name = "IP") for `/call NAME`. Default: $XDG_CONFIG_HOME/simp/config.toml (~/.config/simp/config.toml)' -r -F
+complete -c simp -n "__fish_simp_needs_command" -l quiet -d 'No notifications: no bell, window title or desktop notification on a call or on a message while the window is unfocused or scrolled back'
+complete -c simp -n "__fish_simp_needs_command" -l plain -d 'Line mode: one line per event. The default when stdin or stdout is not a terminal'
+complete -c simp -n "__fish_simp_needs_command" -l demo -d 'Try it out: start two daemons in-process on 127.0.0.1 and 127.0.0.2 with an echo bot on the second, and call it as user `you`'
+complete -c simp -n "__fish_simp_needs_command" -l demo-any-port -d 'For tests: the demo\'s daemons take free ports even when 7777/7778 are free'
+complete -c simp -n "__fish_simp_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c simp -n "__fish_simp_needs_command" -s V -l version -d 'Print version'
+complete -c simp -n "__fish_simp_needs_command" -a "status" -d 'Print the daemon\'s state in one line and exit, without attaching to it: works while another client is attached, and leaves stored messages where they are'
+complete -c simp -n "__fish_simp_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c simp -n "__fish_simp_using_subcommand status" -l port -d 'The daemon\'s client port' -r
+complete -c simp -n "__fish_simp_using_subcommand status" -s h -l help -d 'Print help'
+complete -c simp -n "__fish_simp_using_subcommand help; and not __fish_seen_subcommand_from status help" -f -a "status" -d 'Print the daemon\'s state in one line and exit, without attaching to it: works while another client is attached, and leaves stored messages where they are'
+complete -c simp -n "__fish_simp_using_subcommand help; and not __fish_seen_subcommand_from status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -27,13 +27,82 @@ _simp() {
 '-V[Print version]' \
 '--version[Print version]' \
 '::daemon_ip -- IP of the daemon to use (start one with `simpd IP`); `localhost` is 127.0.0.1. Default\: `daemon` in the config file, else 127.0.0.1:_default' \
+":: :_simp_commands" \
+"*::: :->simp" \
 && ret=0
+    case $state in
+    (simp)
+        words=($line[2] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:simp-command-$line[2]:"
+        case $line[2] in
+            (status)
+_arguments "${_arguments_options[@]}" : \
+'--port=[The daemon'\''s client port]:PORT:_default' \
+'-h[Print help]' \
+'--help[Print help]' \
+'::daemon_ip -- IP of the daemon; `localhost` is 127.0.0.1. Default\: `daemon` in the config file, else 127.0.0.1:_default' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_simp__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:simp-help-command-$line[1]:"
+        case $line[1] in
+            (status)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
 }
 
 (( $+functions[_simp_commands] )) ||
 _simp_commands() {
-    local commands; commands=()
+    local commands; commands=(
+'status:Print the daemon'\''s state in one line and exit, without attaching to it\: works while another client is attached, and leaves stored messages where they are' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
     _describe -t commands 'simp commands' commands "$@"
+}
+(( $+functions[_simp__subcmd__help_commands] )) ||
+_simp__subcmd__help_commands() {
+    local commands; commands=(
+'status:Print the daemon'\''s state in one line and exit, without attaching to it\: works while another client is attached, and leaves stored messages where they are' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'simp help commands' commands "$@"
+}
+(( $+functions[_simp__subcmd__help__subcmd__help_commands] )) ||
+_simp__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'simp help help commands' commands "$@"
+}
+(( $+functions[_simp__subcmd__help__subcmd__status_commands] )) ||
+_simp__subcmd__help__subcmd__status_commands() {
+    local commands; commands=()
+    _describe -t commands 'simp help status commands' commands "$@"
+}
+(( $+functions[_simp__subcmd__status_commands] )) ||
+_simp__subcmd__status_commands() {
+    local commands; commands=()
+    _describe -t commands 'simp status commands' commands "$@"
 }
 
 if [ "$funcstack[1]" = "_simp" ]; then

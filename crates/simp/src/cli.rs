@@ -23,8 +23,11 @@ use simp_proto::ipc::DEFAULT_CLIENT_PORT;
 /// before leaving. Otherwise (or with --plain) it prints one line per event, so
 /// scripts can drive it through pipes. Only ASCII text is sent, as SIMP requires.
 #[derive(Debug, Parser)]
-#[command(name = "simp", version)]
+#[command(name = "simp", version, args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// Something other than chatting.
+    #[command(subcommand)]
+    pub command: Option<Subcommand>,
     /// IP of the daemon to use (start one with `simpd IP`); `localhost` is 127.0.0.1. Default:
     /// `daemon` in the config file, else 127.0.0.1.
     #[arg(value_parser = parse_ip)]
@@ -54,6 +57,22 @@ pub struct Args {
     /// For tests: the demo's daemons take free ports even when 7777/7778 are free.
     #[arg(long, hide = true, requires = "demo")]
     pub demo_any_port: bool,
+}
+
+/// `simp SUBCOMMAND`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Subcommand {
+    /// Print the daemon's state in one line and exit, without attaching to it: works while
+    /// another client is attached, and leaves stored messages where they are.
+    Status {
+        /// IP of the daemon; `localhost` is 127.0.0.1. Default: `daemon` in the config file,
+        /// else 127.0.0.1.
+        #[arg(value_parser = parse_ip)]
+        daemon_ip: Option<IpAddr>,
+        /// The daemon's client port.
+        #[arg(long, default_value_t = DEFAULT_CLIENT_PORT)]
+        port: u16,
+    },
 }
 
 impl Args {
@@ -94,6 +113,8 @@ pub const MAN_SECTIONS: &[(&str, &[&str])] = &[
             "A config file (~/.config/simp/config.toml) saves typing: with daemon = \"192.168.1.10\", user = \"alice\" and, under [contacts], bob = \"192.168.1.20\", plain simp connects as alice and /call bob calls 192.168.1.20. After a chat with someone new, /save NAME adds them.",
             "Drive a chat from a script, one line per event:",
             "$ printf 'alice\\ns\\n192.168.1.20\\nhello\\n/quit\\n' | simp --plain 192.168.1.10",
+            "What is the daemon doing? (works while another client is attached)",
+            "$ simp status 192.168.1.10",
         ],
     ),
     ("SEE ALSO", &["simpd(1); docs/IPC.md in the simp sources."]),

@@ -98,6 +98,41 @@ pub async fn run(addr: SocketAddr, user: Option<&str>, setup: &Setup, full_scree
     run_with(addr, reader, writer, &initial, setup, full_screen).await
 }
 
+/// Why `simp status` got no status.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    /// No daemon, or the connection failed.
+    #[error(transparent)]
+    Conn(#[from] conn::ConnError),
+    /// The daemon answered something else (an older simpd answers `not-connected`).
+    #[error("simpd at {addr} did not answer with its status: {answer}")]
+    Answer {
+        /// The daemon's client address.
+        addr: SocketAddr,
+        /// What it said, escaped.
+        answer: String,
+    },
+}
+
+/// `simp status`: asks the daemon at `addr` for its state without attaching (IPC.md
+/// "Access"), as one line.
+pub async fn status(addr: SocketAddr) -> Result<String, StatusError> {
+    use simp_proto::ipc::{Command, Event};
+    let (mut reader, mut writer) = conn::connect(addr).await?;
+    writer.send(&Command::Status).await?;
+    let answer = tokio::time::timeout(event_loop::HANDSHAKE_TIMEOUT, reader.next()).await;
+    let answer = match answer {
+        Ok(Ok(Some(conn::Incoming::Event(Event::Status(status))))) => return Ok(texts::status(&status)),
+        Ok(Ok(Some(conn::Incoming::Event(Event::Error { message, .. })))) => escape::field(&message),
+        Ok(Ok(Some(conn::Incoming::Garbled(what)))) => what,
+        Ok(Ok(Some(conn::Incoming::Event(other)))) => escape::field(&format!("{other:?}")),
+        Ok(Ok(None)) => "it closed the connection".into(),
+        Ok(Err(err)) => return Err(err.into()),
+        Err(_) => format!("nothing within {} s", event_loop::HANDSHAKE_TIMEOUT.as_secs()),
+    };
+    Err(StatusError::Answer { addr, answer })
+}
+
 /// Runs a session on an open connection, first feeding `initial` as if typed (the demo uses
 /// this to log in and place its call).
 pub async fn run_with(

@@ -1,8 +1,11 @@
 //! `simp [OPTIONS] [DAEMON_IP]`: the SIMP chat client. See the library docs for the flow and
-//! plain mode's output; this file only reads flags ([`simp::cli`]) and picks the front end.
+//! plain mode's output; this file only reads flags ([`simp::cli`]) and the config file, and
+//! picks what to run.
 #![forbid(unsafe_code)]
 
 use std::io::IsTerminal;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 
 use clap::Parser;
 use simp::cli::{self, Args};
@@ -15,7 +18,13 @@ async fn main() {
     let result = if args.demo {
         simp::demo::run(full_screen, !args.demo_any_port, args.quiet).await
     } else {
-        session(&args, full_screen).await
+        match load_config(&args) {
+            Ok((path, file)) => match &args.command {
+                Some(cli::Subcommand::Status { daemon_ip, port }) => status(*daemon_ip, *port, &file).await,
+                None => session(&args, path, file, full_screen).await,
+            },
+            Err(msg) => Err(msg),
+        }
     };
     let code = match result {
         Ok(()) => 0,
@@ -28,17 +37,34 @@ async fn main() {
     std::process::exit(code)
 }
 
-/// Reads the config file, then runs the session it and the flags describe.
-async fn session(args: &Args, full_screen: bool) -> Result<(), String> {
-    // Without a home directory there is no default file: run without one.
+/// The config file (`--config`, else the XDG one) and what it says; without a home
+/// directory there is no default file, and simp runs without one.
+fn load_config(args: &Args) -> Result<(Option<PathBuf>, config::Config), String> {
     let path = args.config.clone().or_else(|| config::default_path().ok());
     let file = match &path {
         Some(path) => config::load(path).map_err(|e| e.to_string())?,
         None => config::Config::default(),
     };
-    let from_config =
-        file.daemon.as_deref().map(cli::parse_ip).transpose().map_err(|e| format!("config file: daemon: {e}"))?;
-    let user = args.user.as_deref().or(file.user.as_deref());
+    Ok((path, file))
+}
+
+/// The config file's daemon IP, if it names one.
+fn configured_ip(file: &config::Config) -> Result<Option<IpAddr>, String> {
+    file.daemon.as_deref().map(cli::parse_ip).transpose().map_err(|e| format!("config file: daemon: {e}"))
+}
+
+/// Runs the chat session the flags and the config file describe.
+async fn session(args: &Args, path: Option<PathBuf>, file: config::Config, full_screen: bool) -> Result<(), String> {
+    let addr = args.daemon_addr(configured_ip(&file)?);
+    let user = args.user.clone().or(file.user);
     let setup = Setup { contacts: file.contacts, config_path: path, quiet: args.quiet };
-    simp::run(args.daemon_addr(from_config), user, &setup, full_screen).await.map_err(|e| e.to_string())
+    simp::run(addr, user.as_deref(), &setup, full_screen).await.map_err(|e| e.to_string())
+}
+
+/// `simp status`: one line on stdout.
+async fn status(ip: Option<IpAddr>, port: u16, file: &config::Config) -> Result<(), String> {
+    let ip = ip.or(configured_ip(file)?).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let line = simp::status(SocketAddr::new(ip, port)).await.map_err(|e| e.to_string())?;
+    println!("{line}");
+    Ok(())
 }

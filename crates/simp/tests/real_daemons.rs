@@ -62,3 +62,26 @@ async fn demo_in_plain_mode_calls_the_echo_bot() {
     let (code, stderr) = simp.finish().await;
     assert_eq!(code, 0, "stderr: {stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simp_status_answers_while_another_client_is_attached() {
+    let demo = Demo::start(false).await.expect("start two daemons and the bot");
+    let port = demo.client_addr.port().to_string();
+    let bot = demo.bot_udp.to_string();
+    let mut simp = Simp::spawn(&["--plain", "--port", &port, "--user", "alice"]);
+    simp.type_line(&bot).await;
+    simp.expect("] echo: hi! I am an echo bot").await;
+
+    let mut status = Simp::spawn(&["status", "--port", &port, "127.0.0.1"]);
+    let line = status.expect("status: ").await;
+    assert!(line.starts_with(&format!("status: chatting with {bot} (echo)")), "{line}");
+    let (code, stderr) = status.finish().await;
+    assert_eq!(code, 0, "stderr: {stderr}");
+
+    simp.type_line("still here").await;
+    simp.expect("] echo: echo: still here").await;
+    simp.type_line("/quit").await;
+    let (code, stderr) = simp.finish().await;
+    assert_eq!(code, 0, "stderr: {stderr}");
+    demo.stop().await;
+}

@@ -43,14 +43,14 @@ async fn every_command_in_every_state_where_it_is_wrong_is_an_error_and_changes_
     let chat = json!({"cmd": "chat", "text": "hi"});
     let (accept, decline, leave) = (json!({"cmd": "accept"}), json!({"cmd": "decline"}), json!({"cmd": "leave"}));
 
-    // Not connected: everything but connect.
+    // Not connected: everything but connect, and status (a read-only query, IPC.md "Access").
     let mut c = Ipc::connect("fresh", d.client).await;
-    for cmd in
-        [start(other.udp), accept.clone(), decline.clone(), chat.clone(), leave.clone(), json!({"cmd": "status"})]
-    {
+    for cmd in [start(other.udp), accept.clone(), decline.clone(), chat.clone(), leave.clone()] {
         c.send(cmd.clone()).await;
         c.expect(json!({"event": "error", "code": "not-connected"})).await;
     }
+    c.send(json!({"cmd": "status"})).await;
+    c.expect(json!({"event": "status", "state": "idle"})).await;
     c.send(json!({"cmd": "connect", "user": "alice"})).await;
     c.expect(json!({"event": "connected", "user": "alice"})).await;
 

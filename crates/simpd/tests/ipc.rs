@@ -10,7 +10,10 @@ async fn bad_lines_get_errors_and_change_nothing() {
     let d = start_daemon(ip(3, 1), |_| {});
     let mut c = Ipc::connect("client", d.client).await;
 
+    // Before connect, status is a read-only query (IPC.md "Access"); other commands are refused.
     c.send(json!({"cmd": "status"})).await;
+    c.expect(json!({"event": "status", "state": "idle"})).await;
+    c.send(json!({"cmd": "leave"})).await;
     c.expect(json!({"event": "error", "code": "not-connected"})).await;
     c.send_raw(b"{\"cmd\": \"connect\", \n").await;
     c.expect(json!({"event": "error", "code": "bad-json"})).await;
@@ -45,6 +48,18 @@ async fn a_second_client_is_refused_and_the_first_keeps_working() {
     second.expect(json!({"event": "error", "code": "client-busy"})).await;
     assert!(second.expect_closed().await.is_empty(), "nothing after client-busy");
 
+    first.send(json!({"cmd": "status"})).await;
+    first.expect(json!({"event": "status", "state": "idle", "user": "alice"})).await;
+}
+
+#[tokio::test]
+async fn status_is_answered_to_any_local_connection_without_taking_the_slot() {
+    let d = start_daemon(ip(3, 12), |_| {});
+    let mut first = Ipc::login(d.client, "alice").await;
+    let mut query = Ipc::connect("query", d.client).await;
+    query.send(json!({"cmd": "status"})).await;
+    query.expect(json!({"event": "status", "state": "idle", "user": "alice"})).await;
+    assert!(query.expect_closed().await.is_empty(), "one answer, then closed");
     first.send(json!({"cmd": "status"})).await;
     first.expect(json!({"event": "status", "state": "idle", "user": "alice"})).await;
 }

@@ -314,7 +314,9 @@ impl Endpoint {
         // once it has written what is already queued.
     }
 
-    fn status(&self) -> Status {
+    /// The daemon's state, as `status` reports it. Read-only: the shell also answers a
+    /// `status` from a connection that is not the client with it (IPC.md "Access").
+    pub fn status(&self) -> Status {
         self.session.status(&self.cx.config, self.cx.user.as_ref())
     }
 

@@ -41,6 +41,9 @@ const LINE_BATCH: usize = 64;
 const HOLD: Duration = Duration::from_millis(1);
 /// Held events beyond this many bytes go out at once.
 const HOLD_MAX: usize = 16 * 1024;
+/// How long a connection that finds the client slot taken has to say it only wants `status`
+/// (IPC.md "Access") before it is refused as a second client.
+const QUERY_WAIT: Duration = Duration::from_millis(500);
 /// Pause after a failed `accept` (e.g. out of file descriptors), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -199,13 +202,11 @@ impl Shell {
             debug!(%error, "could not set TCP_NODELAY on a client connection");
         }
         if let Some(current) = self.slot.busy() {
-            info!(client = %from, "refused a second client: {current}");
+            // A read-only `status` is answered from a snapshot taken now; anything else (or
+            // nothing within QUERY_WAIT) is a second client, refused.
+            let status = Event::Status(self.ep.status());
             let busy = Event::error(ErrorCode::ClientBusy, current);
-            let mut out = Vec::new();
-            if write_event(&mut out, &busy).is_ok() {
-                let (_, writer) = stream.into_split();
-                tokio::spawn(close_gracefully(writer, out));
-            }
+            tokio::spawn(answer_query_or_refuse(stream, from, status, busy));
             return;
         }
         info!(client = %from, "client connection opened");
@@ -237,6 +238,12 @@ impl Shell {
                     return false; // an empty line (typed by hand) is no command
                 }
                 match parse_command(&bytes) {
+                    // Before `connect`, `status` is a read-only query: answered without
+                    // attaching, so stored messages stay stored (IPC.md "Access").
+                    Ok(Command::Status) if !self.ep.has_client() => {
+                        let status = Event::Status(self.ep.status());
+                        self.send_to_client(&status);
+                    }
                     Ok(cmd) => {
                         let quit = matches!(cmd, Command::Quit);
                         self.ep.handle_command(now, cmd);
@@ -271,6 +278,29 @@ impl Shell {
         self.slot.take_tcp();
         self.ep.set_client_backlogged(false);
         self.ep.handle_client_gone(now);
+    }
+}
+
+/// A connection that found the slot taken: answers its `status` (sent as the first line within
+/// [`QUERY_WAIT`]) with `status`, or refuses it with `busy`, then closes.
+async fn answer_query_or_refuse(stream: TcpStream, from: SocketAddr, status: Event, busy: Event) {
+    let (reader, writer) = stream.into_split();
+    let mut reader = LineReader::new(reader, MAX_LINE);
+    let first = timeout(QUERY_WAIT, reader.next()).await;
+    let query = matches!(&first, Ok(Ok(Line::Complete(bytes))) if matches!(parse_command(bytes), Ok(Command::Status)));
+    let answer = if query {
+        debug!(client = %from, "answered a status query");
+        status
+    } else {
+        if let Event::Error { message, .. } = &busy {
+            info!(client = %from, "refused a second client: {message}");
+        }
+        busy
+    };
+    let mut out = Vec::new();
+    if write_event(&mut out, &answer).is_ok() {
+        drop(reader);
+        close_gracefully(writer, out).await;
     }
 }
 
