@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_simp_global_optspecs
-    string join \n port= user= config= quiet plain demo demo-any-port h/help V/version
+    string join \n port= user= config= quiet plain demo h/help V/version
 end
 
 function __fish_simp_needs_command
@@ -30,8 +30,7 @@ complete -c simp -n "__fish_simp_needs_command" -l config -d 'The config file: t
 complete -c simp -n "__fish_simp_needs_command" -l quiet -d 'No notifications: no bell, window title or desktop notification on a call or on a message while the window is unfocused or scrolled back'
 complete -c simp -n "__fish_simp_needs_command" -l plain -d 'Line mode: one line per event. The default when stdin or stdout is not a terminal'
 complete -c simp -n "__fish_simp_needs_command" -l demo -d 'Try it out: start two daemons in-process on 127.0.0.1 and 127.0.0.2 with an echo bot on the second, and call it as user `you`'
-complete -c simp -n "__fish_simp_needs_command" -l demo-any-port -d 'For tests: the demo\'s daemons take free ports even when 7777/7778 are free'
-complete -c simp -n "__fish_simp_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c simp -n "__fish_simp_needs_command" -s h -l help -d 'Print help'
 complete -c simp -n "__fish_simp_needs_command" -s V -l version -d 'Print version'
 complete -c simp -n "__fish_simp_needs_command" -a "status" -d 'Print the daemon\'s state in one line and exit, without attaching to it: works while another client is attached, and leaves stored messages where they are'
 complete -c simp -n "__fish_simp_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -21,9 +21,8 @@ _simp() {
 '--quiet[No notifications\: no bell, window title or desktop notification on a call or on a message while the window is unfocused or scrolled back]' \
 '--plain[Line mode\: one line per event. The default when stdin or stdout is not a terminal]' \
 '(--port --user --config)--demo[Try it out\: start two daemons in-process on 127.0.0.1 and 127.0.0.2 with an echo bot on the second, and call it as user \`you\`]' \
-'--demo-any-port[For tests\: the demo'\''s daemons take free ports even when 7777/7778 are free]' \
-'-h[Print help (see more with '\''--help'\'')]' \
-'--help[Print help (see more with '\''--help'\'')]' \
+'-h[Print help]' \
+'--help[Print help]' \
 '-V[Print version]' \
 '--version[Print version]' \
 '::daemon_ip -- IP of the daemon to use (start one with `simpd IP`); `localhost` is 127.0.0.1. Default\: `daemon` in the config file, else 127.0.0.1:_default' \

@@ -31,11 +31,27 @@ pub fn generate() -> io::Result<Vec<(PathBuf, Vec<u8>)>> {
         files.push((PathBuf::from(format!("docs/man/{name}.1")), man_page(command.clone(), sections)?));
         for (shell, extension) in [(Shell::Bash, "bash"), (Shell::Zsh, "zsh"), (Shell::Fish, "fish")] {
             let mut out = Vec::new();
-            clap_complete::generate(shell, &mut command.clone(), name.clone(), &mut out);
+            clap_complete::generate(shell, &mut without_hidden(&command), name.clone(), &mut out);
             files.push((PathBuf::from(format!("contrib/completions/{name}.{extension}")), out));
         }
     }
     Ok(files)
+}
+
+/// The command as completions see it: clap_complete lists hidden flags too (`--demo-any-port`
+/// is for tests only), so they are left out of a copy.
+fn without_hidden(command: &clap::Command) -> clap::Command {
+    let visible = command.get_arguments().filter(|a| !a.is_hide_set()).cloned();
+    let mut copy = clap::Command::new(command.get_name().to_owned())
+        .args(visible)
+        .subcommands(command.get_subcommands().cloned());
+    if let Some(version) = command.get_version() {
+        copy = copy.version(version.to_owned());
+    }
+    if let Some(about) = command.get_about() {
+        copy = copy.about(about.clone());
+    }
+    copy
 }
 
 /// Writes every generated file under `root`.
@@ -136,5 +152,9 @@ mod tests {
             assert!(simp.contains(needle), "simp.1 lacks {needle:?}");
         }
         assert!(!simp.contains("demo\\-any\\-port"), "hidden flags stay out of the page");
+        for (path, contents) in generate().unwrap() {
+            let text = String::from_utf8_lossy(&contents);
+            assert!(!text.contains("demo-any-port"), "hidden flags stay out of {}", path.display());
+        }
     }
 }
