@@ -11,7 +11,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub mod course;
+mod error;
 pub mod jsonl;
+
+pub use error::CommandError;
 
 /// The daemon-to-daemon port when a peer address names none.
 pub const DEFAULT_PORT: u16 = 7777;
@@ -69,26 +72,26 @@ pub enum Event {
         /// The local user's name.
         user: String,
         /// The daemon's UDP address.
-        daemon: String,
+        daemon: SocketAddr,
         /// simp's version.
         version: String,
     },
     /// A call waits for accept or decline.
     Request {
         /// The caller's address.
-        peer: String,
+        peer: SocketAddr,
         /// The caller's name, escaped.
         user: String,
     },
     /// Our SYN is out.
     Calling {
         /// The callee's address.
-        peer: String,
+        peer: SocketAddr,
     },
     /// The chat is open.
     Established {
         /// The peer's address.
-        peer: String,
+        peer: SocketAddr,
         /// The peer's name, escaped.
         user: String,
     },
@@ -124,7 +127,12 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
-    /// A command could not be carried out, or the peer sent an ERR.
+    /// A command could not be carried out: the endpoint's reason, which each transport words
+    /// for itself (JSON Lines: an `error` event, [`jsonl`]). Never read back from a line: a
+    /// client receives it as [`Event::Error`].
+    #[serde(rename = "error", serialize_with = "jsonl::serialize_refusal", skip_deserializing)]
+    Refused(CommandError),
+    /// An error from the transport (a bad line), or the peer sent an ERR.
     Error {
         /// Machine-readable code.
         code: ErrorCode,
@@ -145,14 +153,14 @@ impl Event {
 /// The daemon's state as reported by `status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
-    /// `idle`, `calling`, `ringing`, `accepting`, `chatting`, `leaving` or `closing`.
-    pub state: String,
+    /// The session's state.
+    pub state: StateName,
     /// The local user, once connected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// The peer's address, in any state but idle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub peer: Option<String>,
+    pub peer: Option<SocketAddr>,
     /// The peer's name, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_user: Option<String>,
@@ -173,6 +181,47 @@ pub struct Status {
 
 // f64 has no Eq; rtt_ms is a measurement, compared only loosely in tests.
 impl Eq for Status {}
+
+/// The session state's name, as `status` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateName {
+    /// No session.
+    Idle,
+    /// Our SYN is out.
+    Calling,
+    /// A request waits for the user.
+    Ringing,
+    /// Our SYN+ACK is out.
+    Accepting,
+    /// In a chat.
+    Chatting,
+    /// In a chat, sending what is queued before the FIN.
+    Leaving,
+    /// Our FIN is out.
+    Closing,
+}
+
+impl StateName {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateName::Idle => "idle",
+            StateName::Calling => "calling",
+            StateName::Ringing => "ringing",
+            StateName::Accepting => "accepting",
+            StateName::Chatting => "chatting",
+            StateName::Leaving => "leaving",
+            StateName::Closing => "closing",
+        }
+    }
+}
+
+impl fmt::Display for StateName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Why a call or chat ended, or why a message was not delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -328,9 +377,9 @@ mod tests {
             json!({"event":"undelivered","id":"7","reason":"peer unreachable"})
         );
         let status = ser(Event::Status(Status {
-            state: "chatting".into(),
+            state: StateName::Chatting,
             user: Some("a".into()),
-            peer: Some("127.0.0.2:7777".into()),
+            peer: Some("127.0.0.2:7777".parse().unwrap()),
             peer_user: Some("b".into()),
             rtt_ms: Some(1.5),
             rto_ms: 5000,
@@ -346,7 +395,7 @@ mod tests {
 
     #[test]
     fn events_round_trip() {
-        let e = Event::Request { peer: "127.0.0.1:7777".into(), user: "al\\xc3".into() };
+        let e = Event::Request { peer: "127.0.0.1:7777".parse().unwrap(), user: "al\\xc3".into() };
         let line = serde_json::to_string(&e).unwrap();
         assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), e);
     }

@@ -325,7 +325,9 @@ mod tests {
             return Err(format!("A received {:?}", texts(&sim.a.events)));
         }
         for (name, node) in [("A", &sim.a), ("B", &sim.b)] {
-            let undelivered = count(&node.events, |e| matches!(e, Event::Undelivered { .. } | Event::Error { .. }));
+            let undelivered = count(&node.events, |e| {
+                matches!(e, Event::Undelivered { .. } | Event::Error { .. } | Event::Refused(_))
+            });
             if undelivered > 0 {
                 return Err(format!("{name} saw undelivered or errors: {:?}", node.events));
             }

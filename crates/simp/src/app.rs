@@ -363,7 +363,7 @@ impl App {
     pub fn on_event(&mut self, event: Event, now: NaiveTime) -> Vec<Command> {
         match event {
             Event::Connected { user, daemon, version: _ } => {
-                let (user, daemon) = (escape::field(&user), escape::field(&daemon));
+                let (user, daemon) = (escape::field(&user), daemon.to_string());
                 self.push(now, EntryKind::Info(texts::connected(&daemon, &user)));
                 self.user = Some(user);
                 self.daemon = Some(daemon);
@@ -389,13 +389,11 @@ impl App {
             Event::Established { peer: raw_peer, user } => {
                 let (peer, user) = (self.peer_label(&raw_peer), escape::field(&user));
                 self.push(now, EntryKind::Info(texts::chat_open(&user, &peer)));
-                if let Ok(addr) = raw_peer.parse::<SocketAddr>() {
-                    if self.contacts.name_of(addr).is_none() {
-                        let suggested = config::check_contact_name(&user).is_ok().then_some(user.as_str());
-                        self.push(now, EntryKind::Info(texts::offer_to_save(&peer, suggested)));
-                    }
-                    self.last_peer = Some((addr, user.clone()));
+                if self.contacts.name_of(raw_peer).is_none() {
+                    let suggested = config::check_contact_name(&user).is_ok().then_some(user.as_str());
+                    self.push(now, EntryKind::Info(texts::offer_to_save(&peer, suggested)));
                 }
+                self.last_peer = Some((raw_peer, user.clone()));
                 if self.phase != Phase::Quitting {
                     self.set_phase(Phase::Chatting { peer, user });
                 }
@@ -428,6 +426,11 @@ impl App {
                 }
             }
             Event::Error { code, message } => self.on_error(code, &escape::field(&message), now),
+            // What a daemon's codec sends as an `error` event; handled the same way.
+            Event::Refused(refusal) => {
+                let message = simp_proto::ipc::jsonl::refusal_message(&refusal);
+                self.on_error(refusal.code(), &escape::field(&message), now)
+            }
             Event::Status(status) => self.push(now, EntryKind::Info(texts::status(&status))),
         }
         self.replay_held(now)
@@ -526,10 +529,10 @@ impl App {
     }
 
     /// A peer's address as shown: with the contact's name when it is one.
-    fn peer_label(&self, raw: &str) -> String {
-        match raw.parse::<SocketAddr>().ok().and_then(|addr| self.contacts.name_of(addr)) {
-            Some(name) => format!("{} ({})", escape::field(name), escape::field(raw)),
-            None => escape::field(raw),
+    fn peer_label(&self, addr: &SocketAddr) -> String {
+        match self.contacts.name_of(*addr) {
+            Some(name) => format!("{} ({addr})", escape::field(name)),
+            None => addr.to_string(),
         }
     }
 
@@ -643,7 +646,7 @@ mod tests {
         assert_eq!(cmds, vec![Command::Connect { user: name.into() }]);
         assert_eq!(app.phase(), &Phase::Connecting);
         let cmds = app.on_event(
-            Event::Connected { user: name.into(), daemon: "127.0.0.1:7777".into(), version: "0.1.0".into() },
+            Event::Connected { user: name.into(), daemon: "127.0.0.1:7777".parse().unwrap(), version: "0.1.0".into() },
             t(1),
         );
         assert!(cmds.is_empty());
@@ -654,8 +657,8 @@ mod tests {
     fn chatting() -> App {
         let mut app = connected("alice");
         assert_eq!(app.on_line("127.0.0.2", t(2)), vec![Command::Start { peer: "127.0.0.2".into() }]);
-        app.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(2));
-        app.on_event(Event::Established { peer: "127.0.0.2:7777".into(), user: "bob".into() }, t(3));
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }, t(2));
+        app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(3));
         app
     }
 
@@ -680,7 +683,7 @@ mod tests {
         assert!(app.take_prompt().is_none(), "a prompt is shown once");
         assert_eq!(app.on_line("alice", t(0)), vec![Command::Connect { user: "alice".into() }]);
         app.on_event(
-            Event::Connected { user: "alice".into(), daemon: "127.0.0.1:7777".into(), version: "x".into() },
+            Event::Connected { user: "alice".into(), daemon: "127.0.0.1:7777".parse().unwrap(), version: "x".into() },
             t(1),
         );
         assert_eq!(app.user(), Some("alice"));
@@ -689,9 +692,9 @@ mod tests {
         assert!(app.on_line("s", t(2)).is_empty());
         assert_eq!(app.phase(), &Phase::AskPeer);
         assert_eq!(app.on_line("127.0.0.2", t(2)), vec![Command::Start { peer: "127.0.0.2".into() }]);
-        app.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(2));
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }, t(2));
         assert_eq!(app.phase(), &Phase::Calling { peer: "127.0.0.2:7777".into() });
-        app.on_event(Event::Established { peer: "127.0.0.2:7777".into(), user: "bob".into() }, t(3));
+        app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(3));
         assert_eq!(app.phase(), &Phase::Chatting { peer: "127.0.0.2:7777".into(), user: "bob".into() });
 
         assert_eq!(app.on_line("hello", t(4)), vec![Command::Chat { text: "hello".into(), id: Some("1".into()) }]);
@@ -744,16 +747,16 @@ mod tests {
     #[test]
     fn request_is_accepted_or_declined() {
         let mut app = connected("bob");
-        app.on_event(Event::Request { peer: "127.0.0.1:7777".into(), user: "alice".into() }, t(2));
+        app.on_event(Event::Request { peer: "127.0.0.1:7777".parse().unwrap(), user: "alice".into() }, t(2));
         assert_eq!(app.take_prompt().as_deref(), Some("request from alice at 127.0.0.1:7777 — accept? [y/n/q]"));
         assert!(app.on_line("maybe", t(2)).is_empty());
         assert!(app.take_prompt().is_some(), "a refused answer asks again");
         assert_eq!(app.on_line("y", t(2)), vec![Command::Accept]);
-        app.on_event(Event::Established { peer: "127.0.0.1:7777".into(), user: "alice".into() }, t(3));
+        app.on_event(Event::Established { peer: "127.0.0.1:7777".parse().unwrap(), user: "alice".into() }, t(3));
         assert!(matches!(app.phase(), Phase::Chatting { .. }));
 
         let mut app = connected("bob");
-        app.on_event(Event::Request { peer: "127.0.0.1:7777".into(), user: "alice".into() }, t(2));
+        app.on_event(Event::Request { peer: "127.0.0.1:7777".parse().unwrap(), user: "alice".into() }, t(2));
         assert_eq!(app.on_line("d", t(2)), vec![Command::Decline]);
         assert_eq!(app.phase(), &Phase::Menu);
         assert!(matches!(last(&app), EntryKind::Info(m) if m.contains("declined")));
@@ -764,7 +767,7 @@ mod tests {
         let mut app = connected("bob");
         app.on_line("w", t(1));
         assert_eq!(app.phase(), &Phase::Waiting);
-        app.on_event(Event::Request { peer: "127.0.0.1:7777".into(), user: "alice".into() }, t(2));
+        app.on_event(Event::Request { peer: "127.0.0.1:7777".parse().unwrap(), user: "alice".into() }, t(2));
         app.on_event(Event::Ended { reason: EndReason::RequestExpired, detail: None }, t(9));
         assert_eq!(app.phase(), &Phase::Menu);
         assert_eq!(last(&app), &EntryKind::Info("request from alice ended: request expired".into()));
@@ -785,12 +788,12 @@ mod tests {
             ("waiting", &|a| drop((connect(a), a.on_line("w", t(1))))),
             ("ringing", &|a| {
                 connect(a);
-                a.on_event(Event::Request { peer: "127.0.0.1:7777".into(), user: "x".into() }, t(1));
+                a.on_event(Event::Request { peer: "127.0.0.1:7777".parse().unwrap(), user: "x".into() }, t(1));
             }),
             ("calling", &|a| {
                 connect(a);
                 a.on_line("127.0.0.2", t(1));
-                a.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(1));
+                a.on_event(Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }, t(1));
             }),
         ];
         for (name, setup) in setups {
@@ -802,7 +805,7 @@ mod tests {
     }
 
     fn connected_event() -> Event {
-        Event::Connected { user: "alice".into(), daemon: "127.0.0.1:7777".into(), version: "x".into() }
+        Event::Connected { user: "alice".into(), daemon: "127.0.0.1:7777".parse().unwrap(), version: "x".into() }
     }
 
     #[test]
@@ -862,7 +865,7 @@ mod tests {
         assert_eq!(app.phase(), &Phase::Menu);
 
         app.on_line("127.0.0.2", t(2));
-        app.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(2));
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }, t(2));
         app.on_event(
             Event::Ended { reason: EndReason::Busy, detail: Some("User already in another chat".into()) },
             t(3),
@@ -887,17 +890,19 @@ mod tests {
     fn a_request_pending_at_connect_is_asked_right_away() {
         let (mut app, _) = App::with_user("bob", t(0));
         app.on_event(connected_event(), t(1));
-        app.on_event(Event::Request { peer: "127.0.0.1:7777".into(), user: "alice".into() }, t(1));
+        app.on_event(Event::Request { peer: "127.0.0.1:7777".parse().unwrap(), user: "alice".into() }, t(1));
         assert!(app.take_prompt().unwrap().starts_with("request from alice at 127.0.0.1:7777"));
     }
 
     #[test]
     fn event_strings_are_escaped_on_the_way_in() {
         let mut app = connected("bob");
-        app.on_event(Event::Request { peer: "1.2.3.4:7777\x1b[2J".into(), user: "ev\x07il\r".into() }, t(1));
-        assert_eq!(app.phase(), &Phase::Ringing { peer: "1.2.3.4:7777\\x1b[2J".into(), user: "ev\\x07il\\x0d".into() });
+        // A peer address is a typed `SocketAddr` (a line whose `peer` is not an address does not
+        // decode: conn.rs), so only names and texts carry bytes from the network.
+        app.on_event(Event::Request { peer: "1.2.3.4:7777".parse().unwrap(), user: "ev\x07il\r".into() }, t(1));
+        assert_eq!(app.phase(), &Phase::Ringing { peer: "1.2.3.4:7777".into(), user: "ev\\x07il\\x0d".into() });
         app.on_line("y", t(1));
-        app.on_event(Event::Established { peer: "p".into(), user: "u".into() }, t(1));
+        app.on_event(Event::Established { peer: "1.2.3.4:7777".parse().unwrap(), user: "u".into() }, t(1));
         app.on_event(Event::Message { user: "u\0".into(), text: "a\nb\x1b".into() }, t(2));
         assert_eq!(
             last(&app),
@@ -946,8 +951,9 @@ mod tests {
         assert_eq!(cmds, vec![Command::Connect { user: "alice".into() }]);
         let cmds = app.on_event(connected_event(), t(1));
         assert_eq!(cmds, vec![Command::Start { peer: "192.168.1.20".into() }]);
-        assert!(app.on_event(Event::Calling { peer: "192.168.1.20:7777".into() }, t(1)).is_empty());
-        let cmds = app.on_event(Event::Established { peer: "192.168.1.20:7777".into(), user: "bob".into() }, t(2));
+        assert!(app.on_event(Event::Calling { peer: "192.168.1.20:7777".parse().unwrap() }, t(1)).is_empty());
+        let cmds =
+            app.on_event(Event::Established { peer: "192.168.1.20:7777".parse().unwrap(), user: "bob".into() }, t(2));
         assert_eq!(cmds, vec![Command::Chat { text: "hello".into(), id: Some("1".into()) }, Command::Quit]);
 
         // Without the /quit, the end of input waits for the delivery mark.
@@ -962,7 +968,7 @@ mod tests {
     fn lines_held_for_a_call_that_fails_are_refused_with_a_message() {
         let mut app = connected("alice");
         app.on_line("127.0.0.2", t(1));
-        app.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(1));
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }, t(1));
         assert!(app.on_line("hello", t(1)).is_empty(), "held while the call rings");
         assert!(app.on_line("/quit", t(1)).is_empty(), "behind a held line, /quit waits its turn");
         assert!(app.end_of_input().is_empty());
@@ -985,7 +991,7 @@ mod tests {
     fn while_calling_q_and_c_act_at_once() {
         let mut app = connected("alice");
         app.on_line("127.0.0.2", t(1));
-        app.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(1));
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }, t(1));
         app.on_line("hello", t(1));
         assert_eq!(app.on_line("c", t(1)), vec![Command::Leave]);
         assert!(matches!(last(&app), EntryKind::Error(m) if m.starts_with("1 line typed")));
@@ -1004,15 +1010,15 @@ mod tests {
         assert_eq!(app.on_line("/call", t(1)), vec![]);
         assert_eq!(app.phase(), &Phase::AskPeer);
         assert_eq!(app.on_line("bobby", t(1)), vec![Command::Start { peer: "10.0.0.2:7777".into() }]);
-        app.on_event(Event::Calling { peer: "10.0.0.2:7777".into() }, t(1));
+        app.on_event(Event::Calling { peer: "10.0.0.2:7777".parse().unwrap() }, t(1));
         assert_eq!(app.phase(), &Phase::Calling { peer: "bobby (10.0.0.2:7777)".into() });
-        app.on_event(Event::Established { peer: "10.0.0.2:7777".into(), user: "bob".into() }, t(2));
+        app.on_event(Event::Established { peer: "10.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(2));
         assert_eq!(last(&app), &EntryKind::Info("chat with bob at bobby (10.0.0.2:7777) open".into()));
 
         app.on_event(Event::Ended { reason: EndReason::PeerLeft, detail: None }, t(3));
-        app.on_event(Event::Request { peer: "10.0.0.3:7777".into(), user: "carol".into() }, t(4));
+        app.on_event(Event::Request { peer: "10.0.0.3:7777".parse().unwrap(), user: "carol".into() }, t(4));
         app.on_line("y", t(4));
-        app.on_event(Event::Established { peer: "10.0.0.3:7777".into(), user: "carol".into() }, t(4));
+        app.on_event(Event::Established { peer: "10.0.0.3:7777".parse().unwrap(), user: "carol".into() }, t(4));
         assert_eq!(
             last(&app),
             &EntryKind::Info(

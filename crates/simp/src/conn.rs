@@ -165,6 +165,19 @@ mod tests {
         assert!(!msg.contains('\x1b'), "{msg:?}");
     }
 
+    #[test]
+    fn a_peer_that_is_not_an_address_does_not_decode() {
+        // Typed fields: bytes from a daemon can reach the screen only through names and texts,
+        // which the app escapes; an address field holds an address or the line is refused.
+        let forged = br#"{"event":"request","peer":"1.2.3.4:7777[2J","user":"eve"}"#;
+        let Incoming::Garbled(msg) = decode_line(forged) else { panic!("a forged peer decoded") };
+        assert!(!msg.contains('\x1b'), "{msg:?}");
+        assert_eq!(
+            decode_line(br#"{"event":"request","peer":"[::1]:7777","user":"eve"}"#),
+            Incoming::Event(Event::Request { peer: "[::1]:7777".parse().unwrap(), user: "eve".into() })
+        );
+    }
+
     #[tokio::test]
     async fn reads_framed_lines_skips_overlong_ones_and_sends_commands() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

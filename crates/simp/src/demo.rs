@@ -200,10 +200,13 @@ mod tests {
             Some(Command::Chat { text: "echo: hi".into(), id: None })
         );
         assert!(matches!(
-            bot_reply(Event::Established { peer: "p".into(), user: "you".into() }),
+            bot_reply(Event::Established { peer: "127.0.0.1:7777".parse().unwrap(), user: "you".into() }),
             Some(Command::Chat { .. })
         ));
-        assert_eq!(bot_reply(Event::Request { peer: "p".into(), user: "you".into() }), Some(Command::Accept));
+        assert_eq!(
+            bot_reply(Event::Request { peer: "127.0.0.1:7777".parse().unwrap(), user: "you".into() }),
+            Some(Command::Accept)
+        );
         assert_eq!(bot_reply(Event::Message { user: "you".into(), text: "\u{1b}".into() }), None);
         assert_eq!(bot_reply(Event::Delivered { id: "1".into() }), None);
     }

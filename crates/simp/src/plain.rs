@@ -129,13 +129,13 @@ mod tests {
         let (mut app, _) = App::with_user("alice", t(0));
         plain.show(&mut app).unwrap();
         app.on_event(
-            Event::Connected { user: "alice".into(), daemon: "127.0.0.1:7777".into(), version: "x".into() },
+            Event::Connected { user: "alice".into(), daemon: "127.0.0.1:7777".parse().unwrap(), version: "x".into() },
             t(1),
         );
         plain.show(&mut app).unwrap();
         app.on_line("127.0.0.2", t(2));
-        app.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(2));
-        app.on_event(Event::Established { peer: "127.0.0.2:7777".into(), user: "bob".into() }, t(3));
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }, t(2));
+        app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(3));
         plain.show(&mut app).unwrap();
         app.on_line("hello\tthere", t(3));
         app.on_event(Event::Message { user: "bob".into(), text: "hi\nyou\x1b".into() }, t(3));

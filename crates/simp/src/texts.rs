@@ -198,9 +198,9 @@ pub fn error_code(code: ErrorCode) -> String {
 
 /// The answer to `/status`, one line.
 pub fn status(s: &Status) -> String {
-    let mut out = format!("status: {}", escape::field(&s.state));
+    let mut out = format!("status: {}", s.state);
     if let Some(peer) = &s.peer {
-        out.push_str(&format!(" with {}", escape::field(peer)));
+        out.push_str(&format!(" with {peer}"));
     }
     if let Some(user) = &s.peer_user {
         out.push_str(&format!(" ({})", escape::field(user)));

@@ -24,7 +24,8 @@ use std::net::SocketAddr;
 
 use tracing::{debug, info};
 
-use crate::ipc::{self, Command, ErrorCode, Event, Status};
+pub use crate::ipc::StateName;
+use crate::ipc::{self, Command, CommandError, Event, Status};
 use crate::wire::{Datagram, Kind, Seq, UserName, BUSY_TEXT};
 use crate::Instant;
 use busy::BusyLimiter;
@@ -32,7 +33,6 @@ pub use config::Config;
 use mailbox::Mailbox;
 pub use rto::RtoMode;
 pub use seq::SeqMode;
-pub use session::StateName;
 use session::{Refusal, Session};
 use timers::{Timer, TimerTable};
 pub use transmit::Transmit;
@@ -217,8 +217,8 @@ impl Endpoint {
 
     /// A command from the attached client (or from a client about to attach: `connect`).
     pub fn handle_command(&mut self, now: Instant, cmd: Command) {
-        if let Err((code, message)) = self.command(now, cmd) {
-            self.cx.mailbox.push(Event::error(code, message));
+        if let Err(refusal) = self.command(now, cmd) {
+            self.cx.mailbox.push(Event::Refused(refusal));
         }
         self.settle(now);
     }
@@ -257,7 +257,7 @@ impl Endpoint {
             return self.connect(&user);
         }
         if !self.cx.mailbox.is_attached() {
-            return Err((ErrorCode::NotConnected, "send {\"cmd\":\"connect\",\"user\":\"NAME\"} first".into()));
+            return Err(CommandError::NotConnected);
         }
         match cmd {
             Command::Connect { .. } => unreachable!("handled above"),
@@ -279,13 +279,13 @@ impl Endpoint {
     }
 
     fn connect(&mut self, user: &str) -> Result<(), Refusal> {
-        let name = UserName::new(user).map_err(|e| (ErrorCode::BadUser, e.to_string()))?;
+        let name = UserName::new(user)?;
         info!(user = %name, "client connected");
         self.cx.user = Some(name.clone());
         self.cx.mailbox.attach();
         self.cx.mailbox.push(Event::Connected {
             user: name.to_string(),
-            daemon: self.cx.config.local.to_string(),
+            daemon: self.cx.config.local,
             version: env!("CARGO_PKG_VERSION").to_string(),
         });
         // Then the current state (IPC.md, "connected").
@@ -295,9 +295,9 @@ impl Endpoint {
     }
 
     fn start(&mut self, now: Instant, peer: &str) -> Result<(), Refusal> {
-        let addr = ipc::parse_peer(peer).map_err(|e| (ErrorCode::BadPeer, e.to_string()))?;
+        let addr = ipc::parse_peer(peer)?;
         if addr == self.cx.config.local {
-            return Err((ErrorCode::BadPeer, format!("{addr} is this daemon itself; call another daemon's address")));
+            return Err(CommandError::CallingSelf(addr));
         }
         self.session.start(now, addr, &mut self.cx)?;
         self.forget_previous(addr);

@@ -2,7 +2,6 @@
 //! close. The [`Endpoint`](super::Endpoint) routes the current peer's datagrams here and
 //! answers everyone else itself.
 
-use std::fmt;
 use std::mem;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,52 +15,12 @@ use super::sender::{InFlight, Sender};
 use super::seq::SeqBits;
 use super::timers::Timer;
 use super::{Context, Transmit};
-use crate::ipc::{EndReason, ErrorCode, Event, Status};
+use crate::ipc::{CommandError, EndReason, ErrorCode, Event, StateName, Status};
 use crate::wire::{self, Datagram, Kind, Seq, UserName};
 use crate::Instant;
 
-/// The session state's name, as `status` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateName {
-    /// No session.
-    Idle,
-    /// Our SYN is out.
-    Calling,
-    /// A request waits for the user.
-    Ringing,
-    /// Our SYN+ACK is out.
-    Accepting,
-    /// In a chat.
-    Chatting,
-    /// In a chat, sending what is queued before the FIN.
-    Leaving,
-    /// Our FIN is out.
-    Closing,
-}
-
-impl StateName {
-    /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StateName::Idle => "idle",
-            StateName::Calling => "calling",
-            StateName::Ringing => "ringing",
-            StateName::Accepting => "accepting",
-            StateName::Chatting => "chatting",
-            StateName::Leaving => "leaving",
-            StateName::Closing => "closing",
-        }
-    }
-}
-
-impl fmt::Display for StateName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Why a command cannot be carried out in the session's current state.
-pub(super) type Refusal = (ErrorCode, String);
+pub(super) type Refusal = CommandError;
 
 /// The session with the current peer, if any.
 #[derive(Debug)]
@@ -202,13 +161,9 @@ impl Session {
     /// "connected").
     pub(super) fn announce(&self, cx: &mut Context) {
         match &self.state {
-            State::Calling(s) => cx.mailbox.push(Event::Calling { peer: s.peer.to_string() }),
-            State::Ringing(s) => {
-                cx.mailbox.push(Event::Request { peer: s.peer.to_string(), user: wire::escape_name(&s.user) })
-            }
-            State::Chatting(c) => {
-                cx.mailbox.push(Event::Established { peer: c.peer.to_string(), user: c.rx.user().to_string() })
-            }
+            State::Calling(s) => cx.mailbox.push(Event::Calling { peer: s.peer }),
+            State::Ringing(s) => cx.mailbox.push(Event::Request { peer: s.peer, user: wire::escape_name(&s.user) }),
+            State::Chatting(c) => cx.mailbox.push(Event::Established { peer: c.peer, user: c.rx.user().to_string() }),
             State::Idle | State::Accepting(_) | State::Leaving(_) | State::Closing(_) => {}
         }
     }
@@ -223,9 +178,9 @@ impl Session {
             _ => None,
         };
         Status {
-            state: self.name().as_str().to_string(),
+            state: self.name(),
             user: user.map(|u| u.to_string()),
-            peer: self.peer().map(|p| p.to_string()),
+            peer: self.peer(),
             peer_user,
             rtt_ms: chat.and_then(|c| c.rto.srtt()).map(|d| d.as_secs_f64() * 1000.0),
             rto_ms: u64::try_from(chat.map_or(config.timeout, |c| c.rto.current()).as_millis()).unwrap_or(u64::MAX),
@@ -425,7 +380,7 @@ impl Session {
         self.transition(cx, None, |_| State::Ringing(Ringing { peer: from, user: user.to_vec() }));
         cx.timers.set(Timer::RingExpiry, now + cx.config.ring_timeout);
         debug!(peer = %from, user = %wire::escape_name(user), "incoming call, waiting for accept or decline");
-        cx.mailbox.emit(Event::Request { peer: from.to_string(), user: wire::escape_name(user) });
+        cx.mailbox.emit(Event::Request { peer: from, user: wire::escape_name(user) });
     }
 
     fn accept(&mut self, now: Instant, peer: SocketAddr, user: Vec<u8>, cx: &mut Context) {
@@ -475,7 +430,7 @@ impl Session {
         };
         self.transition(cx, None, |_| State::Chatting(Box::new(chat)));
         debug!(%peer, user = %peer_user, "chat established");
-        cx.mailbox.emit(Event::Established { peer: peer.to_string(), user: peer_user.to_string() });
+        cx.mailbox.emit(Event::Established { peer, user: peer_user.to_string() });
     }
 
     fn chat_datagram(&mut self, now: Instant, d: Datagram<'_>, cx: &mut Context) {
@@ -546,19 +501,16 @@ impl Session {
     pub(super) fn start(&mut self, now: Instant, addr: SocketAddr, cx: &mut Context) -> Result<(), Refusal> {
         match &self.state {
             State::Idle => {}
-            State::Ringing(r) => {
-                return Err((ErrorCode::Busy, format!("a call from {} is waiting: accept or decline it first", r.peer)))
-            }
+            State::Ringing(r) => return Err(CommandError::RequestWaiting { caller: r.peer }),
             _ => {
-                let peer = self.peer().map(|p| p.to_string()).unwrap_or_default();
-                return Err((ErrorCode::Busy, format!("already in a chat or call with {peer}; leave it first")));
+                return Err(CommandError::InSession { peer: self.peer() });
             }
         }
         cx.send_control(addr, Kind::Syn, Seq::Zero);
         self.transition(cx, None, |_| State::Calling(Calling { peer: addr, busy_detail: None }));
         cx.timers.set(Timer::CallGiveUp, now + cx.config.call_timeout);
         cx.timers.set(Timer::SynResend, now + cx.config.timeout);
-        cx.mailbox.emit(Event::Calling { peer: addr.to_string() });
+        cx.mailbox.emit(Event::Calling { peer: addr });
         Ok(())
     }
 
@@ -570,7 +522,7 @@ impl Session {
                 self.accept(now, peer, user, cx);
                 Ok(())
             }
-            _ => Err((ErrorCode::NoRequest, "no call is waiting for an answer".into())),
+            _ => Err(CommandError::NoRequest),
         }
     }
 
@@ -581,7 +533,7 @@ impl Session {
                 self.decline(EndReason::Declined, cx);
                 Ok(())
             }
-            _ => Err((ErrorCode::NoRequest, "no call is waiting for an answer".into())),
+            _ => Err(CommandError::NoRequest),
         }
     }
 
@@ -596,22 +548,12 @@ impl Session {
     ) -> Result<(), Refusal> {
         let c = match &mut self.state {
             State::Chatting(c) => c,
-            State::Leaving(_) => {
-                return Err((ErrorCode::NotInChat, "this chat is closing; nothing more can be sent".into()))
-            }
-            _ => {
-                return Err((
-                    ErrorCode::NotInChat,
-                    "there is no chat to send to; start a call or accept one first".into(),
-                ))
-            }
+            State::Leaving(_) => return Err(CommandError::ChatClosing),
+            _ => return Err(CommandError::NoChat),
         };
-        wire::validate_text(&text).map_err(|e| (ErrorCode::BadText, e.to_string()))?;
+        wire::validate_text(&text)?;
         if c.tx.len() >= cx.config.queue_limit {
-            return Err((
-                ErrorCode::QueueFull,
-                format!("{} messages are already waiting for the peer; wait for deliveries and send again", c.tx.len()),
-            ));
+            return Err(CommandError::QueueFull { waiting: c.tx.len() });
         }
         let id = id.unwrap_or_else(|| {
             let id = next_id.to_string();
@@ -627,10 +569,10 @@ impl Session {
     /// `leave`: ends the chat or call attempt, unless it is ending already.
     pub(super) fn leave_command(&mut self, now: Instant, cx: &mut Context) -> Result<(), Refusal> {
         if matches!(self.state, State::Idle) {
-            return Err((ErrorCode::NotInChat, "there is no chat or call to leave".into()));
+            return Err(CommandError::NothingToLeave);
         }
         if matches!(self.state, State::Leaving(_) | State::Closing(_)) {
-            return Err((ErrorCode::NotInChat, "already leaving this chat".into()));
+            return Err(CommandError::AlreadyLeaving);
         }
         self.leave(now, cx);
         Ok(())

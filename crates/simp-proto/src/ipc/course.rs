@@ -27,9 +27,10 @@
 //! | `error` | `error\|message=TEXT` |
 //! | `calling`, `queued`, `delivered`, `status` | nothing: the dialect has no word for them |
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
-use super::{Command, ErrorCode, Event, DEFAULT_PORT};
+use super::{Command, CommandError, Event, DEFAULT_PORT};
 
 /// What the shell answers to `quit`, and all it sends: the endpoint has no event for a quit
 /// (its client is gone), but the course's client waits for this answer.
@@ -134,17 +135,24 @@ fn guard(value: &str) -> std::borrow::Cow<'_, str> {
 pub fn format_event(event: &Event) -> Option<String> {
     Some(match event {
         Event::Connected { .. } => "ok".to_owned(),
-        Event::Request { peer, user } => format!("invitation|username={}|ip={}", guard(user), ip_of(peer)),
+        Event::Request { peer, user } => format!("invitation|username={}|ip={}", guard(user), peer.ip()),
         Event::Established { user, .. } => format!("connected|username={}", guard(user)),
         Event::Message { user, text } => format!("message|username={}|text={text}", guard(user)),
         // The dialect has one word for a call or chat that is over, whatever the reason.
         Event::Ended { .. } => "disconnected".to_owned(),
         Event::Undelivered { reason, .. } => format_error(&format!("a message was not delivered: {reason}")),
-        // The endpoint's advice is written for the JSON Lines transport; this one is not.
-        Event::Error { code: ErrorCode::NotConnected, .. } => format_error("send connect|username=NAME first"),
+        Event::Refused(error) => format_error(&refusal_message(error)),
         Event::Error { message, .. } => format_error(message),
         Event::Calling { .. } | Event::Queued { .. } | Event::Delivered { .. } | Event::Status(_) => return None,
     })
+}
+
+/// The dialect's words for a refused command: its advice names its own commands.
+pub fn refusal_message(error: &CommandError) -> Cow<'static, str> {
+    match error {
+        CommandError::NotConnected => Cow::Borrowed("send connect|username=NAME first"),
+        other => Cow::Owned(other.to_string()),
+    }
 }
 
 /// `error|message=MESSAGE`: how the dialect reports any failure.
@@ -174,12 +182,6 @@ fn quote(text: &str) -> String {
         Some((end, _)) => format!("{}...", &text[..end]),
         None => text.to_owned(),
     }
-}
-
-/// The IP of a peer address as the endpoint reports it (`IP:port`), which is what the dialect's
-/// `ip=` carries; the text itself if it is not an address.
-fn ip_of(peer: &str) -> String {
-    peer.parse::<SocketAddr>().map(|a| a.ip().to_string()).unwrap_or_else(|_| peer.to_owned())
 }
 
 #[cfg(test)]
@@ -292,19 +294,23 @@ mod tests {
     fn events_map_to_the_dialect() {
         let fmt = |e: Event| format_event(&e);
         assert_eq!(
-            fmt(Event::Connected { user: "alice".into(), daemon: "127.0.0.1:7777".into(), version: "0".into() }),
+            fmt(Event::Connected {
+                user: "alice".into(),
+                daemon: "127.0.0.1:7777".parse().unwrap(),
+                version: "0".into()
+            }),
             Some("ok".into())
         );
         assert_eq!(
-            fmt(Event::Request { peer: "127.0.0.2:7777".into(), user: "bob".into() }),
+            fmt(Event::Request { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }),
             Some("invitation|username=bob|ip=127.0.0.2".into())
         );
         assert_eq!(
-            fmt(Event::Request { peer: "[::1]:7777".into(), user: "bob".into() }),
+            fmt(Event::Request { peer: "[::1]:7777".parse().unwrap(), user: "bob".into() }),
             Some("invitation|username=bob|ip=::1".into())
         );
         assert_eq!(
-            fmt(Event::Established { peer: "127.0.0.2:7777".into(), user: "bob".into() }),
+            fmt(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }),
             Some("connected|username=bob".into())
         );
         assert_eq!(
@@ -323,14 +329,14 @@ mod tests {
             Some("error|message=a message was not delivered: peer unreachable".into())
         );
         assert_eq!(
-            fmt(Event::error(ErrorCode::NoRequest, "no call is waiting for an answer")),
+            fmt(Event::Refused(CommandError::NoRequest)),
             Some("error|message=no call is waiting for an answer".into())
         );
         assert_eq!(
-            fmt(Event::error(ErrorCode::NotConnected, "send {\"cmd\":\"connect\"} first")),
+            fmt(Event::Refused(CommandError::NotConnected)),
             Some("error|message=send connect|username=NAME first".into())
         );
-        assert_eq!(fmt(Event::Calling { peer: "127.0.0.2:7777".into() }), None);
+        assert_eq!(fmt(Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }), None);
         assert_eq!(fmt(Event::Queued { id: "1".into() }), None);
         assert_eq!(fmt(Event::Delivered { id: "1".into() }), None);
     }
@@ -338,7 +344,8 @@ mod tests {
     #[test]
     fn a_formatted_command_parses_back() {
         // What the course's client sends for what it was told: the two sides agree on `|`.
-        let Some(invitation) = format_event(&Event::Request { peer: "127.0.0.9:7777".into(), user: "eve".into() })
+        let Some(invitation) =
+            format_event(&Event::Request { peer: "127.0.0.9:7777".parse().unwrap(), user: "eve".into() })
         else {
             panic!("request has a course word")
         };
@@ -348,7 +355,7 @@ mod tests {
 
     #[test]
     fn a_peer_name_cannot_forge_a_field() {
-        let e = Event::Request { peer: "127.0.0.2:7777".into(), user: "bob|ip=6.6.6.6".into() };
+        let e = Event::Request { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob|ip=6.6.6.6".into() };
         assert_eq!(format_event(&e).unwrap(), "invitation|username=bob\\x7cip=6.6.6.6|ip=127.0.0.2");
         let m = Event::Message { user: "a|b".into(), text: "x|y".into() };
         assert_eq!(format_event(&m).unwrap(), "message|username=a\\x7cb|text=x|y");

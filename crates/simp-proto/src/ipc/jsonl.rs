@@ -6,7 +6,9 @@
 //! own, and so that the connection code never has to look inside a line. Reading lines off a
 //! socket (with the cap of [`MAX_LINE`]) belongs to the transports.
 
-use super::{Command, ErrorCode, Event, MAX_LINE};
+use std::borrow::Cow;
+
+use super::{Command, CommandError, ErrorCode, Event, MAX_LINE};
 
 /// Parses one line (without its newline) into a [`Command`].
 ///
@@ -117,6 +119,25 @@ pub fn write_event(out: &mut Vec<u8>, event: &Event) -> Result<(), serde_json::E
     serde_json::to_writer(&mut *out, event)?;
     out.push(b'\n');
     Ok(())
+}
+
+/// The JSON Lines words for a refused command: IPC.md's `error` event, whose `message` gives
+/// advice in this transport's own terms.
+pub fn refusal_message(error: &CommandError) -> Cow<'static, str> {
+    match error {
+        CommandError::NotConnected => Cow::Borrowed("send {\"cmd\":\"connect\",\"user\":\"NAME\"} first"),
+        other => Cow::Owned(other.to_string()),
+    }
+}
+
+/// [`Event::Refused`] as the `code` and `message` of an `error` event (the `event` tag is
+/// serde's).
+pub(crate) fn serialize_refusal<S: serde::Serializer>(error: &CommandError, serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut event = serializer.serialize_struct("Error", 2)?;
+    event.serialize_field("code", &error.code())?;
+    event.serialize_field("message", &refusal_message(error))?;
+    event.end()
 }
 
 /// Parses one line from the daemon (without its newline) into an [`Event`] (the client's
@@ -291,6 +312,26 @@ mod tests {
             lines,
             [r#"{"event":"error","code":"client-busy","message":"a\nb"}"#, r#"{"event":"queued","id":"1"}"#]
         );
+    }
+
+    #[test]
+    fn a_refusal_is_an_error_event_in_this_transport_s_words() {
+        let line = |e: Event| {
+            let mut out = Vec::new();
+            write_event(&mut out, &e).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            line(Event::Refused(CommandError::NotConnected)),
+            "{\"event\":\"error\",\"code\":\"not-connected\",\"message\":\"send {\\\"cmd\\\":\\\"connect\\\",\\\"user\\\":\\\"NAME\\\"} first\"}\n"
+        );
+        let busy = line(Event::Refused(CommandError::InSession { peer: Some("[::1]:7777".parse().unwrap()) }));
+        assert_eq!(
+            busy,
+            "{\"event\":\"error\",\"code\":\"busy\",\"message\":\"already in a chat or call with [::1]:7777; leave it first\"}\n"
+        );
+        // A client reads it back as the plain error event.
+        assert!(matches!(parse_event(busy.trim_end().as_bytes()), Ok(Event::Error { code: ErrorCode::Busy, .. })));
     }
 
     #[test]

@@ -260,7 +260,7 @@ mod tests {
     fn connected(name: &str) -> App {
         let (mut app, _) = App::with_user(name, t(0));
         app.on_event(
-            Event::Connected { user: name.into(), daemon: "127.0.0.1:7777".into(), version: "0.1.0".into() },
+            Event::Connected { user: name.into(), daemon: "127.0.0.1:7777".parse().unwrap(), version: "0.1.0".into() },
             t(1),
         );
         app
@@ -269,8 +269,8 @@ mod tests {
     fn chatting() -> App {
         let mut app = connected("alice");
         app.on_line("127.0.0.2", t(2));
-        app.on_event(Event::Calling { peer: "127.0.0.2:7777".into() }, t(2));
-        app.on_event(Event::Established { peer: "127.0.0.2:7777".into(), user: "bob".into() }, t(3));
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }, t(2));
+        app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(3));
         app
     }
 
@@ -329,7 +329,7 @@ mod tests {
     #[test]
     fn request_dialog() {
         let mut app = connected("bob");
-        app.on_event(Event::Request { peer: "127.0.0.1:7777".into(), user: "alice".into() }, t(2));
+        app.on_event(Event::Request { peer: "127.0.0.1:7777".parse().unwrap(), user: "alice".into() }, t(2));
         let rows = rows(&render(&app, &mut UiState::new(), 100, 16));
         let title = row_with(&rows, "Incoming chat request");
         assert!(title.contains('┌') && title.contains('┐'), "{title}");
@@ -342,9 +342,9 @@ mod tests {
     #[test]
     fn control_bytes_from_the_daemon_never_reach_the_buffer() {
         let mut app = connected("bob");
-        app.on_event(Event::Request { peer: "1.2.3.4:7777\r".into(), user: "ev\x1b[31mil".into() }, t(2));
+        app.on_event(Event::Request { peer: "1.2.3.4:7777".parse().unwrap(), user: "ev\x1b[31mil".into() }, t(2));
         app.on_line("y", t(2));
-        app.on_event(Event::Established { peer: "1.2.3.4:7777\0".into(), user: "ev\x1bil".into() }, t(2));
+        app.on_event(Event::Established { peer: "1.2.3.4:7777".parse().unwrap(), user: "ev\x1bil".into() }, t(2));
         app.on_event(
             Event::Message { user: "ev\x1bil".into(), text: "a\x1b]0;pwned\x07\0b\rc\nline two\tx".into() },
             t(3),
@@ -407,7 +407,7 @@ mod tests {
         let rows = rows(&render(&app, &mut UiState::new(), 80, 6));
         assert_eq!(rows[4], "[s] start a chat, [w] wait for a call, [q] quit");
         let mut app = connected("bob");
-        app.on_event(Event::Request { peer: "127.0.0.1:7777".into(), user: "alice".into() }, t(2));
+        app.on_event(Event::Request { peer: "127.0.0.1:7777".parse().unwrap(), user: "alice".into() }, t(2));
         for (w, h) in [(1, 1), (5, 3), (20, 4), (200, 2)] {
             render(&app, &mut UiState::new(), w, h);
         }

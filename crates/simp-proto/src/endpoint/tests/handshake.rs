@@ -15,7 +15,7 @@ fn caller_sends_syn_and_completes_the_handshake_with_ack() {
     let mut h = H::connected();
     h.cmd(C::Start { peer: "127.0.0.2".into() });
     assert_eq!(h.sent(), [w(peer(), Kind::Syn, 0, "alice", "")]);
-    assert_eq!(h.events(), [Event::Calling { peer: "127.0.0.2:7777".into() }]);
+    assert_eq!(h.events(), [Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }]);
     h.recv(peer(), Kind::SynAck, 0, "bob", "");
     assert_eq!(h.sent(), [w(peer(), Kind::Ack, 0, "alice", "")]);
     assert_eq!(h.events(), [established()]);
@@ -88,7 +88,7 @@ fn resent_syn_ack_reaching_a_caller_in_the_chat_is_acked_again() {
 fn callee_is_asked_once_and_accepts() {
     let mut h = H::connected();
     h.recv(peer(), Kind::Syn, 0, "bob", "");
-    assert_eq!(h.events(), [Event::Request { peer: "127.0.0.2:7777".into(), user: "bob".into() }]);
+    assert_eq!(h.events(), [Event::Request { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }]);
     assert_eq!(h.sent(), []);
     h.recv(peer(), Kind::Syn, 0, "bob", "");
     assert_eq!(h.events(), [], "a re-sent SYN does not ask again");
@@ -110,7 +110,7 @@ fn request_waits_for_a_client_and_is_shown_when_one_attaches() {
     h.cmd(C::Connect { user: "alice".into() });
     let ev = h.events();
     assert!(matches!(ev[0], Event::Connected { .. }));
-    assert_eq!(ev[1..], [Event::Request { peer: "127.0.0.2:7777".into(), user: "bob".into() }]);
+    assert_eq!(ev[1..], [Event::Request { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }]);
     h.expect_nothing();
 }
 
@@ -219,7 +219,7 @@ fn simultaneous_open_higher_address_accepts() {
     h.expect_events(&[
         Event::Connected {
             user: "alice".into(),
-            daemon: "127.0.0.3:7777".into(),
+            daemon: "127.0.0.3:7777".parse().unwrap(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
         calling(),
@@ -259,8 +259,8 @@ fn two_endpoints_calling_each_other_end_up_in_one_chat() {
     sim.command(Side::B, C::Start { peer: "127.0.0.1".into() });
     assert!(sim.run_until(Duration::from_secs(1), |s| s.a.ep.state() == StateName::Chatting
         && s.b.ep.state() == StateName::Chatting));
-    assert!(sim.a.events.contains(&Event::Established { peer: peer().to_string(), user: "bob".into() }));
-    assert!(sim.b.events.contains(&Event::Established { peer: me().to_string(), user: "alice".into() }));
+    assert!(sim.a.events.contains(&Event::Established { peer: peer(), user: "bob".into() }));
+    assert!(sim.b.events.contains(&Event::Established { peer: me(), user: "alice".into() }));
 }
 
 // ----- late handshake ACKs (crate docs, "A limit of the one-bit sequence") -----

@@ -200,22 +200,22 @@ fn init_tracing() {
 
 /// The answer to alice's `connect`.
 pub(super) fn connected_event() -> Event {
-    Event::Connected { user: "alice".into(), daemon: me().to_string(), version: env!("CARGO_PKG_VERSION").into() }
+    Event::Connected { user: "alice".into(), daemon: me(), version: env!("CARGO_PKG_VERSION").into() }
 }
 
 /// Our SYN to bob is out.
 pub(super) fn calling() -> Event {
-    Event::Calling { peer: peer().to_string() }
+    Event::Calling { peer: peer() }
 }
 
 /// bob calls us.
 pub(super) fn request() -> Event {
-    Event::Request { peer: peer().to_string(), user: "bob".into() }
+    Event::Request { peer: peer(), user: "bob".into() }
 }
 
 /// The chat with bob is open.
 pub(super) fn established() -> Event {
-    Event::Established { peer: peer().to_string(), user: "bob".into() }
+    Event::Established { peer: peer(), user: "bob".into() }
 }
 
 /// A message from bob.
@@ -240,5 +240,12 @@ pub(super) fn delivered(id: &str) -> Event {
 
 /// The codes of the error events among `events`.
 pub(super) fn code(events: &[Event]) -> Vec<ErrorCode> {
-    events.iter().filter_map(|e| if let Event::Error { code, .. } = e { Some(*code) } else { None }).collect()
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Error { code, .. } => Some(*code),
+            Event::Refused(refusal) => Some(refusal.code()),
+            _ => None,
+        })
+        .collect()
 }
