@@ -245,7 +245,14 @@ impl<'a> Ctx<'a> {
         }
         if self.driver.is_some() {
             let _ = self.user(crate::driver::UserCommand::Leave);
-            let _ = self.wait_user(wait, |_| false);
+            // Drain the user's events until they stop for a moment (at most `wait`).
+            let deadline = std::time::Instant::now() + wait;
+            let moment = Duration::from_millis(100).min(wait);
+            while let Ok((_, events)) = self.wait_user(moment, |_| false) {
+                if events.is_empty() || std::time::Instant::now() >= deadline {
+                    break;
+                }
+            }
         }
     }
 }
