@@ -42,9 +42,8 @@ pub fn generate() -> io::Result<Vec<(PathBuf, Vec<u8>)>> {
 /// is for tests only), so they are left out of a copy.
 fn without_hidden(command: &clap::Command) -> clap::Command {
     let visible = command.get_arguments().filter(|a| !a.is_hide_set()).cloned();
-    let mut copy = clap::Command::new(command.get_name().to_owned())
-        .args(visible)
-        .subcommands(command.get_subcommands().cloned());
+    let mut copy =
+        clap::Command::new(command.get_name().to_owned()).args(visible).subcommands(command.get_subcommands().cloned());
     if let Some(version) = command.get_version() {
         copy = copy.version(version.to_owned());
     }
