@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_simp_global_optspecs
-    string join \n port= user= config= quiet plain demo h/help V/version
+    string join \n port= user= config= quiet daemon plain demo h/help V/version
 end
 
 function __fish_simp_needs_command
@@ -28,6 +28,7 @@ complete -c simp -n "__fish_simp_needs_command" -l port -d 'The daemon\'s client
 complete -c simp -n "__fish_simp_needs_command" -l user -d 'Your name (1-32 printable ASCII characters). Default: `user` in the config file, else asked' -r
 complete -c simp -n "__fish_simp_needs_command" -l config -d 'The config file: the default daemon, your name, and contacts (name = "IP") for `/call NAME`. Default: $XDG_CONFIG_HOME/simp/config.toml (~/.config/simp/config.toml)' -r -F
 complete -c simp -n "__fish_simp_needs_command" -l quiet -d 'No notifications: no bell, window title or desktop notification on a call or on a message while the window is unfocused or scrolled back'
+complete -c simp -n "__fish_simp_needs_command" -l daemon -d 'When no daemon answers, start one in this process (on DAEMON_IP, ports 7777 and --port) that lives as long as simp, without asking. On a terminal simp asks first'
 complete -c simp -n "__fish_simp_needs_command" -l plain -d 'Line mode: one line per event. The default when stdin or stdout is not a terminal'
 complete -c simp -n "__fish_simp_needs_command" -l demo -d 'Try it out: start two daemons in-process on 127.0.0.1 and 127.0.0.2 with an echo bot on the second, and call it as user `you`'
 complete -c simp -n "__fish_simp_needs_command" -s h -l help -d 'Print help'

@@ -19,6 +19,7 @@ _simp() {
 '--user=[Your name (1-32 printable ASCII characters). Default\: \`user\` in the config file, else asked]:USER:_default' \
 '--config=[The config file\: the default daemon, your name, and contacts (name = "IP") for \`/call NAME\`. Default\: \$XDG_CONFIG_HOME/simp/config.toml (~/.config/simp/config.toml)]:FILE:_files' \
 '--quiet[No notifications\: no bell, window title or desktop notification on a call or on a message while the window is unfocused or scrolled back]' \
+'--daemon[When no daemon answers, start one in this process (on DAEMON_IP, ports 7777 and --port) that lives as long as simp, without asking. On a terminal simp asks first]' \
 '--plain[Line mode\: one line per event. The default when stdin or stdout is not a terminal]' \
 '(--port --user --config)--demo[Try it out\: start two daemons in-process on 127.0.0.1 and 127.0.0.2 with an echo bot on the second, and call it as user \`you\`]' \
 '-h[Print help]' \

@@ -47,6 +47,10 @@ pub struct Args {
     /// message while the window is unfocused or scrolled back.
     #[arg(long)]
     pub quiet: bool,
+    /// When no daemon answers, start one in this process (on DAEMON_IP, ports 7777 and
+    /// --port) that lives as long as simp, without asking. On a terminal simp asks first.
+    #[arg(long)]
+    pub daemon: bool,
     /// Line mode: one line per event. The default when stdin or stdout is not a terminal.
     #[arg(long)]
     pub plain: bool,
@@ -99,13 +103,15 @@ pub const MAN_SECTIONS: &[(&str, &[&str])] = &[
         "EXIT STATUS",
         &[
             "0 after q, /quit or the end of input.",
-            "1 when no daemon answers (the message says how to start one: simpd IP), when the daemon serves another client already, or when it goes away mid-session (the terminal is restored first).",
+            "1 when no daemon answers and none was started (the message says how to start one: simpd IP, or simp --daemon), when the daemon serves another client already, or when it goes away mid-session (the terminal is restored first).",
             "2 for bad command-line flags, with usage.",
         ],
     ),
     (
         "EXAMPLES",
         &[
+            "One command to chat: with no simpd running, simp offers to start one for as long as it runs (--daemon starts it without asking):",
+            "$ simp --daemon 192.168.1.10",
             "Try it without any setup: two daemons and an echo bot in one process:",
             "$ simp --demo",
             "Chat through the daemon on this machine's LAN address:",

@@ -24,7 +24,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Debug, thiserror::Error)]
 pub enum ConnError {
     /// Nothing accepted the connection.
-    #[error("no simpd answers at {addr} ({source}); start one with `{cmd}` (or pass the daemon's IP and --port)", cmd = start_command(*.addr))]
+    #[error("no simpd answers at {addr} ({source}); start one with `{cmd}` or `simp --daemon` (or pass the daemon's IP and --port)", cmd = start_command(*.addr))]
     Unreachable {
         /// Where we tried.
         addr: SocketAddr,

@@ -7,15 +7,14 @@
 //! ports and the demo says which.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Duration;
 
 use simp_proto::ipc::{Command, Event, DEFAULT_CLIENT_PORT, DEFAULT_PORT};
 use simp_proto::wire::validate_text;
 use simpd::{Daemon, DaemonConfig, DaemonError};
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::conn::{self, ConnError, Incoming};
+use crate::own_daemon::OwnDaemon;
 
 /// The user the demo calls itself.
 pub const DEMO_USER: &str = "you";
@@ -26,9 +25,6 @@ pub const BOT_GREETING: &str =
     "hi! I am an echo bot: type a line and I send it back. /leave ends the chat, /quit quits";
 /// The bot's reply prefix.
 pub const ECHO_PREFIX: &str = "echo: ";
-
-/// How long stopping the daemons may take (each leaves its chat, bounded by its timeout).
-const STOP_GRACE: Duration = Duration::from_secs(6);
 
 /// Why the demo could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +49,7 @@ pub struct Demo {
     pub client_addr: SocketAddr,
     /// What the user's daemon calls: the bot's daemon.
     pub bot_udp: SocketAddr,
-    stops: Vec<oneshot::Sender<()>>,
-    tasks: Vec<JoinHandle<()>>,
+    daemons: Vec<OwnDaemon>,
     bot: JoinHandle<()>,
 }
 
@@ -62,34 +57,21 @@ impl Demo {
     /// Starts both daemons and the bot. With `prefer_default_ports` each daemon first tries
     /// 7777/7778 and falls back to free ports; without, it always takes free ports (tests).
     pub async fn start(prefer_default_ports: bool) -> Result<Demo, DemoError> {
-        let mut stops = Vec::new();
-        let mut tasks = Vec::new();
         let mine = bind(Ipv4Addr::new(127, 0, 0, 1), false, prefer_default_ports).await?;
         let theirs = bind(Ipv4Addr::new(127, 0, 0, 2), true, prefer_default_ports).await?;
         let client_addr = mine.client_addr();
         let bot_udp = theirs.udp_addr();
         let bot_client = theirs.client_addr();
-        for daemon in [mine, theirs] {
-            let (stop, stopped) = oneshot::channel::<()>();
-            stops.push(stop);
-            tasks.push(tokio::spawn(async move {
-                // A daemon that fails mid-demo shows up as the client losing its daemon.
-                let _ = daemon
-                    .run(async {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            }));
-        }
+        let daemons = vec![OwnDaemon::spawn(mine), OwnDaemon::spawn(theirs)];
         let bot = match echo_bot(bot_client).await {
             Ok(bot) => bot,
             Err(err) => {
-                let demo = Demo { client_addr, bot_udp, stops, tasks, bot: tokio::spawn(async {}) };
+                let demo = Demo { client_addr, bot_udp, daemons, bot: tokio::spawn(async {}) };
                 demo.stop().await;
                 return Err(err.into());
             }
         };
-        Ok(Demo { client_addr, bot_udp, stops, tasks, bot })
+        Ok(Demo { client_addr, bot_udp, daemons, bot })
     }
 
     /// The lines to feed the client so it connects as `you` and calls the bot at once.
@@ -100,11 +82,8 @@ impl Demo {
     /// Stops the bot and both daemons, waiting a bounded time for them to leave their chat.
     pub async fn stop(self) {
         self.bot.abort();
-        for stop in self.stops {
-            let _ = stop.send(());
-        }
-        for task in self.tasks {
-            let _ = tokio::time::timeout(STOP_GRACE, task).await;
+        for daemon in self.daemons {
+            daemon.stop().await;
         }
     }
 }

@@ -78,6 +78,14 @@ pub enum SessionError {
         /// The daemon's client address.
         addr: SocketAddr,
     },
+    /// No daemon answered and the one this client started could not bind.
+    #[error("cannot start a daemon for {addr}: {source}")]
+    OwnDaemon {
+        /// The client address it was to serve.
+        addr: SocketAddr,
+        /// Why.
+        source: simpd::DaemonError,
+    },
     /// The terminal or stdout failed.
     #[error("terminal: {0}")]
     Io(#[from] std::io::Error),

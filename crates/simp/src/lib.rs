@@ -81,6 +81,7 @@ pub mod demo;
 pub mod escape;
 pub mod event_loop;
 pub mod log;
+pub mod own_daemon;
 pub mod plain;
 pub mod texts;
 pub mod tui;
@@ -91,11 +92,33 @@ use std::net::SocketAddr;
 pub use event_loop::{SessionError, Setup};
 
 /// Connects to the daemon at `addr` and runs a session with the chosen front end; `user`
-/// skips the name prompt.
-pub async fn run(addr: SocketAddr, user: Option<&str>, setup: &Setup, full_screen: bool) -> Result<(), SessionError> {
-    let (reader, writer) = conn::connect(addr).await?;
+/// skips the name prompt. When nothing listens there and `start_daemon(addr)` says so (asked
+/// the user, or `--daemon`), a daemon is started in this process on `addr`'s IP (peer port
+/// 7777, client port `addr`'s), and stopped when the session ends.
+pub async fn run(
+    addr: SocketAddr,
+    user: Option<&str>,
+    setup: &Setup,
+    full_screen: bool,
+    start_daemon: impl FnOnce(SocketAddr) -> bool,
+) -> Result<(), SessionError> {
+    let (own, (reader, writer)) = match conn::connect(addr).await {
+        Ok(conn) => (None, conn),
+        Err(conn::ConnError::Unreachable { .. }) if start_daemon(addr) => {
+            let mut config = simpd::DaemonConfig::new(addr.ip());
+            config.client_port = addr.port();
+            let daemon =
+                simpd::Daemon::bind(config).await.map_err(|source| SessionError::OwnDaemon { addr, source })?;
+            (Some(own_daemon::OwnDaemon::spawn(daemon)), conn::connect(addr).await?)
+        }
+        Err(err) => return Err(err.into()),
+    };
     let initial: Vec<String> = user.into_iter().map(str::to_owned).collect();
-    run_with(addr, reader, writer, &initial, setup, full_screen).await
+    let result = run_with(addr, reader, writer, &initial, setup, full_screen).await;
+    if let Some(own) = own {
+        own.stop().await;
+    }
+    result
 }
 
 /// Why `simp status` got no status.

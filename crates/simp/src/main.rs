@@ -58,7 +58,20 @@ async fn session(args: &Args, path: Option<PathBuf>, file: config::Config, full_
     let addr = args.daemon_addr(configured_ip(&file)?);
     let user = args.user.clone().or(file.user);
     let setup = Setup { contacts: file.contacts, config_path: path, quiet: args.quiet };
-    simp::run(addr, user.as_deref(), &setup, full_screen).await.map_err(|e| e.to_string())
+    // Asked only where someone can answer: stdin and stderr on a terminal.
+    let can_ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let start_daemon = |addr| args.daemon || (can_ask && ask_to_start(addr));
+    simp::run(addr, user.as_deref(), &setup, full_screen, start_daemon).await.map_err(|e| e.to_string())
+}
+
+/// Asks on the terminal whether to start a daemon for this session; Enter means yes.
+fn ask_to_start(addr: SocketAddr) -> bool {
+    eprint!("{}", simp::texts::offer_daemon(addr));
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim(), "" | "y" | "Y" | "yes")
 }
 
 /// `simp status`: one line on stdout.

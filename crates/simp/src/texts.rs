@@ -215,6 +215,11 @@ pub fn status(s: &Status) -> String {
     out
 }
 
+/// The question when no daemon answers at `addr` (asked before the session starts).
+pub fn offer_daemon(addr: std::net::SocketAddr) -> String {
+    format!("no simpd answers at {addr}; start one in this simp, for as long as it runs? [Y/n] ")
+}
+
 /// The full-screen prompt line while the client waits for the daemon.
 pub const WAITING_FOR_THE_DAEMON: &str = "waiting for the daemon… (q quits)";
 

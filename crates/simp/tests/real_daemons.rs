@@ -85,3 +85,23 @@ async fn simp_status_answers_while_another_client_is_attached() {
     assert_eq!(code, 0, "stderr: {stderr}");
     demo.stop().await;
 }
+
+#[tokio::test]
+async fn with_no_daemon_running_simp_daemon_starts_one_for_as_long_as_it_runs() {
+    // 127.0.9.1: an address no other test uses, so its UDP port 7777 is free.
+    let port = std::net::TcpListener::bind("127.0.9.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let mut simp = Simp::spawn(&["--daemon", "--plain", "--port", &port, "--user", "alice", "127.0.9.1"]);
+    simp.expect("* connected to daemon 127.0.9.1:7777 as alice").await;
+
+    let mut status = Simp::spawn(&["status", "--port", &port, "127.0.9.1"]);
+    let line = status.expect("status: ").await;
+    assert!(line.starts_with("status: idle"), "{line}");
+    assert_eq!(status.finish().await.0, 0);
+
+    simp.type_line("/quit").await;
+    let (code, stderr) = simp.finish().await;
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let (code, stderr) = Simp::spawn(&["status", "--port", &port, "127.0.9.1"]).finish().await;
+    assert_eq!(code, 1, "the daemon went with its simp");
+    assert!(stderr.contains("or `simp --daemon`"), "{stderr}");
+}
