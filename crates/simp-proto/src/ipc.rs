@@ -141,6 +141,15 @@ pub enum Event {
     },
     /// Answer to `status`.
     Status(Status),
+    /// The peer does something SPEC 1–2 does not, and simp copes with it (SPEC 3); sent the
+    /// first time each quirk is seen in a chat.
+    #[serde(rename = "peer-quirk")]
+    PeerQuirk {
+        /// Which quirk.
+        quirk: Quirk,
+        /// What was seen and what simp does about it, for a person.
+        detail: String,
+    },
 }
 
 impl Event {
@@ -218,6 +227,41 @@ impl StateName {
 }
 
 impl fmt::Display for StateName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A way in which a peer departs from SPEC 1–2 that simp detects and copes with (SPEC 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Quirk {
+    /// Its ACKs carry one fixed seq instead of echoing the chat datagram's.
+    FixedAckSeq,
+    /// A new message came with the same seq as the one before it.
+    RepeatedSeq,
+    /// Its chat seqs count past 1 (0, 1, 2, 3…, or start at 2).
+    CountingSeq,
+    /// It uses one seq bit for both directions.
+    SharedSeq,
+}
+
+impl Quirk {
+    /// Every quirk, in a fixed order (a set of them fits in a byte).
+    pub const ALL: [Quirk; 4] = [Quirk::FixedAckSeq, Quirk::RepeatedSeq, Quirk::CountingSeq, Quirk::SharedSeq];
+
+    /// The name used in IPC.md.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Quirk::FixedAckSeq => "fixed-ack-seq",
+            Quirk::RepeatedSeq => "repeated-seq",
+            Quirk::CountingSeq => "counting-seq",
+            Quirk::SharedSeq => "shared-seq",
+        }
+    }
+}
+
+impl fmt::Display for Quirk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -356,6 +400,10 @@ mod tests {
     #[test]
     fn events_have_the_ipc_md_shape() {
         let ser = |e: Event| serde_json::to_value(e).unwrap();
+        assert_eq!(
+            ser(Event::PeerQuirk { quirk: Quirk::FixedAckSeq, detail: "x".into() }),
+            json!({"event":"peer-quirk","quirk":"fixed-ack-seq","detail":"x"})
+        );
         assert_eq!(
             ser(Event::Ended { reason: EndReason::PeerLeft, detail: None }),
             json!({"event":"ended","reason":"peer left"})

@@ -183,6 +183,9 @@ pub enum ParseError {
 pub struct Datagram<'a> {
     kind: Kind,
     seq: Seq,
+    /// The sequence byte as on the wire: `seq` itself, except for a chat datagram taken by
+    /// [`Datagram::parse_any_seq`] from a peer that counts (SPEC 3).
+    seq_byte: u8,
     user: &'a [u8],
     payload: &'a [u8],
 }
@@ -193,11 +196,31 @@ impl<'a> Datagram<'a> {
     /// The payload must not exceed [`MAX_PAYLOAD`]; the session engine splits longer text.
     pub fn new(kind: Kind, seq: Seq, user: Option<&'a UserName>, payload: &'a [u8]) -> Self {
         debug_assert!(payload.len() <= MAX_PAYLOAD);
-        Datagram { kind, seq, user: user.map_or(&[][..], |u| u.as_bytes()), payload }
+        Datagram { kind, seq, seq_byte: seq.byte(), user: user.map_or(&[][..], |u| u.as_bytes()), payload }
+    }
+
+    /// This datagram with another sequence byte on the wire: an ACK that echoes a counting
+    /// peer's chat seq (SPEC 3) is the one datagram we send with a byte above 1.
+    #[must_use]
+    pub fn with_seq_byte(mut self, seq_byte: u8) -> Self {
+        self.seq_byte = seq_byte;
+        self
     }
 
     /// Checks and decodes received bytes (SPEC 1). Never panics.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, ParseError> {
+        Datagram::parse_with(bytes, false)
+    }
+
+    /// Like [`Datagram::parse`], except that a chat datagram may carry any sequence byte: some
+    /// peers count 0, 1, 2, 3… (SPEC 3). Its [`Datagram::seq`] is then the byte's parity
+    /// (counting alternates it), and [`Datagram::seq_byte`] the byte itself, for the ACK to
+    /// echo. Control datagrams stay strict. The endpoint uses this only for its current peer.
+    pub fn parse_any_seq(bytes: &'a [u8]) -> Result<Self, ParseError> {
+        Datagram::parse_with(bytes, true)
+    }
+
+    fn parse_with(bytes: &'a [u8], any_chat_seq: bool) -> Result<Self, ParseError> {
         if bytes.len() < HEADER_LEN {
             return Err(ParseError::TooShort(bytes.len()));
         }
@@ -211,14 +234,25 @@ impl<'a> Datagram<'a> {
             return Err(ParseError::LengthMismatch { declared, actual: payload.len() });
         }
         let kind = Kind::from_bytes(header[OFF_TYPE], header[OFF_OP])?;
-        let seq = Seq::from_byte(header[OFF_SEQ])?;
+        let seq_byte = header[OFF_SEQ];
+        let seq = match Seq::from_byte(seq_byte) {
+            Ok(seq) => seq,
+            Err(_) if any_chat_seq && kind == Kind::Chat => {
+                if seq_byte & 1 == 0 {
+                    Seq::Zero
+                } else {
+                    Seq::One
+                }
+            }
+            Err(e) => return Err(e),
+        };
         let field = &header[OFF_USER..OFF_LEN];
         let end = field.iter().position(|&b| b == 0).unwrap_or(USER_LEN);
         let mut user = &field[..end];
         while let [rest @ .., b' '] = user {
             user = rest;
         }
-        Ok(Datagram { kind, seq, user, payload })
+        Ok(Datagram { kind, seq, seq_byte, user, payload })
     }
 
     /// The kind (type and operation).
@@ -229,6 +263,11 @@ impl<'a> Datagram<'a> {
     /// The sequence bit.
     pub fn seq(&self) -> Seq {
         self.seq
+    }
+
+    /// The sequence byte as on the wire (above 1 only from [`Datagram::parse_any_seq`]).
+    pub fn seq_byte(&self) -> u8 {
+        self.seq_byte
     }
 
     /// The sender's name as raw bytes (at most 32; may hold any byte when received).
@@ -267,7 +306,7 @@ impl<'a> Datagram<'a> {
         let (ty, op) = self.kind.bytes();
         header[OFF_TYPE] = ty;
         header[OFF_OP] = op;
-        header[OFF_SEQ] = self.seq.byte();
+        header[OFF_SEQ] = self.seq_byte;
         let user = &self.user[..self.user.len().min(USER_LEN)];
         header[OFF_USER..OFF_USER + user.len()].copy_from_slice(user);
         header[OFF_USER + user.len()..OFF_LEN].fill(0);
@@ -279,7 +318,7 @@ impl<'a> Datagram<'a> {
 
 impl fmt::Display for Datagram<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} seq={} user={:?} len={}", self.kind, self.seq.byte(), escape_name(self.user), self.payload.len())
+        write!(f, "{} seq={} user={:?} len={}", self.kind, self.seq_byte, escape_name(self.user), self.payload.len())
     }
 }
 
@@ -447,6 +486,22 @@ mod tests {
         let mut bytes = Datagram::new(Kind::Syn, Seq::Zero, None, b"").to_vec();
         bytes[3..8].copy_from_slice(b"bob  ");
         assert_eq!(Datagram::parse(&bytes).unwrap().user(), b"bob");
+    }
+
+    #[test]
+    fn a_counting_chat_seq_is_read_by_parity_and_echoed_only_when_asked() {
+        let mut bytes = Datagram::new(Kind::Chat, Seq::Zero, None, b"hi").to_vec();
+        bytes[OFF_SEQ] = 3;
+        assert_eq!(Datagram::parse(&bytes), Err(ParseError::BadSequence(3)));
+        let d = Datagram::parse_any_seq(&bytes).unwrap();
+        assert_eq!((d.seq(), d.seq_byte(), d.payload()), (Seq::One, 3, &b"hi"[..]));
+        assert_eq!(d.to_vec(), bytes, "emitted as received");
+        let ack = Datagram::new(Kind::Ack, d.seq(), None, b"").with_seq_byte(d.seq_byte()).to_vec();
+        assert_eq!(ack[OFF_SEQ], 3);
+        // Control datagrams stay strict.
+        let mut fin = Datagram::new(Kind::Fin, Seq::Zero, None, b"").to_vec();
+        fin[OFF_SEQ] = 2;
+        assert_eq!(Datagram::parse_any_seq(&fin), Err(ParseError::BadSequence(2)));
     }
 
     #[test]

@@ -432,6 +432,9 @@ impl App {
                 self.on_error(refusal.code(), &escape::field(&message), now)
             }
             Event::Status(status) => self.push(now, EntryKind::Info(texts::status(&status))),
+            Event::PeerQuirk { quirk, detail } => {
+                self.push(now, EntryKind::Info(texts::peer_quirk(quirk.as_str(), &escape::field(&detail))))
+            }
         }
         self.replay_held(now)
     }

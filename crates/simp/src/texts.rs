@@ -83,6 +83,11 @@ pub fn chat_open(user: &str, peer: &str) -> String {
     format!("chat with {user} at {peer} open")
 }
 
+/// The daemon copes with a peer that departs from the spec (IPC.md `peer-quirk`).
+pub fn peer_quirk(quirk: &str, detail: &str) -> String {
+    format!("note: the peer's daemon has a quirk ({quirk}): {detail}")
+}
+
 /// After declining a request.
 pub fn declined(user: &str, peer: &str) -> String {
     format!("you declined the request from {user} at {peer}")

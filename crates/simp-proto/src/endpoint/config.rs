@@ -49,7 +49,7 @@ impl Config {
             call_timeout: Duration::from_secs(60),
             ring_timeout: Duration::from_secs(60),
             rto: RtoMode::Fixed,
-            seq_mode: SeqMode::PerDirection,
+            seq_mode: SeqMode::Auto,
             max_payload: wire::DEFAULT_MAX_PAYLOAD,
             auto_accept: false,
             queue_limit: 1000,

@@ -11,6 +11,7 @@
 mod busy;
 mod config;
 mod mailbox;
+mod quirks;
 mod receiver;
 mod rto;
 mod sender;
@@ -26,7 +27,7 @@ use tracing::{debug, info};
 
 pub use crate::ipc::StateName;
 use crate::ipc::{self, Command, CommandError, Event, Status};
-use crate::wire::{Datagram, Kind, Seq, UserName, BUSY_TEXT};
+use crate::wire::{Datagram, Kind, ParseError, Seq, UserName, BUSY_TEXT};
 use crate::Instant;
 use busy::BusyLimiter;
 pub use config::Config;
@@ -177,7 +178,14 @@ impl Endpoint {
 
     /// A datagram arrived from `from`. Malformed ones are dropped and counted (SPEC 1).
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        let d = match Datagram::parse(bytes) {
+        let parsed = match Datagram::parse(bytes) {
+            // A peer that counts its chat seqs past 1 (SPEC 3): read from the current peer only.
+            Err(ParseError::BadSequence(_)) if self.session.peer() == Some(from) && self.session.in_chat() => {
+                Datagram::parse_any_seq(bytes)
+            }
+            parsed => parsed,
+        };
+        let d = match parsed {
             Ok(d) => d,
             Err(error) => {
                 self.cx.stats.malformed += 1;
@@ -368,6 +376,13 @@ impl Endpoint {
 impl Context {
     fn send_control(&mut self, to: SocketAddr, kind: Kind, seq: Seq) {
         let d = Datagram::new(kind, seq, self.user.as_ref(), &[]);
+        self.transmits.push_back(Transmit::inline(to, &d));
+    }
+
+    /// The ACK of a chat datagram: it echoes the seq byte as received, a counting peer's
+    /// above 1 included (SPEC 3).
+    fn send_ack_echo(&mut self, to: SocketAddr, seq: Seq, seq_byte: u8) {
+        let d = Datagram::new(Kind::Ack, seq, self.user.as_ref(), &[]).with_seq_byte(seq_byte);
         self.transmits.push_back(Transmit::inline(to, &d));
     }
 }

@@ -24,6 +24,8 @@ pub(crate) struct InFlight {
     pub(crate) bytes: Arc<[u8]>,
     pub(crate) seq: Seq,
     pub(crate) sent_at: Instant,
+    /// When the last copy went out.
+    pub(crate) last_sent: Instant,
     pub(crate) resends: u32,
 }
 

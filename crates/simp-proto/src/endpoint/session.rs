@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use tracing::{debug, info};
 
+use super::quirks::{Acks, Reported};
 use super::receiver::Receiver;
 use super::rto::Rto;
 use super::sender::{InFlight, Sender};
 use super::seq::SeqBits;
 use super::timers::Timer;
 use super::{Context, Transmit};
-use crate::ipc::{CommandError, EndReason, ErrorCode, Event, StateName, Status};
+use crate::ipc::{CommandError, EndReason, ErrorCode, Event, Quirk, StateName, Status};
 use crate::wire::{self, Datagram, Kind, Seq, UserName};
 use crate::Instant;
 
@@ -81,7 +82,7 @@ impl State {
             State::Calling(_) => &[Timer::CallGiveUp, Timer::SynResend],
             State::Ringing(_) => &[Timer::RingExpiry],
             State::Accepting(_) => &[Timer::HandshakeGiveUp, Timer::SynAckResend],
-            State::Chatting(_) | State::Leaving(_) => &[Timer::Retransmit],
+            State::Chatting(_) | State::Leaving(_) => &[Timer::Retransmit, Timer::SendHold],
             State::Closing(_) => &[Timer::FinResend],
         }
     }
@@ -92,6 +93,8 @@ struct Calling {
     peer: SocketAddr,
     /// The ERR text of a busy reply, waiting for its FIN.
     busy_detail: Option<String>,
+    /// When the peer's first SYN came while we call it (simultaneous open, SPEC 2.1).
+    peer_syn: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -122,6 +125,10 @@ struct Chat {
     rto: Rto,
     /// Handshake ACKs that may still arrive (see [`Session::establish`]).
     stale_acks: u32,
+    /// Whether the peer's ACKs echo our seq or carry a fixed one (SPEC 3).
+    acks: Acks,
+    /// Quirks of the peer already reported in this chat.
+    quirks: Reported,
     retransmissions: u64,
     delivered: u64,
 }
@@ -150,6 +157,11 @@ impl Session {
     /// The current peer, in any state but idle.
     pub(super) fn peer(&self) -> Option<SocketAddr> {
         self.state.peer()
+    }
+
+    /// Whether a chat is open (chatting or leaving).
+    pub(super) fn in_chat(&self) -> bool {
+        self.state.chat().is_some()
     }
 
     /// Messages accepted from the client and not yet delivered or reported undelivered.
@@ -216,6 +228,7 @@ impl Session {
             Timer::SynAckResend => self.on_synack_timeout(now, cx),
             Timer::Retransmit => self.on_retransmit_timeout(now, cx),
             Timer::FinResend => self.on_fin_timeout(now, cx),
+            Timer::SendHold => self.pump(now, cx),
             Timer::Linger => {}
         }
     }
@@ -270,6 +283,7 @@ impl Session {
         }
         c.rto.backoff();
         f.resends += 1;
+        f.last_sent = now;
         cx.timers.set(Timer::Retransmit, now + c.rto.current());
         c.retransmissions += 1;
         cx.stats.retransmissions += 1;
@@ -298,11 +312,19 @@ impl Session {
                 cx.send_control(from, Kind::Ack, Seq::Zero);
                 self.establish(now, from, d.user(), None, 0, cx);
             }
-            (State::Calling(_), Kind::Syn) => {
-                // Simultaneous open (SPEC 2.1): the lower (IP, port) stays the caller.
+            (State::Calling(s), Kind::Syn) => {
+                // Simultaneous open (SPEC 2.1): the lower (IP, port) stays the caller. A peer
+                // that still calls a timeout later did not accept ours: it sees us at another
+                // address and takes itself for the lower, so we accept.
+                let first = *s.peer_syn.get_or_insert(now);
                 if cx.config.local > from {
                     info!(peer = %from, "simultaneous open: we are the higher address, accepting the peer's call");
                     self.accept(now, from, d.user().to_vec(), cx);
+                } else if now.saturating_since(first) >= cx.config.timeout {
+                    info!(peer = %from, "simultaneous open: the peer still calls a timeout later, so it sees us at another address; accepting its call");
+                    self.accept(now, from, d.user().to_vec(), cx);
+                } else {
+                    debug!(peer = %from, "ignored SYN while calling: simultaneous open, and we are the lower address, so we stay the caller");
                 }
             }
             (State::Calling(s), Kind::Err) => s.busy_detail = Some(wire::escape(d.payload())),
@@ -312,7 +334,9 @@ impl Session {
                 let reason = if detail.is_some() { EndReason::Busy } else { EndReason::Declined };
                 self.end_session(cx, reason, detail);
             }
-            (State::Ringing(_), Kind::Syn) => {} // keeps the request alive; asked once
+            (State::Ringing(_), Kind::Syn) => {
+                debug!(peer = %from, "ignored re-sent SYN: it keeps the request alive; the user is asked once");
+            }
             (State::Ringing(_) | State::Accepting(_), Kind::Fin) => {
                 cx.send_control(from, Kind::Ack, d.seq());
                 self.end_session(cx, EndReason::PeerLeft, None);
@@ -323,6 +347,16 @@ impl Session {
                 cx.timers.set(Timer::HandshakeGiveUp, now + cx.config.handshake_patience());
                 cx.stats.retransmissions += 1;
                 cx.send_control(from, Kind::SynAck, Seq::Zero);
+            }
+            (State::Accepting(s), Kind::SynAck) => {
+                // Simultaneous open where each side took itself for the higher address (they
+                // see each other at different addresses): the peer accepted our call as we
+                // accepted its own. Both are in the chat; each answers the other's SYN+ACKs.
+                info!(peer = %from, "simultaneous open: the peer accepted our call too");
+                cx.send_control(from, Kind::Ack, Seq::Zero);
+                let user = mem::take(&mut s.user);
+                let stale = s.sends;
+                self.establish(now, from, &user, None, stale, cx);
             }
             (State::Accepting(s), Kind::Ack) if d.seq() == Seq::Zero => {
                 // Karn's rule: no sample if the SYN+ACK went out more than once.
@@ -425,6 +459,8 @@ impl Session {
             seq: SeqBits::new(cx.config.seq_mode),
             rto,
             stale_acks,
+            acks: Acks::default(),
+            quirks: Reported::default(),
             retransmissions: 0,
             delivered: 0,
         };
@@ -433,44 +469,101 @@ impl Session {
         cx.mailbox.emit(Event::Established { peer, user: peer_user.to_string() });
     }
 
+    /// A chat datagram from the peer (SPEC 2.2). A re-send is byte-identical to the last one
+    /// taken: it is acknowledged again and not delivered again. Anything else is a new message,
+    /// whatever its seq (SPEC 3: peers that never alternate, count, or share one bit).
     fn chat_datagram(&mut self, now: Instant, d: Datagram<'_>, cx: &mut Context) {
         let (State::Chatting(c) | State::Leaving(c)) = &mut self.state else { return };
-        if c.seq.is_fresh(d.seq()) {
-            // Acknowledge only once the text is handed over or stored (SPEC 2.2).
-            if !cx.mailbox.can_take(d.payload().len()) {
-                debug!(peer = %c.peer, "the client cannot take this message now: not acknowledging");
+        let peer = c.peer;
+        if c.rx.is_resend(&d) {
+            debug!(%peer, seq = d.seq_byte(), "absorbed a duplicate chat datagram: byte-identical to the last one taken (our ACK was lost); acknowledged again");
+            cx.send_ack_echo(peer, d.seq(), d.seq_byte());
+            return;
+        }
+        if let Some(f) = c.tx.in_flight.as_ref().filter(|_| c.seq.is_shared()) {
+            // Both typed at once with one shared bit (SPEC 2.6): taking the peer's message now
+            // would move the bit under ours. It waits, unacknowledged (the peer re-sends it),
+            // until ours is acknowledged, and our next one waits for it. Two such daemons
+            // would wait for each other: the higher address gives way once ours was re-sent.
+            if cx.config.local < peer || f.resends == 0 {
+                debug!(%peer, seq = d.seq_byte(), "held a new message from the peer: ours is in flight with the shared bit; the peer re-sends it once ours is acknowledged");
+                cx.timers.set(Timer::SendHold, now + cx.config.linger());
                 return;
             }
-            c.rx.take(d.user());
-            c.seq.received(d.seq());
-            cx.mailbox.deliver(c.rx.user(), wire::escape(d.payload()), d.payload().len());
         }
-        let peer = c.peer;
-        cx.send_control(peer, Kind::Ack, d.seq());
-        // In shared mode the flip may make our next queued message sendable.
+        // Acknowledge only once the text is handed over or stored (SPEC 2.2).
+        if !cx.mailbox.can_take(d.payload().len()) {
+            debug!(%peer, "the client cannot take this message now: not acknowledging");
+            return;
+        }
+        let repeated = c.rx.last_seq_byte() == Some(d.seq_byte());
+        let ours_since = c.seq.ours_since();
+        c.rx.take(&d);
+        let switched = c.seq.received(d.seq());
+        cx.mailbox.deliver(c.rx.user(), wire::escape(d.payload()), d.payload().len());
+        cx.send_ack_echo(peer, d.seq(), d.seq_byte());
+        cx.timers.stop(Timer::SendHold);
+        let seq = d.seq_byte();
+        if seq > 1 {
+            c.quirks.report(Quirk::CountingSeq, || format!("its chat datagrams count their seq past 1 (seq {seq}); simp reads the seq by its parity and echoes it in its ACKs"), cx);
+        }
+        // A shared bit repeats after an odd number of ours: that is not this quirk.
+        if repeated && (ours_since % 2 == 0 || cx.config.seq_mode == super::SeqMode::PerDirection) {
+            c.quirks.report(Quirk::RepeatedSeq, || format!("it sent a new message with the same seq ({seq}) as the one before; simp delivers it, since a re-send is byte-identical"), cx);
+        }
+        if switched {
+            c.quirks.report(
+                Quirk::SharedSeq,
+                || "it uses one seq bit for both directions; simp now does the same (--seq-mode auto)".into(),
+                cx,
+            );
+        }
         self.pump(now, cx);
     }
 
+    /// An ACK from the peer while chatting: it acknowledges the datagram in flight if it
+    /// echoes its seq (SPEC 2.2), or, from a peer whose ACKs carry a fixed seq, whatever it
+    /// carries (SPEC 3).
     fn chat_ack(&mut self, now: Instant, seq: Seq, cx: &mut Context) {
         let (State::Chatting(c) | State::Leaving(c)) = &mut self.state else { return };
+        let last_chance = c.tx.in_flight.as_ref().is_some_and(|f| f.resends >= cx.config.retries);
         if seq == Seq::Zero && c.stale_acks > 0 {
-            // Possibly the caller's answer to one of our re-sent SYN+ACKs. If it was the real
-            // ACK of our first datagram instead, that datagram is re-sent on its timeout and
-            // acknowledged again: a delay, never a message wrongly marked delivered.
-            c.stale_acks -= 1;
-            debug!(peer = %c.peer, left = c.stale_acks, "ACK seq 0 taken as a late handshake ACK");
-            return;
+            if !last_chance {
+                // Possibly the caller's answer to one of our re-sent SYN+ACKs. If it was the
+                // real ACK of our first datagram instead, that datagram is re-sent on its
+                // timeout and acknowledged again: a delay, never a message wrongly marked
+                // delivered.
+                c.stale_acks -= 1;
+                debug!(peer = %c.peer, left = c.stale_acks, "absorbed ACK seq 0: taken for a late handshake ACK");
+                return;
+            }
+            // The last re-send is answered: late handshake ACKs would have come long ago
+            // (a timeout is longer than a round trip). A caller that answers only its first
+            // SYN+ACK sends none, and the discount must not end the chat.
+            debug!(peer = %c.peer, discounted = c.stale_acks, "the late handshake ACKs never came: this ACK is the real one");
+            c.stale_acks = 0;
         }
-        let Some(f) = &c.tx.in_flight else { return };
-        if f.seq != seq {
-            // Never re-send on a duplicate ACK (SPEC 2.2, the Sorcerer's Apprentice).
-            debug!(peer = %c.peer, "ignored ACK with the wrong sequence");
+        let Some(f) = &c.tx.in_flight else {
+            debug!(peer = %c.peer, seq = seq.byte(), "ignored ACK: nothing of ours is in flight (a duplicate, or the late answer to a re-sent datagram)");
             return;
+        };
+        let rto = c.rto.current();
+        if c.acks.fixed().is_none() && f.seq != seq {
+            if !c.acks.wrong_ack(now, seq, f, rto) {
+                // Never re-send on a duplicate ACK (SPEC 2.2, the Sorcerer's Apprentice).
+                debug!(peer = %c.peer, seq = seq.byte(), "ignored ACK with the wrong sequence: a duplicate, or the answer to an earlier copy");
+                return;
+            }
+            let fixed = seq.byte();
+            c.quirks.report(Quirk::FixedAckSeq, || format!("its ACKs always carry seq {fixed} instead of echoing ours; simp takes any ACK for the message in flight and, after a re-sent message, waits one timeout before the next"), cx);
         }
         if f.resends == 0 {
             c.rto.sample(now.saturating_since(f.sent_at));
         }
         cx.timers.stop(Timer::Retransmit);
+        if let Some(until) = c.acks.acknowledged(f, rto) {
+            cx.timers.set(Timer::SendHold, until);
+        }
         c.seq.acknowledged();
         if let Some(id) = c.tx.acknowledged() {
             c.delivered += 1;
@@ -483,11 +576,15 @@ impl Session {
     fn pump(&mut self, now: Instant, cx: &mut Context) {
         let leaving = matches!(self.state, State::Leaving(_));
         let (State::Chatting(c) | State::Leaving(c)) = &mut self.state else { return };
+        if cx.timers.get(Timer::SendHold).is_some() {
+            return;
+        }
         if let Some(payload) = c.tx.next_payload() {
             let seq = c.seq.tx();
             let bytes: Arc<[u8]> = Datagram::new(Kind::Chat, seq, cx.user.as_ref(), payload).to_vec().into();
             cx.timers.set(Timer::Retransmit, now + c.rto.current());
-            c.tx.in_flight = Some(InFlight { bytes: Arc::clone(&bytes), seq, sent_at: now, resends: 0 });
+            c.tx.in_flight =
+                Some(InFlight { bytes: Arc::clone(&bytes), seq, sent_at: now, last_sent: now, resends: 0 });
             cx.transmits.push_back(Transmit::shared(c.peer, bytes));
         } else if leaving && c.tx.is_idle() {
             let rto = c.rto.current();
@@ -507,7 +604,7 @@ impl Session {
             }
         }
         cx.send_control(addr, Kind::Syn, Seq::Zero);
-        self.transition(cx, None, |_| State::Calling(Calling { peer: addr, busy_detail: None }));
+        self.transition(cx, None, |_| State::Calling(Calling { peer: addr, busy_detail: None, peer_syn: None }));
         cx.timers.set(Timer::CallGiveUp, now + cx.config.call_timeout);
         cx.timers.set(Timer::SynResend, now + cx.config.timeout);
         cx.mailbox.emit(Event::Calling { peer: addr });

@@ -21,12 +21,15 @@ pub(super) enum Timer {
     SynAckResend,
     /// Chatting: the datagram in flight was not acknowledged in time (SPEC 2.2).
     Retransmit,
+    /// Chatting: the next datagram may go out (SPEC 3: a timeout after a re-sent datagram
+    /// when the peer's ACKs carry a fixed seq; SPEC 2.6: the peer's turn is over).
+    SendHold,
     /// Closing: re-send FIN (SPEC 2.3).
     FinResend,
 }
 
 impl Timer {
-    const ALL: [Timer; 8] = [
+    const ALL: [Timer; 9] = [
         Timer::Linger,
         Timer::CallGiveUp,
         Timer::SynResend,
@@ -34,6 +37,7 @@ impl Timer {
         Timer::HandshakeGiveUp,
         Timer::SynAckResend,
         Timer::Retransmit,
+        Timer::SendHold,
         Timer::FinResend,
     ];
 }

@@ -131,7 +131,7 @@ fn guard(value: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The datagram that tells the client `event`, or `None` for events the dialect has no word
-/// for (`calling`, `queued`, `delivered`, `status`): those are not sent.
+/// for (`calling`, `queued`, `delivered`, `status`, `peer-quirk`): those are not sent.
 pub fn format_event(event: &Event) -> Option<String> {
     Some(match event {
         Event::Connected { .. } => "ok".to_owned(),
@@ -143,7 +143,11 @@ pub fn format_event(event: &Event) -> Option<String> {
         Event::Undelivered { reason, .. } => format_error(&format!("a message was not delivered: {reason}")),
         Event::Refused(error) => format_error(&refusal_message(error)),
         Event::Error { message, .. } => format_error(message),
-        Event::Calling { .. } | Event::Queued { .. } | Event::Delivered { .. } | Event::Status(_) => return None,
+        Event::Calling { .. }
+        | Event::Queued { .. }
+        | Event::Delivered { .. }
+        | Event::Status(_)
+        | Event::PeerQuirk { .. } => return None,
     })
 }
 
