@@ -14,7 +14,7 @@ pub mod course;
 mod error;
 pub mod jsonl;
 
-pub use error::CommandError;
+pub use error::{CommandError, Uncallable};
 
 /// The daemon-to-daemon port when a peer address names none.
 pub const DEFAULT_PORT: u16 = 7777;

@@ -36,8 +36,8 @@ pub struct Args {
     /// Client port: TCP (JSON Lines) and UDP (the course's dialect).
     #[arg(long, default_value_t = 7778)]
     pub client_port: u16,
-    /// Retransmission timeout, e.g. 250ms, 5s, 1m.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    /// Retransmission timeout, e.g. 250ms, 5s, 1m; at least 10ms.
+    #[arg(long, default_value = "5s", value_parser = parse_timeout)]
     pub timeout: Duration,
     /// Re-sends of one datagram before the peer counts as unreachable.
     #[arg(long, default_value_t = 5)]
@@ -51,8 +51,9 @@ pub struct Args {
     /// Retransmission timeout policy (SPEC 2.6).
     #[arg(long, value_enum, default_value_t = Rto::Fixed)]
     pub rto: Rto,
-    /// Sequence bits per direction, or one shared bit (SPEC 2.6).
-    #[arg(long, value_enum, default_value_t = Seqs::PerDirection)]
+    /// Sequence bits per direction, one shared bit, or auto: per direction until the peer
+    /// shows it shares one bit (SPEC 2.6).
+    #[arg(long, value_enum, default_value_t = Seqs::Auto)]
     pub seq_mode: Seqs,
     /// Largest payload sent in one datagram; longer messages are split.
     #[arg(long, default_value_t = 985, value_parser = clap::value_parser!(u32).range(1..=65_468))]
@@ -77,6 +78,8 @@ pub enum Rto {
 /// `--seq-mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Seqs {
+    /// Per direction, switching to one shared bit when the peer proves it uses one.
+    Auto,
     /// One alternating bit for each direction.
     PerDirection,
     /// One alternating bit for both directions (turn-taking peers).
@@ -100,6 +103,7 @@ impl Args {
             Rto::Adaptive => RtoMode::Adaptive,
         };
         ep.seq_mode = match self.seq_mode {
+            Seqs::Auto => SeqMode::Auto,
             Seqs::PerDirection => SeqMode::PerDirection,
             Seqs::Shared => SeqMode::Shared,
         };
@@ -146,6 +150,19 @@ pub const MAN_SECTIONS: &[(&str, &[&str])] = &[
 /// arithmetic's limits.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The shortest `--timeout`: below it, re-sends come so fast that they are a flood, not a
+/// retransmission (1 ms sent 1,432 SYNs in 3 s), and no network answers within it anyway.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(10);
+
+/// `--timeout`: a duration of at least [`MIN_TIMEOUT`].
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = parse_duration(text)?;
+    if timeout < MIN_TIMEOUT {
+        return Err(format!("{:?} is shorter than 10ms, the shortest --timeout simpd takes", text.trim()));
+    }
+    Ok(timeout)
+}
+
 /// `250ms`, `5s` or `1m`; zero is refused (a zero timeout would re-send in a busy loop), and
 /// so is anything over [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -188,6 +205,14 @@ mod tests {
     }
 
     #[test]
+    fn timeout_has_a_floor_of_10ms() {
+        assert_eq!(parse_timeout("10ms"), Ok(MIN_TIMEOUT));
+        assert!(parse_timeout("9ms").unwrap_err().contains("shorter than 10ms"));
+        assert!(Args::try_parse_from(["simpd", "--timeout", "1ms"]).is_err());
+        assert!(Args::try_parse_from(["simpd", "--call-timeout", "1ms"]).is_ok(), "only --timeout has the floor");
+    }
+
+    #[test]
     fn defaults_are_those_of_ipc_md() {
         let args = Args::try_parse_from(["simpd"]).unwrap();
         let config = args.config();
@@ -198,6 +223,7 @@ mod tests {
         assert_eq!(config.endpoint.call_timeout, Duration::from_secs(60));
         assert_eq!(config.endpoint.ring_timeout, Duration::from_secs(60));
         assert_eq!(config.endpoint.max_payload, 985);
+        assert_eq!(config.endpoint.seq_mode, SeqMode::Auto);
         assert!(!config.endpoint.auto_accept && !config.allow_remote_clients);
         assert!(Args::try_parse_from(["simpd", "--max-payload", "0"]).is_err());
         assert!(Args::try_parse_from(["simpd", "--max-payload", "65469"]).is_err());

@@ -121,6 +121,7 @@ impl Daemon {
         let udp = UdpSocket::bind(udp_addr).await.map_err(|source| DaemonError::BindUdp { addr: udp_addr, source })?;
         let (listener, course) = bind_client_port(config.ip, config.client_port).await?;
         config.endpoint.local = udp.local_addr().map_err(DaemonError::LocalAddr)?;
+        config.endpoint.client_port = Some(listener.local_addr().map_err(DaemonError::LocalAddr)?.port());
         Ok(Daemon { udp, listener, course, config })
     }
 

@@ -1,10 +1,11 @@
 //! What tunes an [`Endpoint`](super::Endpoint): the defaults of SPEC 2 and IPC.md.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use super::rto::RtoMode;
 use super::seq::SeqMode;
+use crate::ipc::{CommandError, Uncallable};
 use crate::wire;
 
 /// Everything that tunes an [`Endpoint`](super::Endpoint); `Config::new` gives the defaults of
@@ -13,6 +14,8 @@ use crate::wire;
 pub struct Config {
     /// Our own UDP address: reported to clients, and the tie-breaker of simultaneous open.
     pub local: SocketAddr,
+    /// The daemon's client port on the same IP, if it has one: a call to it is refused.
+    pub client_port: Option<u16>,
     /// Retransmission timeout (the ceiling with adaptive RTO).
     pub timeout: Duration,
     /// Re-sends of one datagram before the peer counts as unreachable.
@@ -44,6 +47,7 @@ impl Config {
     pub fn new(local: SocketAddr) -> Config {
         Config {
             local,
+            client_port: None,
             timeout: Duration::from_secs(5),
             retries: 5,
             call_timeout: Duration::from_secs(60),
@@ -57,6 +61,32 @@ impl Config {
             busy_burst: 5,
             busy_interval: Duration::from_secs(1),
         }
+    }
+
+    /// Why a call to `addr` can never work from this daemon, if it cannot: `start` refuses it
+    /// rather than ring for `call-timeout` (SPEC 2.1).
+    pub(crate) fn uncallable(&self, addr: SocketAddr) -> Option<CommandError> {
+        let (ip, local) = (addr.ip(), self.local);
+        if ip.is_unspecified() {
+            return Some(Uncallable::Unspecified(ip).into());
+        }
+        if ip.is_multicast() || ip == IpAddr::V4(Ipv4Addr::BROADCAST) {
+            return Some(Uncallable::NotOneHost(ip).into());
+        }
+        // A socket bound to `::` also reaches IPv4 peers (as IPv4-mapped addresses).
+        let dual_stack = local.is_ipv6() && local.ip().is_unspecified();
+        if addr.is_ipv4() != local.is_ipv4() && !(dual_stack && addr.is_ipv4()) {
+            return Some(Uncallable::OtherFamily { peer: addr, local }.into());
+        }
+        // A daemon bound to the unspecified address is reached at every loopback address.
+        let ours = ip == local.ip() || (local.ip().is_unspecified() && ip.is_loopback());
+        if ours && addr.port() == local.port() {
+            return Some(CommandError::CallingSelf(addr));
+        }
+        if ours && Some(addr.port()) == self.client_port {
+            return Some(Uncallable::ClientPort(addr).into());
+        }
+        None
     }
 
     /// How long an accepting callee waits for a silent caller: `retries + 1` timeouts, while

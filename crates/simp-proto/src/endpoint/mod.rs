@@ -304,8 +304,8 @@ impl Endpoint {
 
     fn start(&mut self, now: Instant, peer: &str) -> Result<(), Refusal> {
         let addr = ipc::parse_peer(peer)?;
-        if addr == self.cx.config.local {
-            return Err(CommandError::CallingSelf(addr));
+        if let Some(refusal) = self.cx.config.uncallable(addr) {
+            return Err(refusal);
         }
         self.session.start(now, addr, &mut self.cx)?;
         self.forget_previous(addr);

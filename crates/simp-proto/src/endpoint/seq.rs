@@ -90,9 +90,11 @@ impl SeqBits {
             self.shared = true;
         }
         if self.shared {
-            // The peer's first message says where its bit stands; after that the bit moves
-            // once per message either way.
-            self.bit = if self.heard && !switched { self.bit.flip() } else { seq.flip() };
+            // The peer's first message, before anything went either way, says where its bit
+            // stands; after that the bit moves once per message either way (a message that
+            // crossed ours was stamped before it counted ours).
+            let first = !self.heard && self.ours_since == 0;
+            self.bit = if first || switched { seq.flip() } else { self.bit.flip() };
         }
         self.heard = true;
         self.last_rx = Some(seq);

@@ -6,7 +6,7 @@
 //! ([`super::jsonl`]), the course dialect as an `error|message=…` naming its own words
 //! ([`super::course`]). [`Display`](std::fmt::Display) gives the transport-neutral sentence both start from.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::{ErrorCode, PeerAddrError};
 use crate::wire::{NameError, TextError};
@@ -26,6 +26,9 @@ pub enum CommandError {
     /// `start` with this daemon's own address.
     #[error("{0} is this daemon itself; call another daemon's address")]
     CallingSelf(SocketAddr),
+    /// `start` with an address no call from this daemon can ever reach (SPEC 2.1).
+    #[error("{0}")]
+    Uncallable(#[from] Uncallable),
     /// `start` while a call waits for accept or decline.
     #[error("a call from {caller} is waiting: accept or decline it first")]
     RequestWaiting {
@@ -70,7 +73,7 @@ impl CommandError {
         match self {
             CommandError::NotConnected => ErrorCode::NotConnected,
             CommandError::BadUser(_) => ErrorCode::BadUser,
-            CommandError::BadPeer(_) | CommandError::CallingSelf(_) => ErrorCode::BadPeer,
+            CommandError::BadPeer(_) | CommandError::CallingSelf(_) | CommandError::Uncallable(_) => ErrorCode::BadPeer,
             CommandError::RequestWaiting { .. } | CommandError::InSession { .. } => ErrorCode::Busy,
             CommandError::NoRequest => ErrorCode::NoRequest,
             CommandError::NoChat
@@ -80,6 +83,37 @@ impl CommandError {
             CommandError::BadText(_) => ErrorCode::BadText,
             CommandError::QueueFull { .. } => ErrorCode::QueueFull,
         }
+    }
+}
+
+/// Why a call to an address can never work from this daemon (SPEC 2.1): `start` refuses it
+/// rather than ring for `call-timeout`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Uncallable {
+    /// `0.0.0.0` or `::`.
+    #[error("{0} means \"any address\" to a program that binds a socket; nobody can be called there: call the peer's own address")]
+    Unspecified(IpAddr),
+    /// A multicast or the broadcast address.
+    #[error("{0} is a multicast or broadcast address; a chat is with one daemon: call its own address")]
+    NotOneHost(IpAddr),
+    /// An address the daemon's socket cannot send to.
+    #[error("{peer} is an {} address and this daemon's socket ({local}) is {}: it cannot send there; call the peer's {} address, or start simpd on an {} address", family(.peer), family(.local), family(.local), family(.peer))]
+    OtherFamily {
+        /// The address called.
+        peer: SocketAddr,
+        /// The daemon's own.
+        local: SocketAddr,
+    },
+    /// The daemon's own client port.
+    #[error("{0} is this daemon's own client port, where clients connect, not a daemon; call a daemon's peer port (7777 unless it was started with --port)")]
+    ClientPort(SocketAddr),
+}
+
+fn family(addr: &SocketAddr) -> &'static str {
+    if addr.is_ipv4() {
+        "IPv4"
+    } else {
+        "IPv6"
     }
 }
 

@@ -9,3 +9,4 @@ mod handshake;
 mod harness;
 mod options;
 mod properties;
+mod quirks;
