@@ -1,7 +1,10 @@
 //! A virtual network for two endpoints: virtual time that jumps to the next event, and seeded
 //! loss, duplication and delay that keeps each direction in order (SPEC 4: the alternating
 //! bit assumes order). Every datagram put on the wire is logged with what caused it, so tests
-//! can check that re-sends happen on timeouts only.
+//! can check that re-sends happen on timeouts only. The second endpoint may instead be a
+//! [`QuirkyPeer`]: a peer as some students wrote it, with one quirk (SPEC 3).
+
+mod quirky;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -10,6 +13,45 @@ use std::time::Duration;
 use crate::ipc::{Command, Event};
 use crate::rng::Rng;
 use crate::{Config, Endpoint, Instant};
+pub use quirky::{Quirk, QuirkyPeer};
+
+/// What the simulation drives: an [`Endpoint`], or a [`QuirkyPeer`], through the drive
+/// contract of the crate docs.
+pub trait Peer {
+    /// A datagram arrived.
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]);
+    /// A client command.
+    fn handle_command(&mut self, now: Instant, cmd: Command);
+    /// Time reached [`Peer::poll_timeout`].
+    fn handle_timeout(&mut self, now: Instant);
+    /// When to call [`Peer::handle_timeout`] next.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// The next event for the client.
+    fn poll_event(&mut self) -> Option<Event>;
+    /// The next datagram to send: where, and its bytes.
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)>;
+}
+
+impl Peer for Endpoint {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        Endpoint::handle_datagram(self, now, from, bytes);
+    }
+    fn handle_command(&mut self, now: Instant, cmd: Command) {
+        Endpoint::handle_command(self, now, cmd);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Endpoint::handle_timeout(self, now);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Endpoint::poll_timeout(self)
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        Endpoint::poll_event(self)
+    }
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        Endpoint::poll_transmit(self).map(|t| (t.to, t.bytes().to_vec()))
+    }
+}
 
 /// Which of the two endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,9 +120,9 @@ impl Link {
 
 /// One endpoint in the simulation, with the events its client saw.
 #[derive(Debug)]
-pub struct Node {
+pub struct Node<P = Endpoint> {
     /// The engine.
-    pub ep: Endpoint,
+    pub ep: P,
     /// Its address.
     pub addr: SocketAddr,
     /// Every event it reported, in order.
@@ -96,13 +138,13 @@ struct Packet {
 
 /// Two endpoints joined by an impaired link.
 #[derive(Debug)]
-pub struct Sim {
+pub struct Sim<B = Endpoint> {
     /// Virtual now.
     pub now: Instant,
     /// Endpoint A.
     pub a: Node,
     /// Endpoint B.
-    pub b: Node,
+    pub b: Node<B>,
     /// The link.
     pub link: Link,
     /// Every datagram sent by either side.
@@ -115,17 +157,8 @@ pub struct Sim {
 impl Sim {
     /// Two endpoints with the given configurations (their `local` are their addresses).
     pub fn new(seed: u64, a: Config, b: Config, link: Link) -> Sim {
-        let node = |c: Config| Node { addr: c.local, ep: Endpoint::new(c), events: Vec::new() };
-        Sim {
-            now: Instant::ZERO,
-            a: node(a),
-            b: node(b),
-            link,
-            log: Vec::new(),
-            to_a: VecDeque::new(),
-            to_b: VecDeque::new(),
-            rng: Rng::new(seed),
-        }
+        let addr = b.local;
+        Sim::with_peer(seed, a, Endpoint::new(b), addr, link)
     }
 
     /// One side's node.
@@ -135,11 +168,35 @@ impl Sim {
             Side::B => &mut self.b,
         }
     }
+}
+
+impl<B: Peer> Sim<B> {
+    /// An endpoint configured by `a`, and `b` at `b_addr`.
+    pub fn with_peer(seed: u64, a: Config, b: B, b_addr: SocketAddr, link: Link) -> Sim<B> {
+        Sim {
+            now: Instant::ZERO,
+            a: Node { addr: a.local, ep: Endpoint::new(a), events: Vec::new() },
+            b: Node { addr: b_addr, ep: b, events: Vec::new() },
+            link,
+            log: Vec::new(),
+            to_a: VecDeque::new(),
+            to_b: VecDeque::new(),
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// One side's engine, events and address.
+    fn parts(&mut self, side: Side) -> (&mut dyn Peer, &mut Vec<Event>, SocketAddr) {
+        match side {
+            Side::A => (&mut self.a.ep, &mut self.a.events, self.a.addr),
+            Side::B => (&mut self.b.ep, &mut self.b.events, self.b.addr),
+        }
+    }
 
     /// Gives a client command to one side.
     pub fn command(&mut self, side: Side, cmd: Command) {
         let now = self.now;
-        self.node(side).ep.handle_command(now, cmd);
+        self.parts(side).0.handle_command(now, cmd);
         self.drain(side, Cause::Command);
     }
 
@@ -180,11 +237,12 @@ impl Sim {
                     break;
                 }
                 let Some(p) = queue.pop_front() else { break };
-                self.node(side).ep.handle_datagram(now, p.from, &p.bytes);
+                self.parts(side).0.handle_datagram(now, p.from, &p.bytes);
                 self.drain(side, Cause::Datagram);
             }
-            if self.node(side).ep.poll_timeout().is_some_and(|t| t <= now) {
-                self.node(side).ep.handle_timeout(now);
+            let ep = self.parts(side).0;
+            if ep.poll_timeout().is_some_and(|t| t <= now) {
+                ep.handle_timeout(now);
                 self.drain(side, Cause::Timeout);
             }
         }
@@ -192,7 +250,7 @@ impl Sim {
     }
 
     /// Steps until `done` holds or virtual time passes `limit`; returns whether `done` held.
-    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Sim) -> bool) -> bool {
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Sim<B>) -> bool) -> bool {
         let end = Instant::ZERO + limit;
         while !done(self) {
             if self.next_event_time().is_none_or(|t| t > end) || !self.step() {
@@ -211,13 +269,12 @@ impl Sim {
     /// first, then transmits.
     fn drain(&mut self, side: Side, cause: Cause) {
         let now = self.now;
-        let from = self.node(side).addr;
-        while let Some(e) = self.node(side).ep.poll_event() {
-            self.node(side).events.push(e);
+        let (ep, events, from) = self.parts(side);
+        while let Some(e) = ep.poll_event() {
+            events.push(e);
         }
-        while let Some(t) = self.node(side).ep.poll_transmit() {
+        while let Some((_, bytes)) = self.parts(side).0.poll_transmit() {
             let delivered = !self.rng.chance(self.link.loss);
-            let bytes = t.bytes().to_vec();
             self.log.push(Sent { at: now, from: side, cause, bytes: bytes.clone(), delivered });
             if !delivered {
                 continue;

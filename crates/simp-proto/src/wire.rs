@@ -39,7 +39,8 @@ pub const OP_CHAT: u8 = 0x01;
 
 const OFF_TYPE: usize = 0;
 const OFF_OP: usize = 1;
-const OFF_SEQ: usize = 2;
+/// Offset of the sequence byte.
+pub const OFF_SEQ: usize = 2;
 const OFF_USER: usize = 3;
 const OFF_LEN: usize = OFF_USER + USER_LEN;
 
