@@ -136,6 +136,9 @@ struct Chat {
 #[derive(Debug)]
 struct Closing {
     peer: SocketAddr,
+    /// The seq the peer's ACKs always carry, if the chat proved it (SPEC 3): its ACK of our
+    /// FIN carries it too.
+    ack_seq: Seq,
     sends: u32,
     rto: Duration,
 }
@@ -390,7 +393,7 @@ impl Session {
                 cx.send_control(from, Kind::Ack, d.seq());
                 self.end_session(cx, EndReason::PeerLeft, None);
             }
-            (State::Closing(_), Kind::Ack) if d.seq() == Seq::Zero => self.end_session(cx, EndReason::YouLeft, None),
+            (State::Closing(s), Kind::Ack) if d.seq() == s.ack_seq => self.end_session(cx, EndReason::YouLeft, None),
             (State::Closing(_), Kind::Fin) => {
                 // Both sides closed at once: each acknowledges the other's FIN.
                 cx.send_control(from, Kind::Ack, d.seq());
@@ -699,8 +702,9 @@ impl Session {
     /// Sends FIN and waits for its ACK, re-sending it every `rto` (SPEC 2.3).
     fn close(&mut self, now: Instant, rto: Duration, cx: &mut Context) {
         let Some(peer) = self.peer() else { return };
+        let ack_seq = self.state.chat().and_then(|c| c.acks.fixed()).unwrap_or(Seq::Zero);
         cx.send_control(peer, Kind::Fin, Seq::Zero);
-        self.transition(cx, None, |_| State::Closing(Closing { peer, sends: 1, rto }));
+        self.transition(cx, None, |_| State::Closing(Closing { peer, ack_seq, sends: 1, rto }));
         cx.timers.set(Timer::FinResend, now + rto);
     }
 

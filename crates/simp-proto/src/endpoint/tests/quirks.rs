@@ -84,6 +84,23 @@ fn acks_with_a_fixed_seq_are_proven_after_a_resend_and_then_taken() {
 }
 
 #[test]
+fn the_fin_of_a_peer_with_fixed_ack_seqs_is_acknowledged_with_its_seq() {
+    let mut h = H::chatting();
+    h.chat("one", "1");
+    h.sent();
+    h.wait(T);
+    h.sent();
+    h.recv(peer(), Kind::Ack, 1, "bob", ""); // always 1: proven on the re-send
+    assert_eq!(quirk(&h.events()), [Quirk::FixedAckSeq]);
+    h.cmd(C::Leave);
+    h.wait(T); // the hold after a re-sent message, then the FIN
+    h.expect_sent(&[w(peer(), Kind::Fin, 0, "alice", "")]);
+    h.recv(peer(), Kind::Ack, 1, "bob", "");
+    h.expect_events(&[ended(crate::ipc::EndReason::YouLeft)]);
+    assert_eq!(h.ep.state(), StateName::Idle);
+}
+
+#[test]
 fn shared_mode_follows_the_peers_first_bit() {
     let mut h = H::chatting_with(|c| c.seq_mode = SeqMode::Shared);
     h.recv(peer(), Kind::Chat, 1, "bob", "I count from 1");
@@ -291,6 +308,13 @@ fn start_refuses_calls_that_can_never_work_and_says_why() {
         }
         h.expect_sent(&[]);
         assert_eq!(h.ep.state(), StateName::Idle);
+    }
+    // A daemon bound to `::` reaches IPv4 peers too; one bound to ::1 does not.
+    for (local, callable) in [("[::]:7777", true), ("[::1]:7777", false)] {
+        let mut h = H::with(|c| c.local = local.parse().unwrap());
+        h.cmd(C::Connect { user: "alice".into() });
+        h.cmd(C::Start { peer: "127.0.0.5:7000".into() });
+        assert_eq!(h.ep.state() == StateName::Calling, callable, "{local}");
     }
     // A daemon bound to 0.0.0.0 is reached at every loopback address.
     let mut h = H::with(|c| c.local = "0.0.0.0:7777".parse().unwrap());
