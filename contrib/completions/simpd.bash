@@ -58,7 +58,7 @@ _simpd() {
                     return 0
                     ;;
                 --seq-mode)
-                    COMPREPLY=($(compgen -W "per-direction shared" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto per-direction shared" -- "${cur}"))
                     return 0
                     ;;
                 --max-payload)

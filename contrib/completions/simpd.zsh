@@ -17,13 +17,14 @@ _simpd() {
     _arguments "${_arguments_options[@]}" : \
 '--port=[Daemon-to-daemon UDP port; every datagram is sent from it]:PORT:_default' \
 '--client-port=[Client port\: TCP (JSON Lines) and UDP (the course'\''s dialect)]:CLIENT_PORT:_default' \
-'--timeout=[Retransmission timeout, e.g. 250ms, 5s, 1m]:TIMEOUT:_default' \
+'--timeout=[Retransmission timeout, e.g. 250ms, 5s, 1m; at least 10ms]:TIMEOUT:_default' \
 '--retries=[Re-sends of one datagram before the peer counts as unreachable]:RETRIES:_default' \
 '--call-timeout=[How long a call keeps ringing before "no answer"]:CALL_TIMEOUT:_default' \
 '--ring-timeout=[How long an incoming request waits for accept/decline]:RING_TIMEOUT:_default' \
 '--rto=[Retransmission timeout policy (SPEC 2.6)]:RTO:((fixed\:"Always --timeout"
 adaptive\:"RFC 6298 estimate, 200 ms floor, --timeout ceiling"))' \
-'--seq-mode=[Sequence bits per direction, or one shared bit (SPEC 2.6)]:SEQ_MODE:((per-direction\:"One alternating bit for each direction"
+'--seq-mode=[Sequence bits per direction, one shared bit, or auto\: per direction until the peer shows it shares one bit (SPEC 2.6)]:SEQ_MODE:((auto\:"Per direction, switching to one shared bit when the peer proves it uses one"
+per-direction\:"One alternating bit for each direction"
 shared\:"One alternating bit for both directions (turn-taking peers)"))' \
 '--max-payload=[Largest payload sent in one datagram; longer messages are split]:MAX_PAYLOAD:_default' \
 '--auto-accept[Accept every call without asking (bots, graders)]' \

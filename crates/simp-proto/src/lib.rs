@@ -33,7 +33,9 @@
 //! The endpoint counts those possible answers (SYN+ACKs sent, less handshake ACKs seen) and
 //! does not take that many seq-0 ACKs as acknowledgements; when a real ACK is discounted that
 //! way, the message is re-sent on its timeout and acknowledged again (a delay, never a false
-//! `delivered`). What no one-bit scheme can tell apart is a copy of the handshake ACK made by
+//! `delivered`). The discount ends when the last re-send is answered: late handshake ACKs come
+//! within a round trip, and a caller that answers only its first SYN+ACK (with SYNs that
+//! crossed it) sends none, so the discount alone must never end a chat. What no one-bit scheme can tell apart is a copy of the handshake ACK made by
 //! the network itself that arrives after the callee's first message; in-order networks
 //! deliver such copies back to back, long before a person types. Like reordering (SPEC 4),
 //! that stays a limit of the protocol.

@@ -163,4 +163,22 @@ chatting with bob — type a message; /leave ends the chat, /quit quits
 ";
         assert_eq!(text, expected);
     }
+
+    #[test]
+    fn a_peer_quirk_is_one_line() {
+        let mut out = Vec::new();
+        let (_tx, rx) = mpsc::unbounded_channel();
+        let mut plain = Plain { out: &mut out, lines: rx };
+        let (mut app, _) = App::with_user("alice", t(0));
+        let quirk = simp_proto::ipc::Quirk::FixedAckSeq;
+        app.on_event(Event::PeerQuirk { quirk, detail: "its ACKs always carry seq 0\x1b".into() }, t(5));
+        plain.show(&mut app).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.ends_with(
+                "[12:00:05] * note: the peer's daemon has a quirk (fixed-ack-seq): its ACKs always carry seq 0\\x1b\n"
+            ),
+            "{text}"
+        );
+    }
 }
