@@ -386,6 +386,9 @@ impl Session {
                 self.end_session(cx, EndReason::PeerLeft, None);
                 self.incoming_call(now, from, d.user(), cx);
             }
+            (State::Chatting(_) | State::Leaving(_), Kind::Syn) => {
+                debug!(peer = %from, "ignored SYN: a late copy from the handshake (only a SYN a timeout into the chat is a restarted peer, SPEC 2.3)");
+            }
             (State::Chatting(_) | State::Leaving(_), Kind::Chat) => self.chat_datagram(now, d, cx),
             (State::Chatting(_) | State::Leaving(_), Kind::Ack) => self.chat_ack(now, d.seq(), cx),
             (State::Chatting(_) | State::Leaving(_), Kind::SynAck) => cx.send_control(from, Kind::Ack, Seq::Zero),
