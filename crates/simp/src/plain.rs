@@ -168,7 +168,7 @@ chatting with bob — type a message; /leave ends the chat, /quit quits
     fn a_peer_quirk_is_one_line() {
         let mut out = Vec::new();
         let (_tx, rx) = mpsc::unbounded_channel();
-        let mut plain = Plain { out: &mut out, lines: rx };
+        let mut plain = Plain { out: &mut out, lines: rx, ended: false };
         let (mut app, _) = App::with_user("alice", t(0));
         let quirk = simp_proto::ipc::Quirk::FixedAckSeq;
         app.on_event(Event::PeerQuirk { quirk, detail: "its ACKs always carry seq 0\x1b".into() }, t(5));
