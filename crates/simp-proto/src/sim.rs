@@ -330,7 +330,13 @@ mod tests {
     /// of the callee's first message). Without duplication the endpoint itself discounts the
     /// answers to its re-sent SYN+ACKs, so the callee may type the moment it is in the chat.
     fn chat_over(seed: u64, link: Link, settle: bool) -> Result<(), String> {
-        let mut sim = Sim::new(seed, config("127.0.0.1:7777"), config("127.0.0.2:7777"), link);
+        chat_in_mode(seed, link, settle, crate::SeqMode::Auto)
+    }
+
+    /// [`chat_over`] with both endpoints in `mode`.
+    fn chat_in_mode(seed: u64, link: Link, settle: bool, mode: crate::SeqMode) -> Result<(), String> {
+        let with_mode = |addr| Config { seq_mode: mode, ..config(addr) };
+        let mut sim = Sim::new(seed, with_mode("127.0.0.1:7777"), with_mode("127.0.0.2:7777"), link);
         sim.command(Side::A, Command::Connect { user: "alice".into() });
         sim.command(Side::B, Command::Connect { user: "bob".into() });
         sim.command(Side::A, Command::Start { peer: "127.0.0.2".into() });
@@ -437,6 +443,25 @@ mod tests {
             retransmitted += u64::from(link.loss > 0.0);
         }
         assert!(retransmitted > seeds / 2, "most runs must be lossy");
+    }
+
+    /// SPEC 2.6: two daemons in `--seq-mode shared` whose users type at once on a lossy link.
+    #[test]
+    fn shared_mode_loses_nothing_when_both_type_at_once() {
+        let base = crate::rng::seed_from_env(0);
+        let seeds = std::env::var("SIMP_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(500u64);
+        for seed in base..base + seeds {
+            let mut rng = Rng::new(seed ^ 0x5ba7);
+            let link = Link {
+                loss: 0.2 * rng.unit(),
+                duplicate: 0.0,
+                delay_min: Duration::from_millis(1),
+                delay_max: Duration::from_millis(1 + rng.next_u64() % 60),
+            };
+            if let Err(e) = chat_in_mode(seed, link, true, crate::SeqMode::Shared) {
+                panic!("seed {seed} failed ({link:?}): {e}\nreplay: SIMP_SEED={seed} SIMP_SEEDS=1 cargo test -p simp-proto shared_mode_loses");
+            }
+        }
     }
 
     #[test]
