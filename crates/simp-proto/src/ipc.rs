@@ -139,6 +139,14 @@ pub enum Event {
         /// What happened and what to do.
         message: String,
     },
+    /// Someone called while we were busy with another chat or call and got the busy reply
+    /// (SPEC 2.4); sent when it happens, or after `connected` to a client that was away.
+    Missed {
+        /// The caller's address.
+        peer: SocketAddr,
+        /// The caller's name, escaped.
+        user: String,
+    },
     /// Answer to `status`.
     Status(Status),
     /// The peer does something SPEC 1–2 does not, and simp copes with it (SPEC 3); sent the

@@ -19,6 +19,9 @@ pub const MAX_PAYLOAD: usize = MAX_DATAGRAM - HEADER_LEN;
 pub const DEFAULT_MAX_PAYLOAD: usize = 985;
 /// The ERR text of a busy reply (SPEC 2.4), exactly.
 pub const BUSY_TEXT: &str = "User already in another chat";
+/// The ERR text before the FIN of a request nobody answered within `ring-timeout` (SPEC 2.1),
+/// so the caller can tell it from a decline.
+pub const NO_ANSWER_TEXT: &str = "No answer";
 
 /// Type byte of a control datagram.
 pub const TYPE_CONTROL: u8 = 0x01;

@@ -431,6 +431,10 @@ impl App {
                 let message = simp_proto::ipc::jsonl::refusal_message(&refusal);
                 self.on_error(refusal.code(), &escape::field(&message), now)
             }
+            Event::Missed { peer, user } => {
+                let (peer, user) = (self.peer_label(&peer), escape::field(&user));
+                self.push(now, EntryKind::Info(texts::missed(&user, &peer)));
+            }
             Event::Status(status) => self.push(now, EntryKind::Info(texts::status(&status))),
             Event::PeerQuirk { quirk, detail } => {
                 self.push(now, EntryKind::Info(texts::peer_quirk(quirk.as_str(), &escape::field(&detail))))

@@ -49,6 +49,7 @@
 //! | `[t] ✓ delivered: TEXT` | the peer acknowledged our message |
 //! | `[t] ✗ undelivered (REASON): TEXT` | our message will not arrive |
 //! | `[t] * chat with NAME ended: REASON` | also `call to ADDR ended: …`, `request from NAME ended: …`; REASON as in IPC.md, `busy` with the peer's text in parentheses |
+//! | `[t] * missed call from NAME at ADDR: …` | someone called while we were busy (or away: listed after connecting) |
 //! | `[t] * status: …` | answer to `/status` |
 //! | `[t] ! …` | a refusal or error, with what to do; daemon errors end with their code in parentheses, e.g. `(queue-full)` |
 //!

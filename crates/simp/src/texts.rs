@@ -88,6 +88,11 @@ pub fn peer_quirk(quirk: &str, detail: &str) -> String {
     format!("note: the peer's daemon has a quirk ({quirk}): {detail}")
 }
 
+/// `missed`: a call turned away while we were busy (or away).
+pub fn missed(user: &str, peer: &str) -> String {
+    format!("missed call from {user} at {peer}: you were busy, they were told so")
+}
+
 /// After declining a request.
 pub fn declined(user: &str, peer: &str) -> String {
     format!("you declined the request from {user} at {peer}")

@@ -71,6 +71,8 @@ async fn a_third_daemon_gets_busy_and_the_chat_goes_on() {
     cc.send(json!({"cmd": "start", "peer": a.udp.to_string()})).await;
     cc.expect(json!({"event": "calling"})).await;
     cc.expect(json!({"event": "ended", "reason": "busy", "detail": "User already in another chat"})).await;
+    // alice hears of the call she missed (SPEC 2.4); the chat goes on.
+    ca.expect(json!({"event": "missed", "peer": c.udp.to_string(), "user": "carol"})).await;
 
     ca.send(json!({"cmd": "chat", "text": "still here?", "id": "x"})).await;
     ca.expect(json!({"event": "queued", "id": "x"})).await;
@@ -102,6 +104,8 @@ async fn a_request_pending_before_the_client_connects_is_shown_after_connected()
     cb.send(json!({"cmd": "connect", "user": "bob"})).await;
     cb.expect(json!({"event": "connected", "user": "bob", "daemon": b.udp.to_string()})).await;
     cb.expect(json!({"event": "request", "peer": a.udp.to_string(), "user": "alice"})).await;
+    // The probe's call, turned away while bob was away, is listed too (SPEC 2.4).
+    cb.expect(json!({"event": "missed", "user": "probe"})).await;
     cb.send(json!({"cmd": "accept"})).await;
     cb.expect(json!({"event": "established", "user": "alice"})).await;
     ca.expect(json!({"event": "established", "user": "bob"})).await;
@@ -117,7 +121,8 @@ async fn an_unanswered_request_expires() {
     ca.expect(json!({"event": "calling"})).await;
     cb.expect(json!({"event": "request", "user": "alice"})).await;
     cb.expect(json!({"event": "ended", "reason": "request expired"})).await;
-    ca.expect(json!({"event": "ended", "reason": "declined"})).await;
+    // Told apart from a decline by the ERR "No answer" before the FIN (SPEC 2.1).
+    ca.expect(json!({"event": "ended", "reason": "no answer"})).await;
 }
 
 #[tokio::test]

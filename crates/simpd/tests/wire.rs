@@ -45,6 +45,7 @@ async fn callee_answers_the_handshake_chat_duplicates_busy_and_fin_byte_for_byte
     let err = datagram(TYPE_CONTROL, OP_ERR, 0, "bob", BUSY_TEXT.as_bytes());
     stranger.expect(b.udp, &err, "busy ERR");
     stranger.expect(b.udp, &control(OP_FIN, 0, "bob"), "FIN after the busy ERR");
+    cb.expect(json!({"event": "missed", "peer": stranger.addr.to_string(), "user": "eve"})).await;
 
     // The peer leaves: its FIN is acknowledged.
     raw.send(b.udp, &control(OP_FIN, 0, "raw"));

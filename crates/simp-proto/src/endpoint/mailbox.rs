@@ -10,6 +10,9 @@ use crate::ipc::Event;
 /// Text kept for an absent client at most, besides the count limit of `store_limit`.
 pub(super) const STORE_MAX_BYTES: usize = 4 * 1024 * 1024;
 
+/// Missed calls kept for an absent client at most (the oldest go first).
+pub(super) const MISSED_MAX: usize = 100;
+
 /// The client's side of the endpoint.
 #[derive(Debug)]
 pub(super) struct Mailbox {
@@ -19,6 +22,8 @@ pub(super) struct Mailbox {
     events: VecDeque<Event>,
     /// Messages received while no client was attached (SPEC 2.2).
     stored: VecDeque<Event>,
+    /// Calls missed while no client was attached, told when one connects.
+    missed: VecDeque<Event>,
     /// Bytes of text in `stored`, bounded by [`STORE_MAX_BYTES`].
     stored_bytes: usize,
     /// Messages kept for an absent client at most.
@@ -34,6 +39,7 @@ impl Mailbox {
             attached: false,
             events: VecDeque::new(),
             stored: VecDeque::new(),
+            missed: VecDeque::new(),
             stored_bytes: 0,
             store_limit,
             backlogged: false,
@@ -60,6 +66,7 @@ impl Mailbox {
 
     /// Hands what was stored for an absent client to the one now attached.
     pub(super) fn release_stored(&mut self) {
+        self.events.extend(self.missed.drain(..));
         self.events.extend(self.stored.drain(..));
         self.stored_bytes = 0;
     }
@@ -73,6 +80,18 @@ impl Mailbox {
     pub(super) fn emit(&mut self, event: Event) {
         if self.attached {
             self.events.push_back(event);
+        }
+    }
+
+    /// A call turned away as busy: to the client, or kept for the next one.
+    pub(super) fn missed(&mut self, event: Event) {
+        if self.attached {
+            self.events.push_back(event);
+        } else {
+            if self.missed.len() == MISSED_MAX {
+                self.missed.pop_front();
+            }
+            self.missed.push_back(event);
         }
     }
 

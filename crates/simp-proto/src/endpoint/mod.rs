@@ -94,6 +94,9 @@ struct Linger {
     peer: SocketAddr,
     /// After a decline, a re-sent SYN means our FIN was lost: answer it with FIN again.
     declined: bool,
+    /// The caller acknowledged our decline's FIN: it knows the call is over, so a SYN from it
+    /// now is a new call (a user calling back), asked like any other.
+    fin_acked: bool,
 }
 
 impl Endpoint {
@@ -199,10 +202,16 @@ impl Endpoint {
             return;
         }
         let lingering = self.cx.timers.get(Timer::Linger).is_some_and(|until| now < until);
-        if let Some(linger) = self.linger.filter(|l| l.peer == from && lingering) {
+        if let Some(linger) = self.linger.as_mut().filter(|l| l.peer == from && lingering) {
             match d.kind() {
                 Kind::Fin => return self.cx.send_control(from, Kind::Ack, d.seq()),
-                Kind::Syn if linger.declined => return self.cx.send_control(from, Kind::Fin, Seq::Zero),
+                Kind::Ack if linger.declined => {
+                    linger.fin_acked = true;
+                    return;
+                }
+                Kind::Syn if linger.declined && !linger.fin_acked => {
+                    return self.cx.send_control(from, Kind::Fin, Seq::Zero)
+                }
                 Kind::Syn => {}
                 _ => {
                     debug!(%from, datagram = %d, "dropped datagram from the previous peer");
@@ -215,7 +224,12 @@ impl Endpoint {
                 self.forget_previous(from);
                 self.session.incoming_call(now, from, d.user(), &mut self.cx);
             }
-            Kind::Syn => self.busy_reply(now, from),
+            Kind::Syn => {
+                if self.busy_reply(now, from) {
+                    let user = crate::wire::escape_name(d.user());
+                    self.cx.mailbox.missed(Event::Missed { peer: from, user });
+                }
+            }
             _ => {
                 self.cx.stats.strangers += 1;
                 debug!(%from, datagram = %d, "dropped datagram from a stranger");
@@ -337,7 +351,7 @@ impl Endpoint {
         if self.session.peer() == Some(ended.peer) {
             self.stop_lingering();
         } else {
-            self.linger = Some(Linger { peer: ended.peer, declined: ended.declined });
+            self.linger = Some(Linger { peer: ended.peer, declined: ended.declined, fin_acked: false });
             self.cx.timers.set(Timer::Linger, now + self.cx.config.linger());
         }
     }
@@ -359,21 +373,29 @@ impl Endpoint {
         }
     }
 
-    fn busy_reply(&mut self, now: Instant, from: SocketAddr) {
+    /// Answers a call while busy (SPEC 2.4); true if the reply went out (then the user is told
+    /// of the missed call too, under the same rate limit, so a flood cannot flood the client).
+    fn busy_reply(&mut self, now: Instant, from: SocketAddr) -> bool {
         if !self.busy.allow(now, from.ip()) {
             self.cx.stats.busy_suppressed += 1;
             debug!(%from, "busy reply withheld by the rate limit");
-            return;
+            return false;
         }
         self.cx.stats.busy_replies += 1;
         info!(%from, "busy: answered a call with ERR and FIN");
-        let err = Datagram::new(Kind::Err, Seq::Zero, self.cx.user.as_ref(), BUSY_TEXT.as_bytes());
-        self.cx.transmits.push_back(Transmit::inline(from, &err));
+        self.cx.send_err(from, BUSY_TEXT);
         self.cx.send_control(from, Kind::Fin, Seq::Zero);
+        true
     }
 }
 
 impl Context {
+    /// An ERR with one of our fixed texts ([`BUSY_TEXT`], [`crate::wire::NO_ANSWER_TEXT`]).
+    fn send_err(&mut self, to: SocketAddr, text: &'static str) {
+        let err = Datagram::new(Kind::Err, Seq::Zero, self.user.as_ref(), text.as_bytes());
+        self.transmits.push_back(Transmit::inline(to, &err));
+    }
+
     fn send_control(&mut self, to: SocketAddr, kind: Kind, seq: Seq) {
         let d = Datagram::new(kind, seq, self.user.as_ref(), &[]);
         self.transmits.push_back(Transmit::inline(to, &d));

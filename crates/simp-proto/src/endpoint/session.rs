@@ -251,8 +251,11 @@ impl Session {
         cx.send_control(s.peer, Kind::Syn, Seq::Zero);
     }
 
+    /// Nobody answered the request: ERR `No answer` before the FIN, so the caller is told
+    /// that rather than "declined" (SPEC 2.1).
     fn on_ring_timeout(&mut self, cx: &mut Context) {
-        if matches!(self.state, State::Ringing(_)) {
+        if let State::Ringing(s) = &self.state {
+            cx.send_err(s.peer, wire::NO_ANSWER_TEXT);
             self.decline(EndReason::RequestExpired, cx);
         }
     }
@@ -334,7 +337,11 @@ impl Session {
             (State::Calling(s), Kind::Fin) => {
                 let detail = s.busy_detail.take();
                 cx.send_control(from, Kind::Ack, d.seq());
-                let reason = if detail.is_some() { EndReason::Busy } else { EndReason::Declined };
+                let (reason, detail) = match detail {
+                    Some(text) if text == wire::NO_ANSWER_TEXT => (EndReason::NoAnswer, None),
+                    Some(text) => (EndReason::Busy, Some(text)),
+                    None => (EndReason::Declined, None),
+                };
                 self.end_session(cx, reason, detail);
             }
             (State::Ringing(_), Kind::Syn) => {

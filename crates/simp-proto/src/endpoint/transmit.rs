@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::wire::{Datagram, BUSY_TEXT, HEADER_LEN};
+use crate::wire::{Datagram, BUSY_TEXT, HEADER_LEN, NO_ANSWER_TEXT};
 
 /// A datagram to send.
 #[derive(Debug, Clone)]
@@ -53,6 +53,7 @@ const INLINE_MAX: usize = HEADER_LEN + 32;
 // The busy reply's ERR is built inline (`busy_reply`), and `inline` cuts what does not fit:
 // a longer BUSY_TEXT must fail the build, not go out truncated (SPEC 2.4 fixes the text).
 const _: () = assert!(BUSY_TEXT.len() <= INLINE_MAX - HEADER_LEN, "BUSY_TEXT must fit an inline transmit");
+const _: () = assert!(NO_ANSWER_TEXT.len() <= INLINE_MAX - HEADER_LEN, "NO_ANSWER_TEXT must fit an inline transmit");
 
 impl fmt::Debug for TxBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

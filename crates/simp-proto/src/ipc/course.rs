@@ -131,7 +131,7 @@ fn guard(value: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The datagram that tells the client `event`, or `None` for events the dialect has no word
-/// for (`calling`, `queued`, `delivered`, `status`, `peer-quirk`): those are not sent.
+/// for (`calling`, `queued`, `delivered`, `missed`, `status`, `peer-quirk`): those are not sent.
 pub fn format_event(event: &Event) -> Option<String> {
     Some(match event {
         Event::Connected { .. } => "ok".to_owned(),
@@ -146,6 +146,7 @@ pub fn format_event(event: &Event) -> Option<String> {
         Event::Calling { .. }
         | Event::Queued { .. }
         | Event::Delivered { .. }
+        | Event::Missed { .. }
         | Event::Status(_)
         | Event::PeerQuirk { .. } => return None,
     })

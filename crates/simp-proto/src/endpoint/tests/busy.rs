@@ -22,7 +22,8 @@ fn busy_reply_is_err_then_fin_rate_limited_per_source() {
     h.recv(stranger(), Kind::Syn, 0, "carol", "");
     h.recv(stranger(), Kind::Syn, 0, "carol", "");
     assert_eq!(h.sent(), pair, "then one per second");
-    assert_eq!(h.events(), [], "the session is not disturbed");
+    let missed = Event::Missed { peer: stranger(), user: "carol".into() };
+    assert_eq!(h.events(), vec![missed; 6], "the user hears of each call turned away, nothing else");
     assert_eq!(h.ep.stats().busy_replies, 6);
     assert_eq!(h.ep.stats().busy_suppressed, 6);
     // The chat carries on.
@@ -30,6 +31,23 @@ fn busy_reply_is_err_then_fin_rate_limited_per_source() {
     assert_eq!(h.sent(), [w(peer(), Kind::Chat, 0, "alice", "still here")]);
     h.expect_events(&[queued("1")]);
     h.expect_nothing();
+}
+
+#[test]
+fn calls_missed_while_no_client_was_attached_are_listed_when_one_connects() {
+    let mut h = H::with(|c| c.auto_accept = true);
+    h.recv(peer(), Kind::Syn, 0, "bob", "");
+    h.ep.handle_datagram(h.now, stranger(), &[b"\x01\x02\x00carol\x1b".as_slice(), &[0; 26], &[0; 4]].concat());
+    let sent = h.sent();
+    assert_eq!(
+        sent[sent.len() - 2..],
+        [w(stranger(), Kind::Err, 0, "", BUSY_TEXT), w(stranger(), Kind::Fin, 0, "", "")]
+    );
+    assert_eq!(h.events(), []);
+    h.cmd(C::Connect { user: "alice".into() });
+    let events = h.events();
+    let missed = Event::Missed { peer: stranger(), user: "carol\\x1b".into() };
+    assert!(events.contains(&missed), "{events:?}");
 }
 
 #[test]

@@ -154,7 +154,7 @@ fn decline_sends_fin_and_a_resent_syn_gets_fin_again() {
 }
 
 #[test]
-fn ring_timeout_declines() {
+fn ring_timeout_declines_saying_no_answer() {
     let mut h = H::with(|c| c.ring_timeout = Duration::from_secs(20));
     h.cmd(C::Connect { user: "alice".into() });
     h.expect_events(&[connected_event()]);
@@ -163,8 +163,38 @@ fn ring_timeout_declines() {
     h.wait(Duration::from_secs(19));
     assert_eq!(h.sent(), []);
     h.wait(Duration::from_secs(1));
-    assert_eq!(h.sent(), [w(peer(), Kind::Fin, 0, "alice", "")]);
+    assert_eq!(h.sent(), [w(peer(), Kind::Err, 0, "alice", "No answer"), w(peer(), Kind::Fin, 0, "alice", "")]);
     assert_eq!(h.events(), [ended(EndReason::RequestExpired)]);
+    h.expect_nothing();
+}
+
+#[test]
+fn err_no_answer_then_fin_is_no_answer_not_a_decline() {
+    let mut h = H::connected();
+    h.cmd(C::Start { peer: "127.0.0.2".into() });
+    h.expect_sent(&[w(peer(), Kind::Syn, 0, "alice", "")]);
+    h.expect_events(&[calling()]);
+    h.recv(peer(), Kind::Err, 0, "bob", "No answer");
+    h.recv(peer(), Kind::Fin, 0, "bob", "");
+    assert_eq!(h.sent(), [w(peer(), Kind::Ack, 0, "alice", "")]);
+    assert_eq!(h.events(), [ended(EndReason::NoAnswer)]);
+    h.expect_nothing();
+}
+
+#[test]
+fn a_caller_that_acknowledged_our_decline_and_calls_back_is_asked_again() {
+    let mut h = H::connected();
+    h.recv(peer(), Kind::Syn, 0, "bob", "");
+    h.expect_events(&[request()]);
+    h.cmd(C::Decline);
+    assert_eq!(h.sent(), [w(peer(), Kind::Fin, 0, "alice", "")]);
+    assert_eq!(h.events(), [ended(EndReason::Declined)]);
+    // The caller got our FIN (its ACK says so): a SYN now is its user calling back.
+    h.recv(peer(), Kind::Ack, 0, "bob", "");
+    h.wait(Duration::from_secs(1));
+    h.recv(peer(), Kind::Syn, 0, "bob", "");
+    assert_eq!(h.sent(), []);
+    h.expect_events(&[request()]);
     h.expect_nothing();
 }
 
