@@ -612,7 +612,8 @@ impl App {
 
     /// After the end of input: quits once no line waits and every message sent is settled.
     fn finish_if_done(&mut self) -> Vec<Command> {
-        let waiting = !self.held.is_empty() && self.holds_lines();
+        // An answer the daemon owes (to a leave, a start…) is part of what is queued.
+        let waiting = self.phase.is_transient() || (!self.held.is_empty() && self.holds_lines());
         if self.ending && self.phase != Phase::Quitting && !waiting && !self.log.has_pending() {
             self.quit()
         } else {
@@ -969,6 +970,13 @@ mod tests {
         assert!(app.end_of_input().is_empty());
         assert!(app.on_event(Event::Queued { id: "1".into() }, t(4)).is_empty());
         assert_eq!(app.on_event(Event::Delivered { id: "1".into() }, t(5)), vec![Command::Quit]);
+
+        // A leave typed last is answered before the client quits.
+        let mut app = chatting();
+        assert_eq!(app.on_line("/leave", t(4)), vec![Command::Leave]);
+        assert!(app.end_of_input().is_empty());
+        let cmds = app.on_event(Event::Ended { reason: EndReason::YouLeft, detail: None }, t(5));
+        assert_eq!(cmds, vec![Command::Quit]);
     }
 
     #[test]
