@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use simp_proto::ipc::Event;
-use simp_proto::Endpoint;
+use simp_proto::{Endpoint, StateName};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn};
@@ -41,6 +41,8 @@ struct Shell {
     course: CoursePort,
     /// Who may be a client, over either transport (IPC.md "Access").
     policy: ClientPolicy,
+    /// How long the endpoint still answers an ended chat's peer (SPEC 2.3: 2 × `timeout`).
+    linger: Duration,
 }
 
 /// Serves peers and the client until `shutdown` completes, then leaves any chat (see
@@ -77,6 +79,7 @@ pub(crate) async fn run(
         }
         shell.drain().await;
         shell.course_settle();
+        shell.follow_chat();
         if close_client {
             shell.close_client();
         }
@@ -93,6 +96,7 @@ pub(crate) async fn run(
 
 impl Shell {
     fn new(udp: UdpSocket, course: UdpSocket, config: DaemonConfig) -> Shell {
+        let linger = config.endpoint.timeout.saturating_mul(2);
         Shell {
             peer: PeerSocket::new(udp, config.endpoint.local),
             ep: Endpoint::new(config.endpoint),
@@ -100,6 +104,7 @@ impl Shell {
             slot: ClientSlot::Free,
             course: CoursePort::new(course),
             policy: ClientPolicy::new(config.allow_remote_clients, config.is_local_client),
+            linger,
         }
     }
 
@@ -107,10 +112,14 @@ impl Shell {
         simp_proto::Instant::from_duration(self.origin.elapsed())
     }
 
-    /// When the endpoint next needs [`Endpoint::handle_timeout`]; a deadline beyond the
-    /// clock's range is no deadline at all.
+    /// When the endpoint next needs [`Endpoint::handle_timeout`], or an ended chat's socket is
+    /// due to close; a deadline beyond the clock's range is no deadline at all.
     fn wake_at(&self) -> Option<Instant> {
-        self.ep.poll_timeout().and_then(|t| self.origin.checked_add(t.as_duration()))
+        let endpoint = self.ep.poll_timeout().and_then(|t| self.origin.checked_add(t.as_duration()));
+        match (endpoint, self.peer.next_retirement()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Begins leaving any chat; returns the moment to give up waiting for the peer's ACK.
@@ -137,6 +146,18 @@ impl Shell {
     fn timeout(&mut self) {
         let now = self.now();
         self.ep.handle_timeout(now);
+        // Sockets of ended chats whose linger is over: what they still hold goes to the endpoint.
+        while let Some((len, from)) = self.peer.take_from_retired() {
+            self.ep.handle_datagram(now, from, self.peer.received(len));
+        }
+    }
+
+    /// After every turn: an established chat (SPEC 2.1–2.3: from the handshake's end until the
+    /// closing FIN is answered) has a socket of its own, shielded from floods (see `peer.rs`).
+    fn follow_chat(&mut self) {
+        let established = matches!(self.ep.state(), StateName::Chatting | StateName::Leaving | StateName::Closing);
+        let peer = if established { self.ep.peer() } else { None };
+        self.peer.follow(peer, self.linger);
     }
 
     /// Sends what the endpoint wants sent and reports what it wants reported, then hands the

@@ -1,33 +1,79 @@
-//! The peer port: the daemon-to-daemon UDP socket (SPEC 1), and the one form of a peer's
-//! address that the endpoint compares.
+//! The peer port (SPEC 1): the listening UDP socket, the established chat's own socket beside
+//! it, and the one form of a peer's address that the endpoint compares.
+//!
+//! Why a second socket: a flood of datagrams from strangers (SYNs from a hundred sources at full
+//! rate on loopback) fills the one receive queue, and the kernel then drops the peer's own chat
+//! datagrams with the rest; a peer that does not re-send quickly sees its messages go
+//! unacknowledged. While a chat is established, a second socket is bound to the same address
+//! and port (`SO_REUSEADDR`) and `connect`ed to the peer: Linux delivers each datagram to the
+//! socket that matches it most closely, so the peer's go to that socket's own queue and
+//! everything else to the listening one. [`PeerSocket::recv`] serves the chat's socket first.
+//!
+//! When the chat ends its socket is kept for the endpoint's linger (SPEC 2.3: 2 × `timeout`,
+//! in which a re-sent FIN from the ex-peer is still answered), then what it still holds is
+//! handed to the endpoint and it is closed; later datagrams from the ex-peer reach the
+//! listening socket again.
 
+use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
+use std::task::Poll;
 
 use simp_proto::Transmit;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
-use tracing::warn;
+use tokio::time::Instant;
+use tracing::{debug, warn};
 
 /// Room for the largest UDP payload (SPEC 1: receivers accept up to 65,507 bytes).
 const RECV_BUF: usize = 65_536;
+/// Ended chats whose sockets are kept at once, at most: a run of short chats cannot make the
+/// daemon hold a descriptor per chat (the oldest is closed early, its datagrams handed over).
+const MAX_RETIRED: usize = 4;
 
-/// The peer socket with its one receive buffer (allocated once: nothing per datagram).
+/// The peer port's sockets with their one receive buffer (allocated once: nothing per
+/// datagram).
 pub(super) struct PeerSocket {
-    socket: UdpSocket,
+    listening: UdpSocket,
     /// The bound address, which decides how an IPv4 destination is written (see [`for_socket`]).
     local: SocketAddr,
+    /// The established chat's socket, connected to its peer.
+    chat: Option<Connected>,
+    /// Sockets of ended chats, each until its linger is over, oldest first.
+    retired: Vec<(Connected, Instant)>,
     buf: Vec<u8>,
 }
 
+/// A socket on the peer port connected to one peer.
+struct Connected {
+    socket: UdpSocket,
+    /// The peer, in the endpoint's form.
+    peer: SocketAddr,
+}
+
 impl PeerSocket {
-    pub(super) fn new(socket: UdpSocket, local: SocketAddr) -> PeerSocket {
-        PeerSocket { socket, local, buf: vec![0u8; RECV_BUF] }
+    pub(super) fn new(listening: UdpSocket, local: SocketAddr) -> PeerSocket {
+        PeerSocket { listening, local, chat: None, retired: Vec::new(), buf: vec![0u8; RECV_BUF] }
     }
 
     /// Waits for the next datagram: its length in [`PeerSocket::received`] and its sender, in
-    /// the endpoint's form. Cancel-safe, so it can sit in a `select!`.
+    /// the endpoint's form. The chat's socket is served first, then those of ended chats, then
+    /// the listening one, so no amount of traffic from others delays the peer's. Cancel-safe
+    /// (nothing is read until a datagram is returned), so it can sit in a `select!`.
     pub(super) async fn recv(&mut self) -> io::Result<(usize, SocketAddr)> {
-        let (len, from) = self.socket.recv_from(&mut self.buf).await?;
+        let PeerSocket { listening, chat, retired, buf, .. } = self;
+        let (len, from) = poll_fn(|cx| {
+            let sockets = chat.iter().chain(retired.iter().map(|(c, _)| c)).map(|c| &c.socket);
+            for socket in sockets.chain([&*listening]) {
+                let mut read = ReadBuf::new(buf);
+                if let Poll::Ready(result) = socket.poll_recv_from(cx, &mut read) {
+                    return Poll::Ready(result.map(|from| (read.filled().len(), from)));
+                }
+            }
+            Poll::Pending
+        })
+        .await?;
         Ok((len, canonical(from)))
     }
 
@@ -38,11 +84,93 @@ impl PeerSocket {
 
     /// Sends one datagram; a failure is logged, as UDP loses datagrams anyway (the sender's
     /// retries cover it, SPEC 2.2).
+    ///
+    /// Always through the listening socket, from the same address and port as the connected
+    /// ones: a connected socket would report the ICMP answer to an earlier datagram by failing
+    /// the next send, losing it.
     pub(super) async fn send(&self, t: &Transmit) {
-        if let Err(error) = self.socket.send_to(t.bytes(), for_socket(t.to, self.local)).await {
+        if let Err(error) = self.listening.send_to(t.bytes(), for_socket(t.to, self.local)).await {
             warn!(to = %t.to, %error, "could not send a datagram");
         }
     }
+
+    /// After every turn: gives the chat established with `peer` (`None`: no chat) its own
+    /// socket, and retires the socket of a chat that ended, keeping it for `linger`.
+    pub(super) fn follow(&mut self, peer: Option<SocketAddr>, linger: std::time::Duration) {
+        if self.chat.as_ref().map(|c| c.peer) == peer {
+            return;
+        }
+        if let Some(ended) = self.chat.take() {
+            debug!(peer = %ended.peer, "the chat ended: its socket is kept for the linger");
+            self.retired.push((ended, Instant::now() + linger));
+        }
+        let Some(peer) = peer else { return };
+        // The same peer again within the linger: its socket is still open.
+        if let Some(i) = self.retired.iter().position(|(c, _)| c.peer == peer) {
+            self.chat = Some(self.retired.remove(i).0);
+            return;
+        }
+        match connect_beside(&self.listening, self.local, peer) {
+            Ok(socket) => {
+                debug!(%peer, "the chat has its own socket");
+                self.chat = Some(Connected { socket, peer });
+            }
+            // The chat still works, through the listening socket, only not shielded from floods.
+            Err(error) => warn!(%peer, %error, "cannot give the chat a socket of its own"),
+        }
+    }
+
+    /// When the next ended chat's socket is due to close.
+    pub(super) fn next_retirement(&self) -> Option<Instant> {
+        self.retired.iter().map(|(_, until)| *until).min()
+    }
+
+    /// One datagram still queued on a socket that is due to close (its linger is over, or too
+    /// many are kept), for the endpoint; `None` once there is none, the due sockets closed.
+    pub(super) fn take_from_retired(&mut self) -> Option<(usize, SocketAddr)> {
+        let now = Instant::now();
+        loop {
+            // Oldest first: beyond MAX_RETIRED, the oldest are due at once.
+            let excess = self.retired.len().saturating_sub(MAX_RETIRED);
+            let i = (0..self.retired.len()).find(|&i| i < excess || self.retired[i].1 <= now)?;
+            match self.retired[i].0.socket.try_recv_from(&mut self.buf) {
+                Ok((len, from)) => return Some((len, canonical(from))),
+                Err(error) => {
+                    if error.kind() != io::ErrorKind::WouldBlock {
+                        debug!(%error, "UDP receive failed on a closing socket");
+                    }
+                    let (closed, _) = self.retired.remove(i);
+                    debug!(peer = %closed.peer, "closed the socket of an ended chat");
+                }
+            }
+        }
+    }
+}
+
+/// A new socket bound to the listening socket's address and port and connected to `peer`.
+///
+/// `SO_REUSEADDR` must be set on every socket bound to the port for the bind to succeed. It is
+/// set on the listening socket only for that moment, so that another program (or a second
+/// simpd) still cannot bind the peer port; the connected sockets keep it, so that the next one
+/// can be bound while they are open.
+fn connect_beside(listening: &UdpSocket, local: SocketAddr, peer: SocketAddr) -> io::Result<UdpSocket> {
+    let listening = SockRef::from(listening);
+    listening.set_reuse_address(true)?;
+    let socket = (|| {
+        let socket = Socket::new(Domain::for_address(local), Type::DGRAM, Some(Protocol::UDP))?;
+        if local.is_ipv6() {
+            socket.set_only_v6(listening.only_v6()?)?;
+        }
+        socket.set_reuse_address(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&local.into())?;
+        socket.connect(&for_socket(peer, local).into())?;
+        UdpSocket::from_std(socket.into())
+    })();
+    let cleared = listening.set_reuse_address(false);
+    let socket = socket?;
+    cleared?;
+    Ok(socket)
 }
 
 /// A peer's address in the one form the endpoint compares: an IPv4 peer heard on a dual-stack
