@@ -20,15 +20,24 @@ use crate::access::ClientPolicy;
 use crate::{DaemonConfig, DaemonError};
 
 mod course;
+mod limit;
 mod peer;
 mod slot;
 mod tcp;
 mod timer;
 
 use course::CoursePort;
+use limit::Limiter;
 use peer::PeerSocket;
 use slot::ClientSlot;
+use tcp::AcceptPause;
 use timer::Timer;
+
+/// Log lines about one source (a refused client, a datagram on the client port) written per
+/// [`QUIET_WINDOW`]; the rest are counted and summarised, so a flood cannot fill the log.
+const QUIET_BUDGET: u32 = 5;
+/// See [`QUIET_BUDGET`].
+const QUIET_WINDOW: Duration = Duration::from_secs(10);
 
 /// The state the loop's branches share.
 struct Shell {
@@ -43,6 +52,11 @@ struct Shell {
     policy: ClientPolicy,
     /// How long the endpoint still answers an ended chat's peer (SPEC 2.3: 2 × `timeout`).
     linger: Duration,
+    /// Log lines per source, for what a hostile source can cause one of per datagram or
+    /// connection.
+    quiet: Limiter,
+    /// Set while the client listener is not polled, after `accept` failed.
+    accept_pause: AcceptPause,
 }
 
 /// Serves peers and the client until `shutdown` completes, then leaves any chat (see
@@ -72,7 +86,8 @@ pub(crate) async fn run(
                 break;
             }
             received = shell.peer.recv() => shell.peer_received(received),
-            accepted = listener.accept(), if stop_by.is_none() => shell.accepted(accepted).await,
+            accepted = listener.accept(), if stop_by.is_none() && !shell.accept_pause.is_on() => shell.accepted(accepted),
+            () = sleep_until_some(shell.accept_pause.until()) => shell.accept_pause.end(),
             received = shell.course.recv(), if stop_by.is_none() => shell.course_received(received),
             ready = shell.slot.ready() => close_client = shell.client_ready(ready),
             () = timer.fired() => shell.timeout(),
@@ -105,6 +120,8 @@ impl Shell {
             course: CoursePort::new(course),
             policy: ClientPolicy::new(config.allow_remote_clients, config.is_local_client),
             linger,
+            quiet: Limiter::new(QUIET_BUDGET, QUIET_WINDOW),
+            accept_pause: AcceptPause::default(),
         }
     }
 
@@ -112,14 +129,15 @@ impl Shell {
         simp_proto::Instant::from_duration(self.origin.elapsed())
     }
 
-    /// When the endpoint next needs [`Endpoint::handle_timeout`], or an ended chat's socket is
-    /// due to close; a deadline beyond the clock's range is no deadline at all.
+    /// When the endpoint next needs [`Endpoint::handle_timeout`], an ended chat's socket is
+    /// due to close, or a summary of held-back lines is due; a deadline beyond the clock's
+    /// range is no deadline at all.
     fn wake_at(&self) -> Option<Instant> {
         let endpoint = self.ep.poll_timeout().and_then(|t| self.origin.checked_add(t.as_duration()));
-        match (endpoint, self.peer.next_retirement()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [endpoint, self.peer.next_retirement(), self.quiet.next_summary(), self.course.next_summary()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Begins leaving any chat; returns the moment to give up waiting for the peer's ACK.
@@ -150,6 +168,11 @@ impl Shell {
         while let Some((len, from)) = self.peer.take_from_retired() {
             self.ep.handle_datagram(now, from, self.peer.received(len));
         }
+        let instant = Instant::now();
+        for s in self.quiet.summaries(instant) {
+            info!(source = %s.source, "dropped {} more log lines about {} in {:.0} s", s.held_back, s.source, s.over.as_secs_f64());
+        }
+        self.course.summarise(instant);
     }
 
     /// After every turn: an established chat (SPEC 2.1–2.3: from the handshake's end until the

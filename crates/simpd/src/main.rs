@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
+    raise_descriptor_limit();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -53,6 +54,26 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// Raises the soft limit on open descriptors to the hard one. The soft limit is often 1,024,
+/// and a flood of local connections (each refused one is closed gracefully, which takes a
+/// moment) could exhaust it and keep the user's own client out; the hard limit is what the
+/// administrator allows (`LimitNOFILE=` in contrib/simpd.service). Raising it needs no
+/// privilege; failing to is logged, and simpd runs with what it has.
+fn raise_descriptor_limit() {
+    #[cfg(unix)]
+    {
+        use rlimit::Resource;
+        match Resource::NOFILE.get() {
+            Ok((soft, hard)) if soft < hard => match Resource::NOFILE.set(hard, hard) {
+                Ok(()) => tracing::debug!(from = soft, to = hard, "raised the soft limit on open descriptors"),
+                Err(error) => tracing::warn!(%error, soft, hard, "cannot raise the soft limit on open descriptors"),
+            },
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "cannot read the limit on open descriptors"),
+        }
+    }
 }
 
 /// Tells systemd (a `Type=notify` unit, `contrib/simpd.service`) that every port is bound, so

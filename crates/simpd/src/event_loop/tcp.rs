@@ -16,7 +16,7 @@ use simp_proto::ipc::{Command, ErrorCode, Event, MAX_LINE};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::time::{sleep, timeout, Instant};
+use tokio::time::{timeout, Instant};
 use tracing::{debug, info, warn};
 
 use super::slot::ClientSlot;
@@ -44,8 +44,10 @@ const HOLD_MAX: usize = 16 * 1024;
 /// How long a connection that finds the client slot taken has to say it only wants `status`
 /// (IPC.md "Access") before it is refused as a second client.
 const QUERY_WAIT: Duration = Duration::from_millis(500);
-/// Pause after a failed `accept` (e.g. out of file descriptors), so the loop does not spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// How long the listener is left alone after a failed `accept` (e.g. out of file descriptors:
+/// the connection stays queued and would fail again at once), while the loop serves everything
+/// else.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// The attached TCP client.
 pub(super) struct TcpClient {
@@ -59,6 +61,47 @@ pub(super) struct TcpClient {
     /// When `out` holds only bookkeeping events (`queued`, `delivered`) held back so that a
     /// burst of them goes out in one write: the moment they must go anyway.
     flush_at: Option<Instant>,
+}
+
+/// After `accept` failed: the listener is not polled until [`AcceptPause::until`], so the one
+/// loop never sleeps or spins on it. One line when it starts failing, one when it recovers.
+#[derive(Debug, Default)]
+pub(super) struct AcceptPause {
+    until: Option<Instant>,
+    /// Failures since the last connection accepted.
+    failures: u64,
+}
+
+impl AcceptPause {
+    /// Whether the listener is being left alone.
+    pub(super) fn is_on(&self) -> bool {
+        self.until.is_some()
+    }
+
+    /// When to poll the listener again.
+    pub(super) fn until(&self) -> Option<Instant> {
+        self.until
+    }
+
+    /// The pause is over: poll the listener again.
+    pub(super) fn end(&mut self) {
+        self.until = None;
+    }
+
+    fn failed(&mut self, error: &io::Error) {
+        if self.failures == 0 {
+            warn!(%error, "cannot accept client connections; trying again every {ACCEPT_PAUSE:?}, serving peers meanwhile");
+        }
+        self.failures += 1;
+        self.until = Some(Instant::now() + ACCEPT_PAUSE);
+    }
+
+    fn succeeded(&mut self) {
+        if self.failures > 0 {
+            info!(failures = self.failures, "accepting client connections again");
+            self.failures = 0;
+        }
+    }
 }
 
 /// What the TCP client has for the loop.
@@ -141,14 +184,14 @@ impl TcpClient {
 }
 
 impl Shell {
-    /// The listener's result: a client to serve or refuse, or a failure to back off from.
-    pub(super) async fn accepted(&mut self, accepted: io::Result<(TcpStream, SocketAddr)>) {
+    /// The listener's result: a client to serve or refuse, or a failure to pause after.
+    pub(super) fn accepted(&mut self, accepted: io::Result<(TcpStream, SocketAddr)>) {
         match accepted {
-            Ok((stream, from)) => self.accept(stream, from),
-            Err(error) => {
-                warn!(%error, "could not accept a client connection");
-                sleep(ACCEPT_BACKOFF).await;
+            Ok((stream, from)) => {
+                self.accept_pause.succeeded();
+                self.accept(stream, from);
             }
+            Err(error) => self.accept_pause.failed(&error),
         }
     }
 
@@ -194,8 +237,11 @@ impl Shell {
 
     /// A new client connection: served, refused as a second client, or refused as remote.
     fn accept(&mut self, stream: TcpStream, from: SocketAddr) {
+        let now = Instant::now();
         if !self.policy.allows(from.ip()) {
-            warn!(client = %from, "refused a client from another host; start simpd with --allow-remote-clients to serve it");
+            if self.quiet.admit(now, from.ip()) {
+                warn!(client = %from, "refused a client from another host; start simpd with --allow-remote-clients to serve it");
+            }
             return;
         }
         if let Err(error) = stream.set_nodelay(true) {
@@ -203,10 +249,12 @@ impl Shell {
         }
         if let Some(current) = self.slot.busy() {
             // A read-only `status` is answered from a snapshot taken now; anything else (or
-            // nothing within QUERY_WAIT) is a second client, refused.
+            // nothing within QUERY_WAIT) is a second client, refused. Such connections count
+            // against the source's log budget, so a flood of them writes a few lines.
             let status = Event::Status(self.ep.status());
             let busy = Event::error(ErrorCode::ClientBusy, current);
-            tokio::spawn(answer_query_or_refuse(stream, from, status, busy));
+            let log = self.quiet.admit(now, from.ip());
+            tokio::spawn(answer_query_or_refuse(stream, from, status, busy, log));
             return;
         }
         info!(client = %from, "client connection opened");
@@ -282,8 +330,9 @@ impl Shell {
 }
 
 /// A connection that found the slot taken: answers its `status` (sent as the first line within
-/// [`QUERY_WAIT`]) with `status`, or refuses it with `busy`, then closes.
-async fn answer_query_or_refuse(stream: TcpStream, from: SocketAddr, status: Event, busy: Event) {
+/// [`QUERY_WAIT`]) with `status`, or refuses it with `busy`, then closes; the refusal is
+/// logged if `log` (the source's log budget allowed it).
+async fn answer_query_or_refuse(stream: TcpStream, from: SocketAddr, status: Event, busy: Event, log: bool) {
     let (reader, writer) = stream.into_split();
     let mut reader = LineReader::new(reader, MAX_LINE);
     let first = timeout(QUERY_WAIT, reader.next()).await;
@@ -293,7 +342,9 @@ async fn answer_query_or_refuse(stream: TcpStream, from: SocketAddr, status: Eve
         status
     } else {
         if let Event::Error { message, .. } = &busy {
-            info!(client = %from, "refused a second client: {message}");
+            if log {
+                info!(client = %from, "refused a second client: {message}");
+            }
         }
         busy
     };
