@@ -10,7 +10,9 @@ complete -c simpd -l seq-mode -d 'Sequence bits per direction, one shared bit, o
 per-direction\t'One alternating bit for each direction'
 shared\t'One alternating bit for both directions (turn-taking peers)'"
 complete -c simpd -l max-payload -d 'Largest payload sent in one datagram; longer messages are split' -r
+complete -c simpd -l state-dir -d 'Directory of the message store [default: $XDG_STATE_HOME/simp/IP, or ~/.local/state/simp/IP; IP-PORT for a --port other than 7777]' -r -F
 complete -c simpd -l auto-accept -d 'Accept every call without asking (bots, graders)'
 complete -c simpd -l allow-remote-clients -d 'Serve clients from other hosts'
+complete -c simpd -l no-history -d 'Keep only the messages the client has not confirmed and those not yet sent: no chat history'
 complete -c simpd -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c simpd -s V -l version -d 'Print version'

@@ -27,8 +27,10 @@ adaptive\:"RFC 6298 estimate, 200 ms floor, --timeout ceiling"))' \
 per-direction\:"One alternating bit for each direction"
 shared\:"One alternating bit for both directions (turn-taking peers)"))' \
 '--max-payload=[Largest payload sent in one datagram; longer messages are split]:MAX_PAYLOAD:_default' \
+'--state-dir=[Directory of the message store \[default\: \$XDG_STATE_HOME/simp/IP, or ~/.local/state/simp/IP; IP-PORT for a --port other than 7777\]]:DIR:_files' \
 '--auto-accept[Accept every call without asking (bots, graders)]' \
 '--allow-remote-clients[Serve clients from other hosts]' \
+'--no-history[Keep only the messages the client has not confirmed and those not yet sent\: no chat history]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \

@@ -76,6 +76,8 @@ pub struct Daemon {
     pub name: String,
     child: Child,
     log: PathBuf,
+    /// Its message store's directory (a fresh one per run, removed when stopped).
+    state: PathBuf,
     /// The peer (UDP) address.
     pub udp: SocketAddr,
     /// The client (TCP) address.
@@ -91,8 +93,12 @@ impl Daemon {
     pub fn spawn(program: &Program, name: &str, ip: Ipv4Addr, extra: &[&str]) -> Result<Daemon> {
         let log = std::env::temp_dir().join(format!("simp-bench-{}-{name}.log", std::process::id()));
         let stderr = File::create(&log).context(|| format!("cannot create {}", log.display()))?;
+        // simpd's message store goes to a fresh directory (the floor keeps none).
+        let state = std::env::temp_dir().join(format!("simp-bench-{}-{name}-state", std::process::id()));
+        let _ = fs::remove_dir_all(&state);
         let child = Command::new(&program.path)
             .args(&program.args)
+            .env("XDG_STATE_HOME", &state)
             .arg(ip.to_string())
             .args(extra)
             .stdin(Stdio::null())
@@ -104,6 +110,7 @@ impl Daemon {
             name: name.to_string(),
             child,
             log,
+            state,
             udp: SocketAddr::new(ip.into(), simp_proto::ipc::DEFAULT_PORT),
             client: SocketAddr::new(ip.into(), simp_proto::ipc::DEFAULT_CLIENT_PORT),
             first: None,
@@ -187,5 +194,6 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = fs::remove_file(&self.log);
+        let _ = fs::remove_dir_all(&self.state);
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use simp_proto::ipc::Command;
 use simp_proto::wire::{Datagram, Kind, Seq, UserName};
-use simp_proto::{Config, Endpoint, Instant};
+use simp_proto::{Config, Endpoint, Instant, Stored};
 
 fn chat_bytes(seq: Seq, text: &str) -> Vec<u8> {
     let bob = UserName::new("bob").unwrap();
@@ -58,6 +58,9 @@ fn endpoint(c: &mut Criterion) {
         b.iter(|| {
             now += Duration::from_micros(1);
             ep.handle_datagram(now, peer, black_box(&datagrams[i & 1]));
+            if ep.poll_persist().is_some() {
+                ep.handle_persisted(now, Some(Stored { first_id: i as u64, at: 0 }));
+            }
             i += 1;
             let mut n = 0;
             while let Some(t) = ep.poll_transmit() {

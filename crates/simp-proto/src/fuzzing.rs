@@ -88,6 +88,7 @@ pub fn endpoint(data: &[u8]) {
     config.timeout = Duration::from_millis(100);
     let mut ep = Endpoint::new(config);
     let mut now = Instant::ZERO;
+    let mut stored = 0u64;
     for op in ops {
         let before = (ep.state(), ep.peer());
         let mut from_stranger = false;
@@ -124,6 +125,12 @@ pub fn endpoint(data: &[u8]) {
         }
         if from_stranger && before.1.is_some() {
             assert_eq!((ep.state(), ep.peer()), before, "a stranger changed the session");
+        }
+        // A store that fails every third message: the re-sends must then be taken again.
+        if let Some(incoming) = ep.poll_persist() {
+            stored += incoming.parts().count() as u64;
+            let ok = !stored.is_multiple_of(3);
+            ep.handle_persisted(now, ok.then_some(crate::Stored { first_id: stored, at: 0 }));
         }
         while let Some(t) = ep.poll_transmit() {
             assert!(sendable(t.bytes()), "sent an invalid datagram");

@@ -22,6 +22,8 @@ pub const DEFAULT_PORT: u16 = 7777;
 pub const DEFAULT_CLIENT_PORT: u16 = 7778;
 /// Longest accepted command line, newline excluded.
 pub const MAX_LINE: usize = 64 * 1024;
+/// The most messages one `history` command returns.
+pub const HISTORY_MAX: usize = 1000;
 
 /// A client's request to its daemon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,12 +57,35 @@ pub enum Command {
     Quit,
     /// Asks for a `status` event.
     Status,
+    /// Confirms that the client has shown these `message` ids: the daemon stops keeping them
+    /// for delivery (they stay in the history). Batched: any number of ids in one line.
+    Seen {
+        /// Ids of `message` events.
+        ids: Vec<u64>,
+    },
+    /// Asks for stored messages: `history` events, oldest first, then `history-end`.
+    History {
+        /// Only the messages with this peer (as in `start`); all peers when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<String>,
+        /// At most this many, the most recent ones (default and ceiling: [`HISTORY_MAX`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<usize>,
+        /// Only messages with an id below this one (to page back).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+    },
+    /// Deletes every stored message with a peer, confirmed or not.
+    Forget {
+        /// The peer, as in `start`.
+        peer: String,
+    },
 }
 
 impl Command {
     /// The names of all commands, for "unknown command" messages.
     pub const NAMES: &'static [&'static str] =
-        &["connect", "start", "accept", "decline", "chat", "leave", "quit", "status"];
+        &["connect", "start", "accept", "decline", "chat", "leave", "quit", "status", "seen", "history", "forget"];
 }
 
 /// A daemon's report to its client.
@@ -95,8 +120,12 @@ pub enum Event {
         /// The peer's name, escaped.
         user: String,
     },
-    /// A message from the peer.
+    /// A message from the peer, stored under `id` until the client confirms it (`seen`).
     Message {
+        /// The store's id: increasing over the daemon's life; confirm it with `seen`.
+        id: u64,
+        /// Time of arrival, milliseconds since the Unix epoch (kept when delivered again).
+        at: u64,
         /// The sender's name, escaped.
         user: Arc<str>,
         /// The text, escaped (SPEC 1).
@@ -158,6 +187,52 @@ pub enum Event {
         /// What was seen and what simp does about it, for a person.
         detail: String,
     },
+    /// One stored message, answering `history`.
+    History(HistoryEntry),
+    /// The end of a `history` answer.
+    #[serde(rename = "history-end")]
+    HistoryEnd {
+        /// How many `history` events came before it.
+        count: usize,
+    },
+    /// Answer to `forget`.
+    Forgotten {
+        /// The peer, as the store names it (`IP:port`).
+        peer: String,
+        /// How many messages were deleted.
+        count: u64,
+    },
+}
+
+/// One stored message, as `history` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The store's id.
+    pub id: u64,
+    /// The peer's address.
+    pub peer: String,
+    /// The peer's name, escaped.
+    pub peer_user: String,
+    /// Who wrote it: the peer's name (received) or ours (sent), escaped.
+    pub user: String,
+    /// Received or sent.
+    pub direction: Direction,
+    /// Milliseconds since the Unix epoch: arrival (received) or acceptance by `chat` (sent).
+    pub at: u64,
+    /// The text, escaped like `message` (received) or as the client sent it.
+    pub text: String,
+    /// Received: `unseen` or `seen`. Sent: `pending`, `delivered`, or `undelivered: REASON`.
+    pub outcome: String,
+}
+
+/// Which way a stored message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// From the peer.
+    In,
+    /// To the peer.
+    Out,
 }
 
 impl Event {
@@ -352,6 +427,8 @@ pub enum ErrorCode {
     ClientBusy,
     /// The peer sent an ERR outside a busy reply.
     PeerError,
+    /// The daemon's message store failed (`history`, `forget`, `seen`); the message says why.
+    StoreFailed,
 }
 
 /// Why a peer address was refused.
@@ -425,8 +502,8 @@ mod tests {
             json!({"event":"error","code":"queue-full","message":"x"})
         );
         assert_eq!(
-            ser(Event::Message { user: "bob".into(), text: "hi".into() }),
-            json!({"event":"message","user":"bob","text":"hi"})
+            ser(Event::Message { id: 3, at: 1_700_000_000_000, user: "bob".into(), text: "hi".into() }),
+            json!({"event":"message","id":3,"at":1_700_000_000_000u64,"user":"bob","text":"hi"})
         );
         assert_eq!(
             ser(Event::Undelivered { id: "7".into(), reason: EndReason::PeerUnreachable }),

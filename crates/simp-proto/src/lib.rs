@@ -14,17 +14,29 @@
 //! stopping:         ep.handle_shutdown(now)
 //! at poll_timeout:  ep.handle_timeout(now)     (early is harmless)
 //! then, after every one of these inputs, in this order:
-//!     while let Some(e) = ep.poll_event()    { hand e to the client }
+//!     loop {
+//!         while let Some(e) = ep.poll_event()    { hand e to the client }
+//!         let Some(m) = ep.poll_persist() else { break };
+//!         commit m to the store; ep.handle_persisted(now, Some(Stored { first_id, at }))
+//!                                 (or None if the commit failed)
+//!     }
 //!     while let Some(t) = ep.poll_transmit() { send t.bytes() to t.to }
 //!     re-arm the one timer at ep.poll_timeout()   (None: sleep until the next input)
 //! ```
-//! Events come before transmits: the ACK of a chat datagram is among the transmits of the
-//! input that delivered its text, and SPEC 2.2 acknowledges a message only once it is handed
-//! over. A shell that buffers client output flushes the messages before sending the ACKs.
+//! A received chat message is acknowledged only once it is durable (SPEC 2.2): the endpoint
+//! does no I/O, so it hands the message to the shell ([`Endpoint::poll_persist`]) and holds
+//! its ACK until the shell reports the commit ([`Endpoint::handle_persisted`]). Only then is
+//! the message taken as received, reported as `message` events carrying the store's ids, and
+//! its ACK queued. A failed commit is reported as `None`: nothing is acknowledged and nothing
+//! changes, so the peer re-sends the message on its timeout and the store is asked again; a
+//! message is never acknowledged that the store does not hold. Until the answer, re-sends of
+//! the message are neither taken nor acknowledged, so a shell may also commit asynchronously.
+//! Events come before the message to store, and both before transmits: within one input,
+//! what the client is told (`established` before the first message) keeps its order.
 //! [`Endpoint::set_client_backlogged`] tells the endpoint when the client stops taking its
-//! events, so that no message is acknowledged that cannot be handed over. `now` must never go
-//! backwards. Nothing else is required: the endpoint never reads a clock, never blocks and
-//! keeps no outputs hidden from the `poll_*` calls.
+//! events, so that no new message is taken while what waits for the client is over its
+//! bound. `now` must never go backwards. Nothing else is required: the endpoint never reads a
+//! clock, never blocks and keeps no outputs hidden from the `poll_*` calls.
 //!
 //! # A limit of the one-bit sequence
 //! The callee's handshake ACK and the ACK of the callee's first chat datagram are the same
@@ -52,5 +64,5 @@ pub mod sim;
 mod time;
 pub mod wire;
 
-pub use endpoint::{Config, Endpoint, RtoMode, SeqMode, StateName, Stats, Transmit};
+pub use endpoint::{Config, Endpoint, Incoming, RtoMode, SeqMode, StateName, Stats, Stored, Transmit};
 pub use time::Instant;

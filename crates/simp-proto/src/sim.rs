@@ -30,6 +30,11 @@ pub trait Peer {
     fn poll_event(&mut self) -> Option<Event>;
     /// The next datagram to send: where, and its bytes.
     fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)>;
+    /// Stores the message waiting for a store, if any, under ids from `first_id` on, as a
+    /// shell whose store never fails; returns how many parts it took (0: none waited).
+    fn store(&mut self, _now: Instant, _first_id: u64) -> usize {
+        0
+    }
 }
 
 impl Peer for Endpoint {
@@ -50,6 +55,12 @@ impl Peer for Endpoint {
     }
     fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
         Endpoint::poll_transmit(self).map(|t| (t.to, t.bytes().to_vec()))
+    }
+    fn store(&mut self, now: Instant, first_id: u64) -> usize {
+        let Some(parts) = self.poll_persist().map(|m| m.parts().count()) else { return 0 };
+        let at = u64::try_from(now.as_duration().as_millis()).unwrap_or(u64::MAX);
+        self.handle_persisted(now, Some(crate::Stored { first_id, at }));
+        parts
     }
 }
 
@@ -127,6 +138,8 @@ pub struct Node<P = Endpoint> {
     pub addr: SocketAddr,
     /// Every event it reported, in order.
     pub events: Vec<Event>,
+    /// Message parts its store holds (the sim's store is this count).
+    pub stored: u64,
 }
 
 #[derive(Debug)]
@@ -175,8 +188,8 @@ impl<B: Peer> Sim<B> {
     pub fn with_peer(seed: u64, a: Config, b: B, b_addr: SocketAddr, link: Link) -> Sim<B> {
         Sim {
             now: Instant::ZERO,
-            a: Node { addr: a.local, ep: Endpoint::new(a), events: Vec::new() },
-            b: Node { addr: b_addr, ep: b, events: Vec::new() },
+            a: Node { addr: a.local, ep: Endpoint::new(a), events: Vec::new(), stored: 0 },
+            b: Node { addr: b_addr, ep: b, events: Vec::new(), stored: 0 },
             link,
             log: Vec::new(),
             to_a: VecDeque::new(),
@@ -186,10 +199,10 @@ impl<B: Peer> Sim<B> {
     }
 
     /// One side's engine, events and address.
-    fn parts(&mut self, side: Side) -> (&mut dyn Peer, &mut Vec<Event>, SocketAddr) {
+    fn parts(&mut self, side: Side) -> (&mut dyn Peer, &mut Vec<Event>, &mut u64, SocketAddr) {
         match side {
-            Side::A => (&mut self.a.ep, &mut self.a.events, self.a.addr),
-            Side::B => (&mut self.b.ep, &mut self.b.events, self.b.addr),
+            Side::A => (&mut self.a.ep, &mut self.a.events, &mut self.a.stored, self.a.addr),
+            Side::B => (&mut self.b.ep, &mut self.b.events, &mut self.b.stored, self.b.addr),
         }
     }
 
@@ -266,12 +279,20 @@ impl<B: Peer> Sim<B> {
     }
 
     /// Drains one endpoint after an input as the drive contract says (crate docs): events
-    /// first, then transmits.
+    /// first, then the message to store (stored at once, ids counting from 1), then
+    /// transmits.
     fn drain(&mut self, side: Side, cause: Cause) {
         let now = self.now;
-        let (ep, events, from) = self.parts(side);
-        while let Some(e) = ep.poll_event() {
-            events.push(e);
+        let (ep, events, stored, from) = self.parts(side);
+        loop {
+            while let Some(e) = ep.poll_event() {
+                events.push(e);
+            }
+            // The sim's store never fails: the message waiting for it is stored at once.
+            match ep.store(now, *stored + 1) {
+                0 => break,
+                parts => *stored += parts as u64,
+            }
         }
         while let Some((_, bytes)) = self.parts(side).0.poll_transmit() {
             let delivered = !self.rng.chance(self.link.loss);

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use simp_proto::ipc::{Command, Event};
 use simp_proto::wire::{Datagram, Kind, Seq, UserName};
-use simp_proto::{Config, Endpoint, Instant};
+use simp_proto::{Config, Endpoint, Instant, Stored};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -29,6 +29,9 @@ fn one_allocation_per_received_chat_datagram() {
     let mut run = |ep: &mut Endpoint, n: usize| {
         for i in 0..n {
             ep.handle_datagram(now, peer, &datagrams[i & 1]);
+            if ep.poll_persist().is_some() {
+                ep.handle_persisted(now, Some(Stored { first_id: i as u64, at: 0 }));
+            }
             while let Some(t) = ep.poll_transmit() {
                 assert!(!t.bytes().is_empty());
             }

@@ -130,6 +130,9 @@ pub struct App {
     /// A contact `/save` added, for the front to write to the config file.
     to_save: Option<(String, SocketAddr)>,
     alerts: Vec<Alert>,
+    /// The highest message id shown: the daemon delivers every message again on each connect
+    /// until it is confirmed (IPC.md `seen`), and none is shown twice.
+    last_message: u64,
 }
 
 impl App {
@@ -149,6 +152,7 @@ impl App {
             last_peer: None,
             to_save: None,
             alerts: Vec::new(),
+            last_message: 0,
         }
     }
 
@@ -398,11 +402,23 @@ impl App {
                     self.set_phase(Phase::Chatting { peer, user });
                 }
             }
-            Event::Message { user, text } => {
+            Event::Message { id, at, user, text } => {
+                // Confirmed whether or not it was shown before: an earlier `seen` may have
+                // been lost with the connection.
+                let seen = Command::Seen { ids: vec![id] };
+                if id <= self.last_message {
+                    return vec![seen];
+                }
+                self.last_message = id;
                 let (user, lines) = (escape::field(&user), escape::message_lines(&text));
                 let first = lines.first().cloned().unwrap_or_default();
                 self.alerts.push(Alert::Message { user: user.clone(), text: first });
-                self.push(now, EntryKind::Incoming { user, lines });
+                // Shown at its time of arrival: a message delivered again after a restart
+                // keeps its own.
+                self.push(arrival_time(at).unwrap_or(now), EntryKind::Incoming { user, lines });
+                let mut commands = self.replay_held(now);
+                commands.insert(0, seen);
+                return commands;
             }
             Event::Queued { id } => self.log.mark_queued(&id),
             Event::Delivered { id } => self.log.mark(&id, Delivery::Delivered, now),
@@ -439,6 +455,8 @@ impl App {
             Event::PeerQuirk { quirk, detail } => {
                 self.push(now, EntryKind::Info(texts::peer_quirk(quirk.as_str(), &escape::field(&detail))))
             }
+            // Answers to commands this client does not send.
+            Event::History(_) | Event::HistoryEnd { .. } | Event::Forgotten { .. } => {}
         }
         self.replay_held(now)
     }
@@ -639,6 +657,22 @@ impl Default for App {
     }
 }
 
+/// A message's time of arrival (milliseconds since the Unix epoch) as local time of day.
+fn arrival_time(at: u64) -> Option<NaiveTime> {
+    let utc = chrono::DateTime::from_timestamp_millis(i64::try_from(at).ok()?)?;
+    Some(utc.with_timezone(&chrono::Local).time())
+}
+
+/// A `message` event arriving at `time` today, under an id above any before it (tests).
+#[cfg(test)]
+pub(crate) fn test_message(user: &str, text: &str, time: NaiveTime) -> Event {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let local = chrono::Local::now().date_naive().and_time(time).and_local_timezone(chrono::Local).earliest();
+    let at = local.map_or(0, |t| u64::try_from(t.timestamp_millis()).unwrap_or(0));
+    Event::Message { id: NEXT.fetch_add(1, Ordering::Relaxed), at, user: user.into(), text: text.into() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -672,6 +706,19 @@ mod tests {
 
     fn last(app: &App) -> &EntryKind {
         &app.log().last().unwrap().kind
+    }
+
+    #[test]
+    fn a_message_is_confirmed_when_shown_and_shown_once_at_its_arrival_time() {
+        let mut app = chatting();
+        let first = test_message("bob", "first", t(1));
+        let Event::Message { id, .. } = first else { unreachable!() };
+        assert_eq!(app.on_event(first.clone(), t(9)), vec![Command::Seen { ids: vec![id] }]);
+        assert_eq!(app.log().last().unwrap().time, t(1), "shown at its time of arrival, not at t(9)");
+        let entries = app.log().len();
+        // Delivered again (after a reconnect): confirmed again, not shown again.
+        assert_eq!(app.on_event(first, t(10)), vec![Command::Seen { ids: vec![id] }]);
+        assert_eq!(app.log().len(), entries);
     }
 
     fn delivery_of(app: &App, id: &str) -> Delivery {
@@ -715,7 +762,7 @@ mod tests {
         let delivered_at =
             app.log().iter().position(|e| matches!(&e.kind, EntryKind::Outgoing { id, .. } if id == "1"));
         assert_eq!(app.take_changes(), vec![Change::Delivery(delivered_at.unwrap(), t(5))]);
-        app.on_event(Event::Message { user: "bob".into(), text: "hi".into() }, t(5));
+        app.on_event(test_message("bob", "hi", t(5)), t(5));
         assert_eq!(last(&app), &EntryKind::Incoming { user: "bob".into(), lines: vec!["hi".into()] });
         app.on_event(Event::Undelivered { id: "2".into(), reason: EndReason::PeerUnreachable }, t(6));
         assert_eq!(delivery_of(&app, "2"), Delivery::Undelivered("peer unreachable".into()));
@@ -911,7 +958,7 @@ mod tests {
         assert_eq!(app.phase(), &Phase::Ringing { peer: "1.2.3.4:7777".into(), user: "ev\\x07il\\x0d".into() });
         app.on_line("y", t(1));
         app.on_event(Event::Established { peer: "1.2.3.4:7777".parse().unwrap(), user: "u".into() }, t(1));
-        app.on_event(Event::Message { user: "u\0".into(), text: "a\nb\x1b".into() }, t(2));
+        app.on_event(test_message("u\0", "a\nb\x1b", t(2)), t(2));
         assert_eq!(
             last(&app),
             &EntryKind::Incoming { user: "u\\x00".into(), lines: vec!["a".into(), "b\\x1b".into()] }
@@ -936,7 +983,7 @@ mod tests {
     fn the_log_keeps_the_newest_entries_only() {
         let mut app = chatting();
         for i in 0..LOG_LIMIT * 2 {
-            app.on_event(Event::Message { user: "bob".into(), text: format!("m{i}") }, t(4));
+            app.on_event(test_message("bob", &format!("m{i}"), t(4)), t(4));
             app.take_changes();
             app.trim_log();
         }

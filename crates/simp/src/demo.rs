@@ -175,7 +175,7 @@ mod tests {
     #[test]
     fn the_bot_echoes_greets_and_accepts() {
         assert_eq!(
-            bot_reply(Event::Message { user: "you".into(), text: "hi".into() }),
+            bot_reply(Event::Message { id: 1, at: 0, user: "you".into(), text: "hi".into() }),
             Some(Command::Chat { text: "echo: hi".into(), id: None })
         );
         assert!(matches!(
@@ -186,7 +186,7 @@ mod tests {
             bot_reply(Event::Request { peer: "127.0.0.1:7777".parse().unwrap(), user: "you".into() }),
             Some(Command::Accept)
         );
-        assert_eq!(bot_reply(Event::Message { user: "you".into(), text: "\u{1b}".into() }), None);
+        assert_eq!(bot_reply(Event::Message { id: 2, at: 0, user: "you".into(), text: "\u{1b}".into() }), None);
         assert_eq!(bot_reply(Event::Delivered { id: "1".into() }), None);
     }
 }

@@ -138,7 +138,7 @@ mod tests {
         app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(3));
         plain.show(&mut app).unwrap();
         app.on_line("hello\tthere", t(3));
-        app.on_event(Event::Message { user: "bob".into(), text: "hi\nyou\x1b".into() }, t(3));
+        app.on_event(crate::app::test_message("bob", "hi\nyou\x1b", t(3)), t(3));
         plain.show(&mut app).unwrap();
         app.on_event(Event::Delivered { id: "1".into() }, t(4));
         app.on_line("again", t(4));

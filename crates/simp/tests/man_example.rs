@@ -97,7 +97,7 @@ fn inside_the_namespace() {
 
         let got = tokio::time::timeout(WAIT, async {
             while let Some(Ok(Some(item))) = events.recv().await {
-                if let Incoming::Event(Event::Message { user, text }) = item {
+                if let Incoming::Event(Event::Message { user, text, .. }) = item {
                     return Some((user, text));
                 }
             }

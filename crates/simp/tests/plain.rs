@@ -37,9 +37,17 @@ async fn a_whole_chat_through_pipes() {
     daemon.send(json!({"event":"delivered","id":"1"})).await;
     simp.expect("] ✓ delivered: hello").await;
 
-    daemon.send(json!({"event":"message","user":"bob","text":"hi\u{1b}[2J\r\u{0}"})).await;
+    daemon
+        .send(json!({"event":"message","id":1,"at":1_700_000_000_000u64,"user":"bob","text":"hi\u{1b}[2J\r\u{0}"}))
+        .await;
     let line = simp.expect("] bob: hi").await;
     assert!(line.ends_with("bob: hi\\x1b[2J\\x0d\\x00"), "{line:?}");
+    // Shown, so confirmed (IPC.md `seen`); shown once even when delivered again.
+    daemon.expect(json!({"cmd":"seen","ids":[1]})).await;
+    daemon
+        .send(json!({"event":"message","id":1,"at":1_700_000_000_000u64,"user":"bob","text":"hi\u{1b}[2J\r\u{0}"}))
+        .await;
+    daemon.expect(json!({"cmd":"seen","ids":[1]})).await;
 
     simp.type_line("café").await;
     let line = simp.expect("! the text contains").await;

@@ -5,6 +5,7 @@
 //! binary parses, and cannot drift from it.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -20,9 +21,13 @@ use crate::DaemonConfig;
 /// own client and grader). One client at a time, from this host only unless
 /// --allow-remote-clients is given.
 ///
+/// Every message received and sent is kept in a SQLite database in --state-dir (file mode
+/// 0600): a received message is acknowledged to the peer only once it is committed there, and
+/// is delivered to the client again on every connect until the client confirms it.
+///
 /// Logs go to standard error, one line per session change; RUST_LOG=debug shows every dropped
 /// datagram and why. SIGINT or SIGTERM sends FIN to the peer (waiting at most one --timeout for
-/// its ACK) and exits. Under systemd (Type=notify), readiness is reported once every port is
+/// its ACK), logs how many messages the store keeps, and exits. Under systemd (Type=notify), readiness is reported once every port is
 /// bound.
 #[derive(Debug, Parser)]
 #[command(name = "simpd", version)]
@@ -64,6 +69,14 @@ pub struct Args {
     /// Serve clients from other hosts.
     #[arg(long)]
     pub allow_remote_clients: bool,
+    /// Directory of the message store [default: $XDG_STATE_HOME/simp/IP, or
+    /// ~/.local/state/simp/IP; IP-PORT for a --port other than 7777].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Keep only the messages the client has not confirmed and those not yet sent: no chat
+    /// history.
+    #[arg(long)]
+    pub no_history: bool,
 }
 
 /// `--rto`.
@@ -93,6 +106,8 @@ impl Args {
         config.port = self.port;
         config.client_port = self.client_port;
         config.allow_remote_clients = self.allow_remote_clients;
+        config.state_dir = self.state_dir.clone().or_else(|| crate::store::default_state_dir(self.ip, self.port));
+        config.history = !self.no_history;
         let ep = &mut config.endpoint;
         ep.timeout = self.timeout;
         ep.retries = self.retries;
@@ -225,6 +240,9 @@ mod tests {
         assert_eq!(config.endpoint.max_payload, 985);
         assert_eq!(config.endpoint.seq_mode, SeqMode::Auto);
         assert!(!config.endpoint.auto_accept && !config.allow_remote_clients);
+        assert!(config.history);
+        let dir = Args::try_parse_from(["simpd", "--state-dir", "/tmp/s", "--no-history"]).unwrap().config();
+        assert_eq!((dir.state_dir.as_deref(), dir.history), (Some(std::path::Path::new("/tmp/s")), false));
         assert!(Args::try_parse_from(["simpd", "--max-payload", "0"]).is_err());
         assert!(Args::try_parse_from(["simpd", "--max-payload", "65469"]).is_err());
         assert!(Args::try_parse_from(["simpd", "--rto", "adaptive", "--seq-mode", "shared"]).is_ok());

@@ -17,9 +17,11 @@ use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn};
 
 use crate::access::ClientPolicy;
+use crate::store::Store;
 use crate::{DaemonConfig, DaemonError};
 
 mod course;
+mod inbox;
 mod limit;
 mod peer;
 mod slot;
@@ -27,6 +29,7 @@ mod tcp;
 mod timer;
 
 use course::CoursePort;
+use inbox::Outbox;
 use limit::Limiter;
 use peer::PeerSocket;
 use slot::ClientSlot;
@@ -57,6 +60,12 @@ struct Shell {
     quiet: Limiter,
     /// Set while the client listener is not polled, after `accept` failed.
     accept_pause: AcceptPause,
+    /// Every message received and sent (SPEC 2.2).
+    store: Store,
+    /// What the store needs to record sent messages.
+    outbox: Outbox,
+    /// The local user, from `connected`: the author of sent messages.
+    user: Option<String>,
 }
 
 /// Serves peers and the client until `shutdown` completes, then leaves any chat (see
@@ -65,13 +74,18 @@ pub(crate) async fn run(
     udp: UdpSocket,
     listener: TcpListener,
     course: UdpSocket,
+    store: Store,
     config: DaemonConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
     let linger = config.endpoint.timeout;
     let client_addr = listener.local_addr().map_err(DaemonError::LocalAddr)?;
     info!(udp = %config.endpoint.local, client = %client_addr, "simpd listening");
-    let mut shell = Shell::new(udp, course, config);
+    match &config.state_dir {
+        Some(dir) => info!(state_dir = %dir.display(), history = config.history, "message store open"),
+        None => info!("message store in memory: nothing is kept after the daemon stops"),
+    }
+    let mut shell = Shell::new(udp, course, store, config);
     let mut timer = Timer::new();
     tokio::pin!(shutdown);
     // Set once shutdown has begun: the moment we stop waiting for the peer's ACK.
@@ -103,6 +117,7 @@ pub(crate) async fn run(
             break;
         }
     }
+    shell.log_kept();
     if let Some(client) = shell.slot.take_tcp() {
         client.finish().await;
     }
@@ -110,7 +125,7 @@ pub(crate) async fn run(
 }
 
 impl Shell {
-    fn new(udp: UdpSocket, course: UdpSocket, config: DaemonConfig) -> Shell {
+    fn new(udp: UdpSocket, course: UdpSocket, store: Store, config: DaemonConfig) -> Shell {
         let linger = config.endpoint.timeout.saturating_mul(2);
         Shell {
             peer: PeerSocket::new(udp, config.endpoint.local),
@@ -122,6 +137,9 @@ impl Shell {
             linger,
             quiet: Limiter::new(QUIET_BUDGET, QUIET_WINDOW),
             accept_pause: AcceptPause::default(),
+            store,
+            outbox: Outbox::default(),
+            user: None,
         }
     }
 
@@ -190,18 +208,27 @@ impl Shell {
             let mut urgent = false;
             let mut held = false;
             let mut message = false;
-            while let Some(event) = self.ep.poll_event() {
-                let bookkeeping = matches!(event, Event::Queued { .. } | Event::Delivered { .. });
-                message |= matches!(event, Event::Message { .. });
-                urgent |= !bookkeeping;
-                held |= bookkeeping;
-                self.send_to_client(&event);
+            // Events, then the message to store (committed before its ACK), then the events
+            // that storing it caused (the crate docs' drive contract).
+            let now = self.now();
+            loop {
+                while let Some(event) = self.ep.poll_event() {
+                    let bookkeeping = matches!(event, Event::Queued { .. } | Event::Delivered { .. });
+                    message |= matches!(event, Event::Message { .. });
+                    urgent |= !bookkeeping;
+                    held |= bookkeeping;
+                    self.record(&event);
+                    self.send_to_client(&event);
+                }
+                if !self.persist(now) {
+                    break;
+                }
             }
             let sending = self.ep.outgoing() != 0;
             let hold = self.slot.tcp().is_some_and(|client| client.hold(urgent, held, sending));
-            // A received message is handed to the client before its ACK leaves (SPEC 2.2:
-            // acknowledged only once handed over); everything else waits for the datagrams,
-            // which are what the peer is waiting for.
+            // A received message is committed before its ACK leaves (SPEC 2.2), and handed
+            // to the client first too; everything else waits for the datagrams, which are
+            // what the peer is waiting for.
             let mut flushed = if message { Some(self.flush_client()) } else { None };
             while let Some(t) = self.ep.poll_transmit() {
                 self.peer.send(&t).await;
@@ -220,7 +247,15 @@ impl Shell {
     fn send_to_client(&mut self, event: &Event) {
         match &mut self.slot {
             ClientSlot::Tcp(client) => client.push(event),
-            ClientSlot::Course(to) => self.course.deliver(*to, event),
+            ClientSlot::Course(to) => {
+                self.course.deliver(*to, event);
+                // The course's dialect cannot confirm: a message counts as shown once sent.
+                if let Event::Message { id, .. } = event {
+                    if let Err(error) = self.store.seen(&[*id]) {
+                        warn!(%error, "could not record a message as sent to the UDP client");
+                    }
+                }
+            }
             ClientSlot::Free => debug!(?event, "no client attached: event dropped"),
         }
     }

@@ -22,10 +22,12 @@ mod event_loop;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod line_reader;
+pub mod store;
 
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use simp_proto::ipc::{DEFAULT_CLIENT_PORT, DEFAULT_PORT};
 use tokio::net::{TcpListener, UdpSocket};
@@ -49,6 +51,12 @@ pub struct DaemonConfig {
     /// the addresses of this host's interfaces. Tests substitute their own to play a client
     /// from another host, which a single machine cannot otherwise produce.
     pub is_local_client: fn(IpAddr) -> bool,
+    /// Where the message store lives (`--state-dir`); `None`: in memory, so nothing
+    /// survives the process (tests, `simp --demo`).
+    pub state_dir: Option<PathBuf>,
+    /// Keep messages once confirmed or settled (`--no-history` turns it off: only the
+    /// unconfirmed inbox and the unsent messages are kept).
+    pub history: bool,
 }
 
 impl DaemonConfig {
@@ -61,6 +69,8 @@ impl DaemonConfig {
             endpoint: simp_proto::Config::new(SocketAddr::new(ip, DEFAULT_PORT)),
             allow_remote_clients: false,
             is_local_client: access::is_local,
+            state_dir: None,
+            history: true,
         }
     }
 }
@@ -98,6 +108,9 @@ pub enum DaemonError {
     /// A bound socket could not tell its own address (should not happen).
     #[error("cannot read the bound address of a socket: {0}")]
     LocalAddr(io::Error),
+    /// The message store cannot be opened.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
 }
 
 /// A daemon with its sockets bound, not yet running.
@@ -107,6 +120,7 @@ pub struct Daemon {
     listener: TcpListener,
     /// The client port's UDP side: the course's dialect (IPC.md).
     course: UdpSocket,
+    store: store::Store,
     config: DaemonConfig,
 }
 
@@ -122,7 +136,8 @@ impl Daemon {
         let (listener, course) = bind_client_port(config.ip, config.client_port).await?;
         config.endpoint.local = udp.local_addr().map_err(DaemonError::LocalAddr)?;
         config.endpoint.client_port = Some(listener.local_addr().map_err(DaemonError::LocalAddr)?.port());
-        Ok(Daemon { udp, listener, course, config })
+        let store = store::Store::open(config.state_dir.as_deref(), config.history)?;
+        Ok(Daemon { udp, listener, course, store, config })
     }
 
     /// The bound daemon-to-daemon (UDP) address: what peers call.
@@ -143,7 +158,15 @@ impl Daemon {
         // Unconstrained: tokio's cooperative budget would otherwise make a busy loop yield
         // every few dozen turns through a self-wake (an eventfd write and an extra epoll_wait);
         // the loop returns to the runtime on its own whenever it has nothing to do.
-        tokio::task::unconstrained(event_loop::run(self.udp, self.listener, self.course, self.config, shutdown)).await
+        tokio::task::unconstrained(event_loop::run(
+            self.udp,
+            self.listener,
+            self.course,
+            self.store,
+            self.config,
+            shutdown,
+        ))
+        .await
     }
 }
 

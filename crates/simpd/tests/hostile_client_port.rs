@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{start_daemon, Ipc, WAIT};
+use common::{start_daemon, Ipc, StateDir, WAIT};
 use serde_json::json;
 
 fn ip(host: u8) -> IpAddr {
@@ -134,8 +134,9 @@ async fn a_flood_of_datagrams_and_connections_writes_a_few_lines() {
     // The log goes to a file: a pipe nobody reads while the flood lasts would block simpd.
     let path = std::env::temp_dir().join(format!("simpd-quiet-{}.log", std::process::id()));
     let log_file = TempFile(path.clone());
+    let state = StateDir::new("quiet");
     let mut child = Command::new(env!("CARGO_BIN_EXE_simpd"))
-        .args([&ip(31).to_string(), "--port", "0", "--client-port", "0"])
+        .args([&ip(31).to_string(), "--port", "0", "--client-port", "0", "--state-dir", state.arg()])
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

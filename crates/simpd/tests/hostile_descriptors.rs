@@ -17,7 +17,7 @@ use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{chat, control, start_daemon, Ipc, RawPeer};
+use common::{chat, control, start_daemon, Ipc, RawPeer, StateDir};
 use rlimit::Resource;
 use serde_json::json;
 use simp_proto::wire;
@@ -87,9 +87,10 @@ async fn out_of_descriptors_the_daemon_still_serves_its_chat() {
 fn simpd_raises_its_soft_descriptor_limit_to_the_hard_one() {
     let (_, hard) = Resource::NOFILE.get().expect("the descriptor limit");
     assert!(hard > 64, "the hard limit ({hard}) leaves nothing to raise");
+    let state = StateDir::new("descriptors");
     let mut child = Command::new("sh")
         .args(["-c", "ulimit -Sn 64 && exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_simpd")])
-        .args([&ip(11).to_string(), "--port", "0", "--client-port", "0"])
+        .args([&ip(11).to_string(), "--port", "0", "--client-port", "0", "--state-dir", state.arg()])
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

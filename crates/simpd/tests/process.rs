@@ -5,7 +5,7 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Stdio;
 
-use common::{ip, start_daemon, Ipc, WAIT};
+use common::{ip, start_daemon, Ipc, StateDir, WAIT};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -22,8 +22,13 @@ fn simpd() -> Command {
 }
 
 /// Starts `simpd` on port 0 and reads its addresses from the "simpd listening" log line.
-async fn spawn_simpd(args: &[&str]) -> (Child, SocketAddr, SocketAddr) {
-    let mut child = simpd().args(args).args(["--port", "0", "--client-port", "0"]).spawn().expect("simpd starts");
+async fn spawn_simpd(args: &[&str]) -> (Child, SocketAddr, SocketAddr, StateDir) {
+    let state = StateDir::new("process");
+    let mut child = simpd()
+        .args(args)
+        .args(["--port", "0", "--client-port", "0", "--state-dir", state.arg()])
+        .spawn()
+        .expect("simpd starts");
     let stderr = child.stderr.take().expect("piped stderr");
     let mut lines = BufReader::new(stderr).lines();
     let mut seen = Vec::new();
@@ -42,7 +47,7 @@ async fn spawn_simpd(args: &[&str]) -> (Child, SocketAddr, SocketAddr) {
     };
     // Keep draining stderr so the daemon never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, udp, client)
+    (child, udp, client, state)
 }
 
 fn field(line: &str, key: &str) -> SocketAddr {
@@ -53,7 +58,7 @@ fn field(line: &str, key: &str) -> SocketAddr {
 
 #[tokio::test]
 async fn sigterm_mid_chat_says_goodbye_to_the_peer_and_exits_zero() {
-    let (mut child, udp, client) = spawn_simpd(&["127.0.4.1", "--timeout", "200ms"]).await;
+    let (mut child, udp, client, _state) = spawn_simpd(&["127.0.4.1", "--timeout", "200ms"]).await;
     let a = start_daemon(ip(4, 2), |_| {});
     let mut ca = Ipc::login(a.client, "alice").await;
     let mut cb = Ipc::login(client, "bob").await;

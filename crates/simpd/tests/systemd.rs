@@ -10,10 +10,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// The child is killed however the test ends, and the socket file removed.
+/// The child is killed however the test ends, and the socket file and state removed.
 struct Guard {
     child: Child,
     socket: PathBuf,
+    state: PathBuf,
 }
 
 impl Drop for Guard {
@@ -21,6 +22,7 @@ impl Drop for Guard {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.socket);
+        let _ = std::fs::remove_dir_all(&self.state);
     }
 }
 
@@ -28,17 +30,19 @@ impl Drop for Guard {
 fn readiness_is_sent_to_notify_socket_once_the_ports_are_bound() {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
     let path = std::env::temp_dir().join(format!("simpd-notify-{}-{nanos}.sock", std::process::id()));
+    let state = std::env::temp_dir().join(format!("simpd-notify-state-{}-{nanos}", std::process::id()));
     let listener = UnixDatagram::bind(&path).expect("bind the notify socket");
     listener.set_read_timeout(Some(WAIT)).expect("read timeout");
     let child = Command::new(env!("CARGO_BIN_EXE_simpd"))
         .args(["127.0.8.1", "--port", "0", "--client-port", "0"])
+        .env("XDG_STATE_HOME", &state)
         .env("NOTIFY_SOCKET", &path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("simpd starts");
-    let _guard = Guard { child, socket: path.clone() };
+    let _guard = Guard { child, socket: path.clone(), state };
 
     let mut buf = [0u8; 4096];
     let n = listener.recv(&mut buf).expect("simpd sent nothing to NOTIFY_SOCKET within 10 s");

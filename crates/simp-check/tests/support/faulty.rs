@@ -15,7 +15,7 @@ use std::time::{Duration, Instant as StdInstant};
 use serde_json::{json, Value};
 use simp_proto::ipc::{Command, Event};
 use simp_proto::wire::{Datagram, Kind, HEADER_LEN, TYPE_CHAT, TYPE_CONTROL, USER_LEN};
-use simp_proto::{Config, Endpoint, Instant, SeqMode};
+use simp_proto::{Config, Endpoint, Instant, SeqMode, Stored};
 
 /// One defect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +168,8 @@ struct Shell {
     duplicate: bool,
     /// The user's last command was decline.
     declined: bool,
+    /// Message parts "stored" so far: the store of this test shell is a counter.
+    stored: u64,
 }
 
 impl Shell {
@@ -187,6 +189,7 @@ impl Shell {
             last_chat_in: None,
             duplicate: false,
             declined: false,
+            stored: 0,
         }
     }
 
@@ -277,6 +280,13 @@ impl Shell {
     }
 
     fn drain(&mut self, from_timer: bool) {
+        // The drive contract: a received message is stored before its ACK goes out.
+        if let Some(incoming) = self.ep.poll_persist() {
+            let first_id = self.stored + 1;
+            self.stored += incoming.parts().count() as u64;
+            let now = self.now();
+            self.ep.handle_persisted(now, Some(Stored { first_id, at: 0 }));
+        }
         let mut again = Vec::new();
         while let Some(t) = self.ep.poll_transmit() {
             if from_timer && self.fault == Some(Fault::NoResend) {

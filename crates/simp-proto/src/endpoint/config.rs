@@ -34,8 +34,6 @@ pub struct Config {
     pub auto_accept: bool,
     /// Messages queued for sending at most (beyond: `queue-full`).
     pub queue_limit: usize,
-    /// Messages kept for a client that is not attached (beyond: not acknowledged).
-    pub store_limit: usize,
     /// Busy replies a source may get in a burst.
     pub busy_burst: u32,
     /// One more busy reply per this interval.
@@ -57,7 +55,6 @@ impl Config {
             max_payload: wire::DEFAULT_MAX_PAYLOAD,
             auto_accept: false,
             queue_limit: 1000,
-            store_limit: 1000,
             busy_burst: 5,
             busy_interval: Duration::from_secs(1),
         }

@@ -1,14 +1,10 @@
-//! What the endpoint holds for its client (SPEC 2.2): events for the attached client, and the
-//! messages received while none is attached, kept until one connects.
+//! What the endpoint holds for its client: events for the attached client, and the calls
+//! missed while none is attached. Messages received while none is attached are the shell's
+//! store's (SPEC 2.2): the endpoint keeps none.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
-use crate::ipc::jsonl::{chunks, MESSAGE_JSON_BUDGET};
 use crate::ipc::Event;
-
-/// Text kept for an absent client at most, besides the count limit of `store_limit`.
-pub(super) const STORE_MAX_BYTES: usize = 4 * 1024 * 1024;
 
 /// Missed calls kept for an absent client at most (the oldest go first).
 pub(super) const MISSED_MAX: usize = 100;
@@ -20,30 +16,16 @@ pub(super) struct Mailbox {
     attached: bool,
     /// Events for the attached client.
     events: VecDeque<Event>,
-    /// Messages received while no client was attached (SPEC 2.2).
-    stored: VecDeque<Event>,
     /// Calls missed while no client was attached, told when one connects.
     missed: VecDeque<Event>,
-    /// Bytes of text in `stored`, bounded by [`STORE_MAX_BYTES`].
-    stored_bytes: usize,
-    /// Messages kept for an absent client at most.
-    store_limit: usize,
-    /// The shell says the client is not taking its events: new messages are not acknowledged
-    /// until it does (SPEC 2.2, acknowledged only once handed over), so memory stays bounded.
+    /// The shell says the client is not taking its events: new messages are not taken until
+    /// it does (the peer re-sends them), so what waits for the client stays bounded.
     backlogged: bool,
 }
 
 impl Mailbox {
-    pub(super) fn new(store_limit: usize) -> Mailbox {
-        Mailbox {
-            attached: false,
-            events: VecDeque::new(),
-            stored: VecDeque::new(),
-            missed: VecDeque::new(),
-            stored_bytes: 0,
-            store_limit,
-            backlogged: false,
-        }
+    pub(super) fn new() -> Mailbox {
+        Mailbox { attached: false, events: VecDeque::new(), missed: VecDeque::new(), backlogged: false }
     }
 
     pub(super) fn is_attached(&self) -> bool {
@@ -64,11 +46,9 @@ impl Mailbox {
         self.backlogged = backlogged;
     }
 
-    /// Hands what was stored for an absent client to the one now attached.
-    pub(super) fn release_stored(&mut self) {
+    /// Hands the calls missed while no client was attached to the one now attached.
+    pub(super) fn release_missed(&mut self) {
         self.events.extend(self.missed.drain(..));
-        self.events.extend(self.stored.drain(..));
-        self.stored_bytes = 0;
     }
 
     /// An event for the client, whether or not one is attached (answers to its commands).
@@ -103,25 +83,9 @@ impl Mailbox {
         self.events.is_empty()
     }
 
-    /// Whether a message of `len` bytes can be taken now: only then may it be acknowledged
-    /// (SPEC 2.2, acknowledged only once handed over or stored).
-    pub(super) fn can_take(&self, len: usize) -> bool {
-        let store_full =
-            self.stored.len() >= self.store_limit || self.stored_bytes.saturating_add(len) > STORE_MAX_BYTES;
-        !((self.attached && self.backlogged) || (!self.attached && store_full))
-    }
-
-    /// A message from the peer (`text` escaped, `len` bytes on the wire): to the client, or
-    /// stored for the next one.
-    pub(super) fn deliver(&mut self, user: &Arc<str>, text: String, len: usize) {
-        let events = if self.attached { &mut self.events } else { &mut self.stored };
-        if text.len() <= MESSAGE_JSON_BUDGET / 2 {
-            events.push_back(Event::Message { user: Arc::clone(user), text });
-        } else {
-            events.extend(chunks(&text).map(|t| Event::Message { user: Arc::clone(user), text: t.to_owned() }));
-        }
-        if !self.attached {
-            self.stored_bytes += len;
-        }
+    /// Whether a new message may be taken now: not while an attached client is behind.
+    /// Without a client it is taken: the shell's store keeps it until one connects.
+    pub(super) fn can_take(&self) -> bool {
+        !(self.attached && self.backlogged)
     }
 }

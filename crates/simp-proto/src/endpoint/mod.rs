@@ -10,6 +10,7 @@
 
 mod busy;
 mod config;
+mod inbox;
 mod mailbox;
 mod quirks;
 mod receiver;
@@ -31,6 +32,8 @@ use crate::wire::{Datagram, Kind, ParseError, Seq, UserName, BUSY_TEXT};
 use crate::Instant;
 use busy::BusyLimiter;
 pub use config::Config;
+use inbox::Pending;
+pub use inbox::{Incoming, Stored};
 use mailbox::Mailbox;
 pub use rto::RtoMode;
 pub use seq::SeqMode;
@@ -78,6 +81,11 @@ struct Context {
     timers: TimerTable,
     /// The session that ended during the current input, for the endpoint to linger on.
     ended: Option<Ended>,
+    /// The received message waiting for the shell's store (SPEC 2.2: acknowledged once
+    /// stored).
+    pending: Option<Pending>,
+    /// The buffer a pending message's datagram is kept in, reused.
+    spare: Vec<u8>,
 }
 
 /// A session that just ended.
@@ -103,7 +111,7 @@ impl Endpoint {
     /// An idle endpoint.
     pub fn new(config: Config) -> Endpoint {
         let busy = BusyLimiter::new(config.busy_burst, config.busy_interval);
-        let mailbox = Mailbox::new(config.store_limit);
+        let mailbox = Mailbox::new();
         Endpoint {
             session: Session::new(),
             cx: Context {
@@ -114,6 +122,8 @@ impl Endpoint {
                 stats: Stats::default(),
                 timers: TimerTable::default(),
                 ended: None,
+                pending: None,
+                spare: Vec::new(),
             },
             linger: None,
             busy,
@@ -143,7 +153,10 @@ impl Endpoint {
 
     /// True when there is no session and nothing waits to be sent or reported.
     pub fn is_idle(&self) -> bool {
-        self.session.is_idle() && self.cx.transmits.is_empty() && self.cx.mailbox.is_empty()
+        self.session.is_idle()
+            && self.cx.transmits.is_empty()
+            && self.cx.mailbox.is_empty()
+            && self.cx.pending.is_none()
     }
 
     /// Messages accepted from the client and not yet delivered or reported undelivered.
@@ -152,8 +165,8 @@ impl Endpoint {
     }
 
     /// The shell reports whether the attached client is taking its events. While it is not,
-    /// new chat messages are left unacknowledged (the peer re-sends them), so what the daemon
-    /// holds for a client stays bounded and nothing acknowledged is lost.
+    /// new chat messages are not taken (nor acknowledged: the peer re-sends them), so what
+    /// waits for a client stays bounded.
     pub fn set_client_backlogged(&mut self, backlogged: bool) {
         self.cx.mailbox.set_backlogged(backlogged);
     }
@@ -171,6 +184,28 @@ impl Endpoint {
     /// The next event for the attached client.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.cx.mailbox.poll()
+    }
+
+    /// The received message to make durable before it is acknowledged (SPEC 2.2), handed out
+    /// once; answer with [`Endpoint::handle_persisted`]. There is at most one: until it is
+    /// answered, the peer's re-sends of it are neither taken nor acknowledged.
+    pub fn poll_persist(&mut self) -> Option<&Incoming> {
+        let pending = self.cx.pending.as_mut().filter(|p| !p.handed_out)?;
+        pending.handed_out = true;
+        Some(&pending.incoming)
+    }
+
+    /// The shell's store has made the message of [`Endpoint::poll_persist`] durable
+    /// (`Some`), or failed to (`None`). Stored: it is acknowledged and reported to the client
+    /// as `message` events with its ids. Not stored: nothing is acknowledged and nothing
+    /// changes, so the peer re-sends it on its timeout and the store is asked again.
+    pub fn handle_persisted(&mut self, now: Instant, stored: Option<Stored>) {
+        let Some(pending) = self.cx.pending.take() else { return };
+        match stored {
+            Some(stored) => self.session.stored(now, pending, stored, &mut self.cx),
+            None => debug!(peer = %pending.incoming.peer, "the store failed: not acknowledging; the peer re-sends"),
+        }
+        self.settle(now);
     }
 
     /// When [`Endpoint::handle_timeout`] must be called next; `None` when nothing is pending
@@ -297,6 +332,7 @@ impl Endpoint {
                 self.cx.mailbox.push(Event::Status(status));
                 Ok(())
             }
+            Command::Seen { .. } | Command::History { .. } | Command::Forget { .. } => Err(CommandError::NoStore),
         }
     }
 
@@ -310,9 +346,10 @@ impl Endpoint {
             daemon: self.cx.config.local,
             version: env!("CARGO_PKG_VERSION").to_string(),
         });
-        // Then the current state (IPC.md, "connected").
+        // Then the current state and the calls missed (IPC.md, "connected"). The messages
+        // received meanwhile come from the shell's store, after these.
         self.session.announce(&mut self.cx);
-        self.cx.mailbox.release_stored();
+        self.cx.mailbox.release_missed();
         Ok(())
     }
 

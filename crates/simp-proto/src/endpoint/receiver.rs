@@ -30,6 +30,15 @@ impl Receiver {
         &self.user
     }
 
+    /// The name `user` escaped, sharing the current one when it has not changed.
+    pub(super) fn name_for(&self, user: &[u8]) -> Arc<str> {
+        if self.raw == user {
+            Arc::clone(&self.user)
+        } else {
+            wire::escape_name(user).into()
+        }
+    }
+
     /// Whether `d` is a re-send of the last chat datagram taken: the same seq, name and
     /// text. The same seq with another text is a new message from a peer that reuses seqs.
     pub(super) fn is_resend(&self, d: &Datagram<'_>) -> bool {

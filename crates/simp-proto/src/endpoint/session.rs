@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tracing::{debug, info};
 
+use super::inbox::{Incoming, Pending, Stored};
 use super::quirks::{Acks, Reported};
 use super::receiver::Receiver;
 use super::rto::Rto;
@@ -493,6 +494,12 @@ impl Session {
             cx.send_ack_echo(peer, d.seq(), d.seq_byte());
             return;
         }
+        // Acknowledged only once the shell's store has it (SPEC 2.2): asked here, taken in
+        // `stored`. A re-send while the store works is not taken twice.
+        if cx.pending.is_some() {
+            debug!(%peer, "the previous message is still being stored: not acknowledging");
+            return;
+        }
         if let Some(f) = c.tx.in_flight.as_ref().filter(|_| c.seq.is_shared()) {
             // Both typed at once with one shared bit (SPEC 2.6): taking the peer's message now
             // would move the bit under ours. It waits, unacknowledged (the peer re-sends it),
@@ -504,33 +511,49 @@ impl Session {
                 return;
             }
         }
-        // Acknowledge only once the text is handed over or stored (SPEC 2.2).
-        if !cx.mailbox.can_take(d.payload().len()) {
+        if !cx.mailbox.can_take() {
             debug!(%peer, "the client cannot take this message now: not acknowledging");
             return;
         }
-        let repeated = c.rx.last_seq_byte() == Some(d.seq_byte());
-        let ours_since = c.seq.ours_since();
-        c.rx.take(&d);
-        let switched = c.seq.received(d.seq());
-        cx.mailbox.deliver(c.rx.user(), wire::escape(d.payload()), d.payload().len());
-        cx.send_ack_echo(peer, d.seq(), d.seq_byte());
-        cx.timers.stop(Timer::SendHold);
-        let seq = d.seq_byte();
-        if seq > 1 {
-            c.quirks.report(Quirk::CountingSeq, || format!("its chat datagrams count their seq past 1 (seq {seq}); simp reads the seq by its parity and echoes it in its ACKs"), cx);
+        let incoming = Incoming { peer, user: c.rx.name_for(d.user()), text: wire::escape(d.payload()) };
+        cx.pending = Some(Pending::new(incoming, &d, &mut cx.spare));
+    }
+
+    /// The shell stored the message `pending` (SPEC 2.2): now it is taken, reported and
+    /// acknowledged. If the chat ended meanwhile (a shell that stores asynchronously), the
+    /// peer is gone and nothing is acknowledged.
+    pub(super) fn stored(&mut self, now: Instant, pending: Pending, stored: Stored, cx: &mut Context) {
+        let (State::Chatting(c) | State::Leaving(c)) = &mut self.state else { return };
+        let bytes = pending.datagram;
+        // Parsed when it arrived: a peer's counting seq (SPEC 3) included.
+        if let Some(d) = Datagram::parse_any_seq(&bytes).ok().filter(|_| c.peer == pending.incoming.peer) {
+            let peer = c.peer;
+            let repeated = c.rx.last_seq_byte() == Some(d.seq_byte());
+            let ours_since = c.seq.ours_since();
+            c.rx.take(&d);
+            let switched = c.seq.received(d.seq());
+            for event in pending.incoming.into_events(stored) {
+                cx.mailbox.emit(event);
+            }
+            cx.send_ack_echo(peer, d.seq(), d.seq_byte());
+            cx.timers.stop(Timer::SendHold);
+            let seq = d.seq_byte();
+            if seq > 1 {
+                c.quirks.report(Quirk::CountingSeq, || format!("its chat datagrams count their seq past 1 (seq {seq}); simp reads the seq by its parity and echoes it in its ACKs"), cx);
+            }
+            // A shared bit repeats after an odd number of ours: that is not this quirk.
+            if repeated && (ours_since % 2 == 0 || cx.config.seq_mode == super::SeqMode::PerDirection) {
+                c.quirks.report(Quirk::RepeatedSeq, || format!("it sent a new message with the same seq ({seq}) as the one before; simp delivers it, since a re-send is byte-identical"), cx);
+            }
+            if switched {
+                c.quirks.report(
+                    Quirk::SharedSeq,
+                    || "it uses one seq bit for both directions; simp now does the same (--seq-mode auto)".into(),
+                    cx,
+                );
+            }
         }
-        // A shared bit repeats after an odd number of ours: that is not this quirk.
-        if repeated && (ours_since % 2 == 0 || cx.config.seq_mode == super::SeqMode::PerDirection) {
-            c.quirks.report(Quirk::RepeatedSeq, || format!("it sent a new message with the same seq ({seq}) as the one before; simp delivers it, since a re-send is byte-identical"), cx);
-        }
-        if switched {
-            c.quirks.report(
-                Quirk::SharedSeq,
-                || "it uses one seq bit for both directions; simp now does the same (--seq-mode auto)".into(),
-                cx,
-            );
-        }
+        cx.spare = bytes;
         self.pump(now, cx);
     }
 

@@ -137,7 +137,7 @@ pub fn format_event(event: &Event) -> Option<String> {
         Event::Connected { .. } => "ok".to_owned(),
         Event::Request { peer, user } => format!("invitation|username={}|ip={}", guard(user), peer.ip()),
         Event::Established { user, .. } => format!("connected|username={}", guard(user)),
-        Event::Message { user, text } => format!("message|username={}|text={text}", guard(user)),
+        Event::Message { user, text, .. } => format!("message|username={}|text={text}", guard(user)),
         // The dialect has one word for a call or chat that is over, whatever the reason.
         Event::Ended { .. } => "disconnected".to_owned(),
         Event::Undelivered { reason, .. } => format_error(&format!("a message was not delivered: {reason}")),
@@ -148,7 +148,10 @@ pub fn format_event(event: &Event) -> Option<String> {
         | Event::Delivered { .. }
         | Event::Missed { .. }
         | Event::Status(_)
-        | Event::PeerQuirk { .. } => return None,
+        | Event::PeerQuirk { .. }
+        | Event::History(_)
+        | Event::HistoryEnd { .. }
+        | Event::Forgotten { .. } => return None,
     })
 }
 
@@ -319,7 +322,7 @@ mod tests {
             Some("connected|username=bob".into())
         );
         assert_eq!(
-            fmt(Event::Message { user: "bob".into(), text: "a|b".into() }),
+            fmt(Event::Message { id: 1, at: 0, user: "bob".into(), text: "a|b".into() }),
             Some("message|username=bob|text=a|b".into())
         );
         for reason in [EndReason::PeerLeft, EndReason::YouLeft, EndReason::Declined, EndReason::NoAnswer] {
@@ -362,7 +365,7 @@ mod tests {
     fn a_peer_name_cannot_forge_a_field() {
         let e = Event::Request { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob|ip=6.6.6.6".into() };
         assert_eq!(format_event(&e).unwrap(), "invitation|username=bob\\x7cip=6.6.6.6|ip=127.0.0.2");
-        let m = Event::Message { user: "a|b".into(), text: "x|y".into() };
+        let m = Event::Message { id: 1, at: 0, user: "a|b".into(), text: "x|y".into() };
         assert_eq!(format_event(&m).unwrap(), "message|username=a\\x7cb|text=x|y");
     }
 }

@@ -65,6 +65,10 @@ pub enum CommandError {
     /// `leave` while already leaving.
     #[error("already leaving this chat")]
     AlreadyLeaving,
+    /// `seen`, `history` or `forget` reached an endpoint whose shell keeps no message store
+    /// (simpd answers them itself).
+    #[error("this daemon keeps no message store")]
+    NoStore,
 }
 
 impl CommandError {
@@ -82,6 +86,7 @@ impl CommandError {
             | CommandError::AlreadyLeaving => ErrorCode::NotInChat,
             CommandError::BadText(_) => ErrorCode::BadText,
             CommandError::QueueFull { .. } => ErrorCode::QueueFull,
+            CommandError::NoStore => ErrorCode::StoreFailed,
         }
     }
 }

@@ -67,6 +67,8 @@ pub struct QuirkyPeer {
     /// `leave`: our FIN is out, until this deadline for its ACK.
     closing: Option<Instant>,
     next_id: u64,
+    /// Messages taken: this peer stores nothing, and numbers them as a store would.
+    received: u64,
     transmits: VecDeque<(SocketAddr, Vec<u8>)>,
     events: VecDeque<Event>,
 }
@@ -96,6 +98,7 @@ impl QuirkyPeer {
             last: None,
             closing: None,
             next_id: 1,
+            received: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -156,7 +159,9 @@ impl QuirkyPeer {
         self.establish();
         if self.last.as_ref().is_none_or(|(s, p)| *s != seq || p != payload) {
             self.last = Some((seq, payload.to_vec()));
-            self.events.push_back(Event::Message { user: "caller".into(), text: crate::wire::escape(payload) });
+            self.received += 1;
+            let (id, at) = (self.received, u64::try_from(now.as_duration().as_millis()).unwrap_or(u64::MAX));
+            self.events.push_back(Event::Message { id, at, user: "caller".into(), text: crate::wire::escape(payload) });
             if self.quirk == Quirk::SharedBit {
                 self.bit ^= 1;
             }

@@ -309,7 +309,7 @@ mod tests {
     #[test]
     fn status_bar_prompt_and_input_line() {
         let mut app = chatting();
-        app.on_event(Event::Message { user: "bob".into(), text: "hi".into() }, t(4));
+        app.on_event(crate::app::test_message("bob", "hi", t(4)), t(4));
         let mut ui = UiState::new();
         "draft".chars().for_each(|c| ui.editor.insert(c));
         let buf = render(&app, &mut ui, 100, 8);
@@ -345,10 +345,7 @@ mod tests {
         app.on_event(Event::Request { peer: "1.2.3.4:7777".parse().unwrap(), user: "ev\x1b[31mil".into() }, t(2));
         app.on_line("y", t(2));
         app.on_event(Event::Established { peer: "1.2.3.4:7777".parse().unwrap(), user: "ev\x1bil".into() }, t(2));
-        app.on_event(
-            Event::Message { user: "ev\x1bil".into(), text: "a\x1b]0;pwned\x07\0b\rc\nline two\tx".into() },
-            t(3),
-        );
+        app.on_event(crate::app::test_message("ev\x1bil", "a\x1b]0;pwned\x07\0b\rc\nline two\tx", t(3)), t(3));
         app.on_event(Event::error(simp_proto::ipc::ErrorCode::PeerError, "\x1b[2J\u{9b}"), t(3));
         let mut ui = UiState::new();
         "typed\x1b".chars().for_each(|c| ui.editor.insert(c));
@@ -375,7 +372,7 @@ mod tests {
     fn long_lines_wrap_and_page_up_scrolls_back() {
         let mut app = chatting();
         for i in 0..30 {
-            app.on_event(Event::Message { user: "bob".into(), text: format!("message {i}") }, t(4));
+            app.on_event(crate::app::test_message("bob", &format!("message {i}"), t(4)), t(4));
         }
         app.on_line(&"x".repeat(50), t(5));
         let mut ui = UiState::new();
@@ -393,7 +390,7 @@ mod tests {
         let rows_wide = rows(&render(&app, &mut ui, 120, 10));
         assert!(row_with(&rows_wide, " simp │").contains("↑ 3 lines up"));
         let top = rows_wide[0].clone();
-        app.on_event(Event::Message { user: "bob".into(), text: "new".into() }, t(6));
+        app.on_event(crate::app::test_message("bob", "new", t(6)), t(6));
         let rows_after = rows(&render(&app, &mut ui, 120, 10));
         assert_eq!(rows_after[0], top, "a scrolled-back view stays put as lines arrive");
         ui.scroll = 0;
@@ -437,17 +434,14 @@ mod tests {
     fn peers_unicode_is_drawn_as_text_and_wide_characters_wrap_by_columns() {
         let mut app = chatting();
         app.on_event(
-            Event::Message {
-                user: "bob".into(),
-                text: "caf\\xc3\\xa9 \\xe4\\xb8\\xad\\xe6\\x96\\x87 \\xe2\\x80\\xae".into(),
-            },
+            crate::app::test_message("bob", "caf\\xc3\\xa9 \\xe4\\xb8\\xad\\xe6\\x96\\x87 \\xe2\\x80\\xae", t(4)),
             t(4),
         );
         let shown = rows(&render(&app, &mut UiState::new(), 60, 8));
         // A wide character's second cell reads as a space here.
         assert_eq!(row_with(&shown, "bob:"), "12:00:04 bob: café 中 文  \\u{202e}");
         let mut app = chatting();
-        app.on_event(Event::Message { user: "bob".into(), text: "中".repeat(20) }, t(4));
+        app.on_event(crate::app::test_message("bob", &"中".repeat(20), t(4)), t(4));
         let buf = render(&app, &mut UiState::new(), 30, 8);
         let wrapped = rows(&buf);
         let first = row_with(&wrapped, "bob:");

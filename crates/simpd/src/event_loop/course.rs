@@ -197,7 +197,7 @@ impl Shell {
                 self.slot = ClientSlot::Free;
             }
             if self.ep.has_client() {
-                self.ep.handle_command(now, cmd);
+                self.command(now, cmd);
             }
             self.course.send(from, course::QUIT_ANSWER);
             return;
@@ -210,7 +210,7 @@ impl Shell {
             _ => debug!(client = %from, "a UDP client takes the client slot"),
         }
         self.slot = ClientSlot::Course(from);
-        self.ep.handle_command(now, cmd);
+        self.command(now, cmd);
     }
 
     /// After the endpoint's events are out: frees the slot if the UDP client did not become

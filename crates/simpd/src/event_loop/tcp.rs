@@ -294,7 +294,7 @@ impl Shell {
                     }
                     Ok(cmd) => {
                         let quit = matches!(cmd, Command::Quit);
-                        self.ep.handle_command(now, cmd);
+                        self.command(now, cmd);
                         return quit;
                     }
                     Err((code, message)) => self.send_to_client(&Event::error(code, message)),

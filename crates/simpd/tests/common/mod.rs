@@ -19,6 +19,32 @@ use tokio::sync::oneshot;
 /// The longest any test waits for one thing to happen.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// A fresh state directory for a `simpd` process (its message store), removed when dropped:
+/// no test reads or leaves anything in the user's own `~/.local/state`.
+#[allow(dead_code)] // not every test binary runs the simpd binary
+pub struct StateDir(pub std::path::PathBuf);
+
+#[allow(dead_code)]
+impl StateDir {
+    pub fn new(tag: &str) -> StateDir {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("simpd-test-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        StateDir(dir)
+    }
+
+    pub fn arg(&self) -> &str {
+        self.0.to_str().expect("temporary directories have UTF-8 names")
+    }
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// `127.0.net.host`.
 pub fn ip(net: u8, host: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, net, host))

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use simp_relay::{Impairment, Relay, RelayStats};
 use tokio::sync::oneshot;
 
-use crate::common::{Ipc, WAIT};
+use crate::common::{Ipc, StateDir, WAIT};
 
 /// The seed of a test: `SIMP_SEED` if set, else `default`; printed so that a failure
 /// (nextest shows the output of failed tests) names it.
@@ -28,6 +28,8 @@ pub fn seed(default: u64) -> u64 {
 /// The real `simpd` binary, as its own process. Killed (SIGKILL) when dropped.
 pub struct SimpdProcess {
     child: Child,
+    /// Its own state directory, unless the test named one with `--state-dir`.
+    _state: Option<StateDir>,
     pub udp: SocketAddr,
     pub client: SocketAddr,
 }
@@ -40,9 +42,11 @@ impl SimpdProcess {
 
     /// `simpd IP --port PORT --client-port CLIENT_PORT ARGS…`.
     pub fn spawn_at(ip: IpAddr, port: u16, client_port: u16, args: &[&str]) -> SimpdProcess {
+        let state = (!args.contains(&"--state-dir")).then(|| StateDir::new("process"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_simpd"))
             .arg(ip.to_string())
             .args(["--port", &port.to_string(), "--client-port", &client_port.to_string()])
+            .args(state.iter().flat_map(|s| ["--state-dir", s.arg()]))
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -72,7 +76,7 @@ impl SimpdProcess {
             }
         });
         match rx.recv_timeout(WAIT) {
-            Ok(Ok((udp, client))) => SimpdProcess { child, udp, client },
+            Ok(Ok((udp, client))) => SimpdProcess { child, _state: state, udp, client },
             Ok(Err(stderr)) => panic!("simpd exited before listening; its stderr:\n{stderr}"),
             Err(_) => {
                 let _ = child.kill();

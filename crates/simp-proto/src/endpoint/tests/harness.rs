@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::ipc::{Command as C, EndReason, ErrorCode, Event, Status};
 use crate::wire::{Datagram, Kind, Seq, UserName};
-use crate::{Config, Endpoint, Instant, StateName};
+use crate::{Config, Endpoint, Instant, StateName, Stored};
 
 /// The default `timeout` (SPEC 2), the unit of every re-send in the scenarios.
 pub(super) const T: Duration = Duration::from_secs(5);
@@ -56,6 +56,10 @@ pub(super) fn bytes(kind: Kind, seq: u8, user: &str, payload: &str) -> Vec<u8> {
 pub(super) struct H {
     pub(super) ep: Endpoint,
     pub(super) now: Instant,
+    /// The id the harness's store gives the next message part.
+    next_id: u64,
+    /// The texts the harness's store holds, in order.
+    pub(super) stored: Vec<String>,
 }
 
 impl H {
@@ -64,7 +68,7 @@ impl H {
         init_tracing();
         let mut config = Config::new(me());
         f(&mut config);
-        H { ep: Endpoint::new(config), now: Instant::ZERO }
+        H { ep: Endpoint::new(config), now: Instant::ZERO, next_id: 1, stored: Vec::new() }
     }
 
     /// A fresh endpoint with the default configuration.
@@ -100,6 +104,19 @@ impl H {
     /// A command from the client.
     pub(super) fn cmd(&mut self, cmd: C) {
         self.ep.handle_command(self.now, cmd);
+        self.store();
+    }
+
+    /// Plays a shell whose store never fails: the message waiting to be stored, if any, is
+    /// stored at once, its parts under the next ids, arriving at [`stored_at`] (as simpd does
+    /// within the same input).
+    pub(super) fn store(&mut self) {
+        if let Some(incoming) = self.ep.poll_persist() {
+            let first_id = self.next_id;
+            self.next_id += incoming.parts().count() as u64;
+            self.stored.push(incoming.text.clone());
+            self.ep.handle_persisted(self.now, Some(Stored { first_id, at: stored_at(first_id) }));
+        }
     }
 
     /// A chat command with the client's own id.
@@ -110,6 +127,7 @@ impl H {
     /// A datagram arriving from `from`.
     pub(super) fn recv(&mut self, from: SocketAddr, kind: Kind, seq: u8, user: &str, payload: &str) {
         self.ep.handle_datagram(self.now, from, &bytes(kind, seq, user, payload));
+        self.store();
     }
 
     /// Moves time forward by `d`, firing every timer due on the way.
@@ -118,6 +136,7 @@ impl H {
         while let Some(t) = self.ep.poll_timeout().filter(|&t| t <= end) {
             self.now = self.now.max(t);
             self.ep.handle_timeout(self.now);
+            self.store();
         }
         self.now = end;
     }
@@ -218,9 +237,14 @@ pub(super) fn established() -> Event {
     Event::Established { peer: peer(), user: "bob".into() }
 }
 
-/// A message from bob.
-pub(super) fn message(text: &str) -> Event {
-    Event::Message { user: "bob".into(), text: text.into() }
+/// A message from bob, stored by the harness under `id`.
+pub(super) fn message(id: u64, text: &str) -> Event {
+    Event::Message { id, at: stored_at(id), user: "bob".into(), text: text.into() }
+}
+
+/// The time of arrival the harness's store records for the message stored under `id`.
+pub(super) fn stored_at(id: u64) -> u64 {
+    1_000_000 + id
 }
 
 /// The call or chat is over.

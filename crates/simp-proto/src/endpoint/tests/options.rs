@@ -24,7 +24,7 @@ fn shared_seq_mode_uses_one_bit_for_both_directions() {
         [
             Event::Queued { id: "1".into() },
             Event::Delivered { id: "1".into() },
-            message("hello"),
+            message(1, "hello"),
             Event::Queued { id: "2".into() }
         ]
     );

@@ -64,7 +64,10 @@ proptest! {
         let mut h = H::with(|c| c.auto_accept = auto);
         for input in inputs {
             match input {
-                Input::Datagram(from, b) => h.ep.handle_datagram(h.now, from, &b),
+                Input::Datagram(from, b) => {
+                    h.ep.handle_datagram(h.now, from, &b);
+                    h.store();
+                }
                 Input::Command(c) => h.cmd(c),
                 Input::Wait(ms) => h.wait(Duration::from_millis(ms)),
                 Input::ClientGone => h.ep.handle_client_gone(h.now),

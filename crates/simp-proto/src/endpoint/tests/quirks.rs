@@ -38,6 +38,7 @@ fn counting_seqs_are_read_by_parity_and_echoed_in_the_ack() {
         let mut b = bytes(Kind::Chat, 0, "bob", text);
         b[2] = seq;
         h.ep.handle_datagram(h.now, peer(), &b);
+        h.store();
     }
     let acks: Vec<u8> = h.raw_sent().iter().map(|b| b[2]).collect();
     assert_eq!(acks, [2, 3, 3, 4], "each ACK echoes the byte it answers");
@@ -107,7 +108,7 @@ fn shared_mode_follows_the_peers_first_bit() {
     h.expect_sent(&[w(peer(), Kind::Ack, 1, "alice", "")]);
     h.recv(peer(), Kind::Chat, 0, "bob", "then 0");
     h.expect_sent(&[w(peer(), Kind::Ack, 0, "alice", "")]);
-    h.expect_events(&[message("I count from 1"), message("then 0")]);
+    h.expect_events(&[message(1, "I count from 1"), message(2, "then 0")]);
     h.chat("mine", "1");
     h.expect_sent(&[w(peer(), Kind::Chat, 1, "alice", "mine")]);
     h.expect_events(&[queued("1")]);
@@ -151,7 +152,7 @@ fn shared_mode_holds_a_crossing_message_until_ours_is_acknowledged() {
     h.expect_sent(&[]); // "more" waits for the peer's turn
     h.recv(peer(), Kind::Chat, 0, "bob", "theirs");
     h.expect_sent(&[w(peer(), Kind::Ack, 0, "alice", ""), w(peer(), Kind::Chat, 0, "alice", "more")]);
-    h.expect_events(&[message("theirs")]);
+    h.expect_events(&[message(1, "theirs")]);
 }
 
 #[test]
@@ -173,7 +174,7 @@ fn shared_mode_gives_way_to_a_peer_that_holds_too_once_ours_was_resent() {
     h.expect_sent(&[w(peer(), Kind::Chat, 0, "alice", "mine")]);
     h.recv(peer(), Kind::Chat, 0, "bob", "theirs");
     h.expect_sent(&[w(peer(), Kind::Ack, 0, "alice", "")]);
-    h.expect_events(&[message("theirs")]);
+    h.expect_events(&[message(1, "theirs")]);
 }
 
 // ----- the late-handshake-ACK discount -----

@@ -1,0 +1,172 @@
+//! The shell's side of the store (SPEC 2.2, IPC.md "Messages and their store"): committing
+//! what the endpoint asks to persist before its ACK leaves, replaying unconfirmed messages to
+//! a client that connects, recording sent messages and their outcomes, and the store's own
+//! commands (`seen`, `history`, `forget`), which never reach the endpoint.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use simp_proto::ipc::{self, Command, ErrorCode, Event, HISTORY_MAX};
+use simp_proto::Stored;
+use tracing::{info, warn};
+
+use super::Shell;
+use crate::store::{now_ms, Outgoing};
+
+/// What the shell remembers to record sent messages: the texts of `chat` commands the
+/// endpoint accepted, until their `queued` event names their id, and the chat's peer.
+#[derive(Default)]
+pub(super) struct Outbox {
+    texts: VecDeque<String>,
+    /// The peer of the open chat and its name, from `established`.
+    chat: Option<(SocketAddr, String)>,
+}
+
+impl Shell {
+    /// A client's command: the store's own are answered here; `chat` is noted for the store;
+    /// a successful `connect` is followed by every message not yet confirmed, in order.
+    pub(super) fn command(&mut self, now: simp_proto::Instant, cmd: Command) {
+        match cmd {
+            Command::Seen { .. } | Command::History { .. } | Command::Forget { .. } if !self.ep.has_client() => {
+                self.send_to_client(&Event::error(
+                    ErrorCode::NotConnected,
+                    "send {\"cmd\":\"connect\",\"user\":\"NAME\"} first",
+                ));
+            }
+            Command::Seen { ids } => {
+                if let Err(error) = self.store.seen(&ids) {
+                    warn!(%error, "could not record messages as seen");
+                    self.send_to_client(&Event::error(ErrorCode::StoreFailed, error.to_string()));
+                }
+            }
+            Command::History { peer, limit, before } => self.history(peer.as_deref(), limit, before),
+            Command::Forget { peer } => self.forget(&peer),
+            Command::Chat { text, id } => {
+                let before = self.ep.outgoing();
+                let stash = text.clone();
+                self.ep.handle_command(now, Command::Chat { text, id });
+                if self.ep.outgoing() > before {
+                    self.outbox.texts.push_back(stash);
+                }
+            }
+            Command::Connect { user } => {
+                self.ep.handle_command(now, Command::Connect { user });
+                if self.ep.has_client() {
+                    self.replay();
+                }
+            }
+            cmd => self.ep.handle_command(now, cmd),
+        }
+    }
+
+    /// Commits the message the endpoint wants stored, and tells it how that went; true if
+    /// there was one.
+    pub(super) fn persist(&mut self, now: simp_proto::Instant) -> bool {
+        let Some(incoming) = self.ep.poll_persist() else { return false };
+        let at = now_ms();
+        let stored = match self.store.received(incoming, at) {
+            Ok(first_id) => Some(Stored { first_id, at }),
+            Err(error) => {
+                warn!(%error, peer = %incoming.peer, "could not store a message; not acknowledging it (the peer re-sends)");
+                None
+            }
+        };
+        self.ep.handle_persisted(now, stored);
+        true
+    }
+
+    /// Notes what an event means for the store, before it goes to the client.
+    pub(super) fn record(&mut self, event: &Event) {
+        let result = match event {
+            Event::Established { peer, user } => {
+                self.outbox.chat = Some((*peer, user.clone()));
+                Ok(())
+            }
+            Event::Queued { id } => match (self.outbox.texts.pop_front(), &self.outbox.chat) {
+                (Some(text), Some((peer, peer_user))) => {
+                    let author = self.user.as_deref().unwrap_or_default();
+                    let out = Outgoing { peer: *peer, peer_user, author, text: &text, client_id: id };
+                    self.store.sent(&out, now_ms())
+                }
+                _ => Ok(()),
+            },
+            Event::Delivered { id } => self.store.settled(id, None),
+            Event::Undelivered { id, reason } => self.store.settled(id, Some(*reason)),
+            Event::Connected { user, .. } => {
+                self.user = Some(user.clone());
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        if let Err(error) = result {
+            warn!(%error, "could not record a sent message in the store");
+        }
+    }
+
+    /// Every message not yet confirmed, for the client that just connected: first the
+    /// endpoint's answer (`connected` and the current state), then these.
+    fn replay(&mut self) {
+        while let Some(event) = self.ep.poll_event() {
+            self.record(&event);
+            self.send_to_client(&event);
+        }
+        match self.store.unseen() {
+            Ok(messages) => {
+                if !messages.is_empty() {
+                    info!(count = messages.len(), "delivering the messages the client has not confirmed");
+                }
+                for m in &messages {
+                    self.send_to_client(m);
+                }
+            }
+            Err(error) => {
+                warn!(%error, "could not read the unconfirmed messages");
+                self.send_to_client(&Event::error(ErrorCode::StoreFailed, error.to_string()));
+            }
+        }
+    }
+
+    fn history(&mut self, peer: Option<&str>, limit: Option<usize>, before: Option<u64>) {
+        let peer = match peer.map(ipc::parse_peer).transpose() {
+            Ok(peer) => peer,
+            Err(error) => return self.send_to_client(&Event::error(ErrorCode::BadPeer, error.to_string())),
+        };
+        let limit = limit.unwrap_or(HISTORY_MAX).min(HISTORY_MAX);
+        match self.store.history(peer, limit, before) {
+            Ok(entries) => {
+                let count = entries.len();
+                for entry in entries {
+                    self.send_to_client(&Event::History(entry));
+                }
+                self.send_to_client(&Event::HistoryEnd { count });
+            }
+            Err(error) => self.send_to_client(&Event::error(ErrorCode::StoreFailed, error.to_string())),
+        }
+    }
+
+    fn forget(&mut self, peer: &str) {
+        let peer = match ipc::parse_peer(peer) {
+            Ok(peer) => peer,
+            Err(error) => return self.send_to_client(&Event::error(ErrorCode::BadPeer, error.to_string())),
+        };
+        match self.store.forget(peer) {
+            Ok(count) => {
+                info!(%peer, count, "forgot the messages with a peer");
+                self.send_to_client(&Event::Forgotten { peer: peer.to_string(), count });
+            }
+            Err(error) => self.send_to_client(&Event::error(ErrorCode::StoreFailed, error.to_string())),
+        }
+    }
+
+    /// The shutdown log line: what the store keeps for later (IPC.md).
+    pub(super) fn log_kept(&self) {
+        match self.store.kept() {
+            Ok((unseen, pending)) => info!(
+                unconfirmed = unseen,
+                unsent = pending,
+                "stopping: {unseen} received messages wait in the store for the client to confirm them"
+            ),
+            Err(error) => warn!(%error, "stopping: cannot count what the store keeps"),
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! The daemon's store: one SQLite database (WAL, `synchronous=NORMAL`), the only file I/O of
+//! simpd. It holds every message received and sent, with the peer (address and name), the
+//! direction, the time of arrival, the outcome and a per-daemon increasing id (SPEC 2.2,
+//! IPC.md "Messages and their store"):
+//! - received messages are committed before they are acknowledged (the endpoint asks, see
+//!   `simp_proto::Endpoint::poll_persist`), and are `unseen` until the client confirms them
+//!   with `seen`; every `unseen` one is delivered again when a client connects;
+//! - sent messages are recorded when the endpoint queues them, with their outcome.
+//!
+//! With `--no-history` a message is deleted once it is confirmed (received) or has its
+//! outcome (sent): only the unconfirmed inbox is kept.
+
+mod location;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection};
+use simp_proto::ipc::{Direction, EndReason, Event, HistoryEntry};
+use simp_proto::Incoming;
+
+pub use location::default_state_dir;
+
+/// The database's file name inside the state directory.
+pub const DB_FILE: &str = "simpd.sqlite3";
+
+/// Why the store cannot be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The state directory cannot be created or the database file cannot be created.
+    #[error("cannot create {path}: {source}; pick a writable directory with --state-dir")]
+    Create {
+        /// What could not be created.
+        path: PathBuf,
+        /// The system's reason.
+        source: std::io::Error,
+    },
+    /// SQLite refused.
+    #[error("the message store {path}: {source}")]
+    Sqlite {
+        /// The database file (`:memory:` for an in-memory store).
+        path: String,
+        /// SQLite's reason.
+        source: rusqlite::Error,
+    },
+}
+
+/// Where outgoing messages stand, as stored and as `history` reports them.
+const PENDING: &str = "pending";
+const DELIVERED: &str = "delivered";
+const UNSEEN: &str = "unseen";
+
+/// The open store.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    /// Where it is, for error messages.
+    path: String,
+    /// Keep messages once confirmed or settled (`--no-history` turns it off).
+    history: bool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`, or in memory when `dir` is `None`
+    /// (tests, `simp --demo`: nothing survives the process).
+    pub fn open(dir: Option<&Path>, history: bool) -> Result<Store, StoreError> {
+        let (conn, path) = match dir {
+            Some(dir) => {
+                let file = location::prepare(dir)?;
+                let path = file.display().to_string();
+                let conn =
+                    Connection::open(&file).map_err(|source| StoreError::Sqlite { path: path.clone(), source })?;
+                (conn, path)
+            }
+            None => {
+                let path = ":memory:".to_string();
+                let conn =
+                    Connection::open_in_memory().map_err(|source| StoreError::Sqlite { path: path.clone(), source })?;
+                (conn, path)
+            }
+        };
+        let store = Store { conn, path, history };
+        store.init().map_err(|e| store.error(e))?;
+        Ok(store)
+    }
+
+    /// WAL: a commit appends to the log, readers never block the writer. synchronous=NORMAL:
+    /// a commit is not fsynced, so it survives the daemon's crash (kill -9) but not a power
+    /// loss within the last checkpoint interval (RELIABILITY.md).
+    fn init(&self) -> rusqlite::Result<()> {
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.busy_timeout(std::time::Duration::from_secs(2))?;
+        self.conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS message (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                peer TEXT NOT NULL,
+                peer_user TEXT NOT NULL,
+                author TEXT NOT NULL,
+                direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+                at INTEGER NOT NULL,
+                text TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                client_id TEXT
+            );
+            CREATE INDEX IF NOT EXISTS message_unseen ON message (id) WHERE outcome = 'unseen';
+            CREATE INDEX IF NOT EXISTS message_pending ON message (client_id) WHERE outcome = 'pending';
+            CREATE INDEX IF NOT EXISTS message_peer ON message (peer, id);",
+        )
+    }
+
+    /// Commits a received message, one row per part; returns the first part's id (the parts
+    /// have consecutive ids: one writer, one transaction, AUTOINCREMENT).
+    pub(crate) fn received(&mut self, m: &Incoming, at: u64) -> Result<u64, StoreError> {
+        self.received_rows(m, at).map_err(|e| self.error(e))
+    }
+
+    fn received_rows(&mut self, m: &Incoming, at: u64) -> rusqlite::Result<u64> {
+        let tx = self.conn.transaction()?;
+        let mut first = None;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO message (peer, peer_user, author, direction, at, text, outcome)
+                 VALUES (?1, ?2, ?2, 'in', ?3, ?4, 'unseen')",
+            )?;
+            for (i, part) in m.parts().enumerate() {
+                insert.execute(params![m.peer.to_string(), &*m.user, to_sql(at), part])?;
+                let id = from_sql(tx.last_insert_rowid());
+                let first = *first.get_or_insert(id);
+                if id != first + i as u64 {
+                    // Cannot happen with one writer; refusing keeps the ids the endpoint
+                    // reports right, and the peer simply re-sends.
+                    return Err(rusqlite::Error::StatementChangedRows(0));
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(first.unwrap_or(0))
+    }
+
+    /// Every received message not yet confirmed, oldest first, as `message` events.
+    pub(crate) fn unseen(&self) -> Result<Vec<Event>, StoreError> {
+        let rows = || -> rusqlite::Result<Vec<Event>> {
+            let mut q = self
+                .conn
+                .prepare_cached("SELECT id, at, author, text FROM message WHERE outcome = 'unseen' ORDER BY id")?;
+            let rows = q.query_map([], |r| {
+                Ok(Event::Message {
+                    id: from_sql(r.get(0)?),
+                    at: from_sql(r.get(1)?),
+                    user: r.get::<_, String>(2)?.into(),
+                    text: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        };
+        rows().map_err(|e| self.error(e))
+    }
+
+    /// The client has shown these messages: they are no longer delivered again (and with
+    /// `--no-history`, no longer kept). Unknown ids and sent messages are left alone.
+    pub(crate) fn seen(&mut self, ids: &[u64]) -> Result<usize, StoreError> {
+        let history = self.history;
+        let run = |conn: &mut Connection| -> rusqlite::Result<usize> {
+            let tx = conn.transaction()?;
+            let mut n = 0;
+            {
+                let sql = if history {
+                    "UPDATE message SET outcome = 'seen' WHERE id = ?1 AND outcome = 'unseen'"
+                } else {
+                    "DELETE FROM message WHERE id = ?1 AND outcome = 'unseen'"
+                };
+                let mut q = tx.prepare_cached(sql)?;
+                for &id in ids {
+                    n += q.execute([to_sql(id)])?;
+                }
+            }
+            tx.commit()?;
+            Ok(n)
+        };
+        let result = run(&mut self.conn);
+        result.map_err(|e| self.error(e))
+    }
+
+    /// A message the endpoint queued for `peer`.
+    pub(crate) fn sent(&mut self, out: &Outgoing<'_>, at: u64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO message (peer, peer_user, author, direction, at, text, outcome, client_id)
+                 VALUES (?1, ?2, ?3, 'out', ?4, ?5, 'pending', ?6)",
+            )
+            .and_then(|mut q| {
+                q.execute(params![out.peer.to_string(), out.peer_user, out.author, to_sql(at), out.text, out.client_id])
+            })
+            .map(drop)
+            .map_err(|e| self.error(e))
+    }
+
+    /// The outcome of the oldest pending message with the client's id `client_id`:
+    /// `None` delivered, `Some(reason)` undelivered.
+    pub(crate) fn settled(&mut self, client_id: &str, undelivered: Option<EndReason>) -> Result<(), StoreError> {
+        let outcome = match undelivered {
+            None => DELIVERED.to_string(),
+            Some(reason) => format!("undelivered: {reason}"),
+        };
+        let oldest = "(SELECT MIN(id) FROM message WHERE client_id = ?1 AND outcome = 'pending')";
+        let result = if self.history {
+            let sql = format!("UPDATE message SET outcome = ?2 WHERE id = {oldest}");
+            self.conn.prepare_cached(&sql).and_then(|mut q| q.execute(params![client_id, outcome]))
+        } else {
+            let sql = format!("DELETE FROM message WHERE id = {oldest}");
+            self.conn.prepare_cached(&sql).and_then(|mut q| q.execute(params![client_id]))
+        };
+        result.map(drop).map_err(|e| self.error(e))
+    }
+
+    /// The last `limit` messages (with `peer`, or with anyone), with ids below `before`,
+    /// oldest first.
+    pub(crate) fn history(
+        &self,
+        peer: Option<SocketAddr>,
+        limit: usize,
+        before: Option<u64>,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        let rows = || -> rusqlite::Result<Vec<HistoryEntry>> {
+            let mut q = self.conn.prepare_cached(
+                "SELECT id, peer, peer_user, author, direction, at, text, outcome FROM message
+                 WHERE (?1 IS NULL OR peer = ?1) AND (?2 IS NULL OR id < ?2)
+                 ORDER BY id DESC LIMIT ?3",
+            )?;
+            let peer = peer.map(|p| p.to_string());
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = q.query_map(params![peer, before.map(to_sql), limit], |r| {
+                Ok(HistoryEntry {
+                    id: from_sql(r.get(0)?),
+                    peer: r.get(1)?,
+                    peer_user: r.get(2)?,
+                    user: r.get(3)?,
+                    direction: if r.get::<_, String>(4)? == "in" { Direction::In } else { Direction::Out },
+                    at: from_sql(r.get(5)?),
+                    text: r.get(6)?,
+                    outcome: r.get(7)?,
+                })
+            })?;
+            let mut entries = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            entries.reverse();
+            Ok(entries)
+        };
+        rows().map_err(|e| self.error(e))
+    }
+
+    /// Deletes every message with `peer`; returns how many.
+    pub(crate) fn forget(&mut self, peer: SocketAddr) -> Result<u64, StoreError> {
+        self.conn
+            .execute("DELETE FROM message WHERE peer = ?1", [peer.to_string()])
+            .map(|n| n as u64)
+            .map_err(|e| self.error(e))
+    }
+
+    /// What the store keeps for later: received messages not confirmed, and sent ones
+    /// without an outcome (for the shutdown log line).
+    pub(crate) fn kept(&self) -> Result<(u64, u64), StoreError> {
+        let count = |outcome: &str| -> rusqlite::Result<u64> {
+            self.conn
+                .query_row("SELECT COUNT(*) FROM message WHERE outcome = ?1", [outcome], |r| r.get::<_, i64>(0))
+                .map(from_sql)
+        };
+        let run = || Ok((count(UNSEEN)?, count(PENDING)?));
+        run().map_err(|e: rusqlite::Error| self.error(e))
+    }
+
+    fn error(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite { path: self.path.clone(), source }
+    }
+}
+
+/// A message queued for sending, as the store records it.
+pub(crate) struct Outgoing<'a> {
+    pub(crate) peer: SocketAddr,
+    pub(crate) peer_user: &'a str,
+    pub(crate) author: &'a str,
+    pub(crate) text: &'a str,
+    pub(crate) client_id: &'a str,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// SQLite integers are signed; ids and times stay far below 2^63.
+fn to_sql(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn from_sql(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;

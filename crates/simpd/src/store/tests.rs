@@ -1,0 +1,145 @@
+//! The store against a real database file in a temporary directory.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use simp_proto::ipc::{Direction, EndReason, Event};
+use simp_proto::Incoming;
+
+use super::{Outgoing, Store, DB_FILE};
+
+/// A fresh directory, removed when dropped.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(tag: &str) -> Dir {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        Dir(std::env::temp_dir().join(format!("simpd-store-{tag}-{}-{nanos}", std::process::id())).join("a/b"))
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.0.parent().unwrap().parent().unwrap());
+    }
+}
+
+fn bob() -> std::net::SocketAddr {
+    "127.0.0.2:7777".parse().unwrap()
+}
+
+fn incoming(text: &str) -> Incoming {
+    Incoming { peer: bob(), user: Arc::from("bob"), text: text.into() }
+}
+
+fn texts(events: &[Event]) -> Vec<(u64, String)> {
+    events
+        .iter()
+        .map(|e| if let Event::Message { id, text, .. } = e { (*id, text.clone()) } else { panic!("{e:?}") })
+        .collect()
+}
+
+#[test]
+fn the_database_is_private_in_wal_mode_and_survives_reopening() {
+    let dir = Dir::new("open");
+    let mut store = Store::open(Some(&dir.0), true).unwrap();
+    let id = store.received(&incoming("hi"), 1234).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(dir.0.join(DB_FILE)), 0o600);
+        assert_eq!(mode(dir.0.join(format!("{DB_FILE}-wal"))), 0o600, "SQLite's log takes the file's mode");
+        assert_eq!(mode(dir.0.clone()), 0o700);
+    }
+    let mode: String = store.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    let sync: i64 = store.conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
+    assert_eq!(sync, 1, "NORMAL");
+    drop(store);
+    let store = Store::open(Some(&dir.0), true).unwrap();
+    let unseen = store.unseen().unwrap();
+    assert_eq!(unseen, [Event::Message { id, at: 1234, user: "bob".into(), text: "hi".into() }]);
+}
+
+#[test]
+fn unseen_messages_come_back_in_order_until_confirmed_and_ids_keep_increasing() {
+    let mut store = Store::open(None, true).unwrap();
+    let a = store.received(&incoming("a"), 1).unwrap();
+    let b = store.received(&incoming("b"), 2).unwrap();
+    let c = store.received(&incoming("c"), 3).unwrap();
+    assert!(a < b && b < c);
+    assert_eq!(texts(&store.unseen().unwrap()), [(a, "a".into()), (b, "b".into()), (c, "c".into())]);
+    assert_eq!(store.seen(&[a, c, 999]).unwrap(), 2, "unknown ids are ignored");
+    assert_eq!(texts(&store.unseen().unwrap()), [(b, "b".into())]);
+    assert_eq!(store.forget(bob()).unwrap(), 3);
+    let d = store.received(&incoming("d"), 4).unwrap();
+    assert!(d > c, "an id is never given twice, even after forget");
+}
+
+#[test]
+fn a_long_message_is_stored_as_parts_under_consecutive_ids() {
+    let mut store = Store::open(None, true).unwrap();
+    let text = "\\xff".repeat(40_000);
+    let m = incoming(&text);
+    let parts = m.parts().count();
+    assert!(parts > 1);
+    let first = store.received(&m, 5).unwrap();
+    let unseen = texts(&store.unseen().unwrap());
+    assert_eq!(unseen.iter().map(|(id, _)| *id).collect::<Vec<_>>(), (first..first + parts as u64).collect::<Vec<_>>());
+    assert_eq!(unseen.into_iter().map(|(_, t)| t).collect::<String>(), text);
+}
+
+#[test]
+fn history_pages_back_by_peer_and_forget_deletes_one_peer() {
+    let mut store = Store::open(None, true).unwrap();
+    let carol: std::net::SocketAddr = "127.0.0.3:7777".parse().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(store.received(&incoming(&format!("in {i}")), 10 + i).unwrap());
+        let out = Outgoing { peer: bob(), peer_user: "bob", author: "alice", text: "out", client_id: "7" };
+        store.sent(&out, 20 + i).unwrap();
+    }
+    store.received(&Incoming { peer: carol, user: Arc::from("carol"), text: "c".into() }, 30).unwrap();
+    store.settled("7", None).unwrap();
+    store.settled("7", Some(EndReason::PeerUnreachable)).unwrap();
+    let all = store.history(None, 3, None).unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(),
+        ["in 4", "out", "c"],
+        "the last 3, oldest first"
+    );
+    let page = store.history(Some(bob()), 2, Some(ids[1])).unwrap();
+    assert_eq!(page.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(), ["in 0", "out"]);
+    assert_eq!((page[0].direction, page[1].direction), (Direction::In, Direction::Out));
+    assert_eq!(page[1].outcome, "delivered", "the oldest pending one took the first outcome");
+    let outcomes: Vec<String> = store.history(Some(bob()), 10, None).unwrap().into_iter().map(|e| e.outcome).collect();
+    assert_eq!(outcomes.iter().filter(|o| *o == "undelivered: peer unreachable").count(), 1);
+    assert_eq!(outcomes.iter().filter(|o| *o == "pending").count(), 3);
+    assert_eq!(store.forget(bob()).unwrap(), 10);
+    assert_eq!(store.history(None, 10, None).unwrap().len(), 1, "carol's stays");
+}
+
+#[test]
+fn without_history_only_the_unconfirmed_and_the_unsent_are_kept() {
+    let mut store = Store::open(None, false).unwrap();
+    let a = store.received(&incoming("a"), 1).unwrap();
+    store.received(&incoming("b"), 2).unwrap();
+    let out = Outgoing { peer: bob(), peer_user: "bob", author: "alice", text: "out", client_id: "1" };
+    store.sent(&out, 3).unwrap();
+    store.sent(&Outgoing { client_id: "2", ..out }, 4).unwrap();
+    store.seen(&[a]).unwrap();
+    store.settled("1", None).unwrap();
+    let kept: Vec<String> = store.history(None, 10, None).unwrap().into_iter().map(|e| e.text).collect();
+    assert_eq!(kept, ["b", "out"]);
+    assert_eq!(store.kept().unwrap(), (1, 1));
+}
+
+#[test]
+fn an_unwritable_state_directory_is_an_error_naming_it() {
+    let dir = Dir::new("unwritable");
+    std::fs::create_dir_all(dir.0.parent().unwrap()).unwrap();
+    std::fs::write(&dir.0, b"a file, not a directory").unwrap();
+    let error = Store::open(Some(&dir.0), true).unwrap_err().to_string();
+    assert!(error.contains(&dir.0.display().to_string()) && error.contains("--state-dir"), "{error}");
+}

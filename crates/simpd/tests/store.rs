@@ -1,0 +1,116 @@
+//! The message store seen from the client (IPC.md "Messages and their store"), with two
+//! in-process daemons on 127.0.30.x: what the sender saw `delivered` reaches the receiving
+//! user even when the client goes away unread, `seen` confirms, `history` and `forget`.
+
+mod common;
+
+use common::{chat_between, ip, start_daemon, Ipc};
+use serde_json::{json, Value};
+
+const N: usize = 50;
+
+async fn collect_until(ipc: &mut Ipc, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let mut events = Vec::new();
+    while !done(&events) {
+        events.push(ipc.next_event().await);
+    }
+    events
+}
+
+fn messages(events: &[Value]) -> Vec<(u64, u64, String)> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "message")
+        .map(|e| (e["id"].as_u64().unwrap(), e["at"].as_u64().unwrap(), e["text"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Issue 12, defect 2: a client with unread messages in its socket disconnects; before the
+/// store, the messages the sender saw `delivered` reached nobody.
+#[tokio::test]
+async fn messages_a_client_did_not_confirm_are_delivered_again_in_order_with_their_time() {
+    let a = start_daemon(ip(30, 1), |_| {});
+    let b = start_daemon(ip(30, 2), |_| {});
+    let (mut ca, cb) = chat_between(&a, &b, "alice", "bob").await;
+    for i in 0..N {
+        ca.send(json!({"cmd": "chat", "text": format!("m{i}"), "id": format!("{i}")})).await;
+    }
+    collect_until(&mut ca, |e| e.iter().filter(|e| e["event"] == "delivered").count() == N).await;
+    // Bob's client goes away without reading a thing.
+    drop(cb);
+    ca.expect(json!({"event": "ended", "reason": "peer left"})).await;
+
+    let mut cb = Ipc::connect("bob again", b.client).await;
+    cb.send(json!({"cmd": "connect", "user": "bob"})).await;
+    cb.expect(json!({"event": "connected"})).await;
+    let first = messages(&collect_until(&mut cb, |e| e.len() == N).await);
+    let texts: Vec<String> = first.iter().map(|m| m.2.clone()).collect();
+    assert_eq!(texts, (0..N).map(|i| format!("m{i}")).collect::<Vec<_>>(), "every one, once, in order");
+    assert!(first.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1), "ids increase, times in order");
+
+    // Confirm the first 20 in one batch; the rest come again, as they were.
+    let ids: Vec<u64> = first[..20].iter().map(|m| m.0).collect();
+    cb.send(json!({"cmd": "seen", "ids": ids})).await;
+    cb.send(json!({"cmd": "quit"})).await;
+    cb.expect_closed().await;
+    let mut cb = Ipc::login(b.client, "bob").await;
+    let again = messages(&collect_until(&mut cb, |e| e.len() == N - 20).await);
+    assert_eq!(again, first[20..], "same ids, same arrival times, same texts");
+    let ids: Vec<u64> = again.iter().map(|m| m.0).collect();
+    cb.send(json!({"cmd": "seen", "ids": ids})).await;
+    cb.send(json!({"cmd": "quit"})).await;
+    cb.expect_closed().await;
+    let mut cb = Ipc::login(b.client, "bob").await;
+    cb.send(json!({"cmd": "status"})).await;
+    cb.expect(json!({"event": "status"})).await;
+}
+
+#[tokio::test]
+async fn history_pages_back_and_forget_deletes_a_peer() {
+    let a = start_daemon(ip(30, 11), |_| {});
+    let b = start_daemon(ip(30, 12), |_| {});
+    let (mut ca, mut cb) = chat_between(&a, &b, "alice", "bob").await;
+    for i in 0..5 {
+        ca.send(json!({"cmd": "chat", "text": format!("hi {i}"), "id": format!("{i}")})).await;
+    }
+    collect_until(&mut ca, |e| e.iter().filter(|e| e["event"] == "delivered").count() == 5).await;
+    cb.send(json!({"cmd": "chat", "text": "back", "id": "x"})).await;
+    collect_until(&mut cb, |e| e.iter().any(|e| e["event"] == "delivered")).await;
+    collect_until(&mut ca, |e| e.iter().any(|e| e["event"] == "message")).await;
+
+    let peer = b.udp.to_string();
+    ca.send(json!({"cmd": "history", "peer": peer, "limit": 3})).await;
+    let page = collect_until(&mut ca, |e| e.last().is_some_and(|e| e["event"] == "history-end")).await;
+    let texts: Vec<&str> = page[..3].iter().map(|e| e["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["hi 3", "hi 4", "back"], "the last 3, oldest first");
+    assert_eq!(page[0]["direction"], "out");
+    assert_eq!(page[0]["outcome"], "delivered");
+    assert_eq!(page[0]["user"], "alice");
+    assert_eq!(page[2]["direction"], "in");
+    assert_eq!((page[2]["user"].as_str(), page[2]["peer_user"].as_str()), (Some("bob"), Some("bob")));
+    assert_eq!(page[3], json!({"event": "history-end", "count": 3}));
+    let before = page[0]["id"].clone();
+    ca.send(json!({"cmd": "history", "before": before})).await;
+    let older = collect_until(&mut ca, |e| e.last().is_some_and(|e| e["event"] == "history-end")).await;
+    let texts: Vec<&str> = older.iter().filter_map(|e| e["text"].as_str()).collect();
+    assert_eq!(texts, ["hi 0", "hi 1", "hi 2"]);
+
+    ca.send(json!({"cmd": "history", "peer": "not an address"})).await;
+    ca.expect(json!({"event": "error", "code": "bad-peer"})).await;
+    ca.send(json!({"cmd": "forget", "peer": peer})).await;
+    ca.expect(json!({"event": "forgotten", "peer": peer, "count": 6})).await;
+    ca.send(json!({"cmd": "history"})).await;
+    ca.expect(json!({"event": "history-end", "count": 0})).await;
+}
+
+#[tokio::test]
+async fn the_store_commands_need_a_connected_client() {
+    let a = start_daemon(ip(30, 21), |_| {});
+    let mut c = Ipc::connect("anonymous", a.client).await;
+    for cmd in
+        [json!({"cmd": "seen", "ids": [1]}), json!({"cmd": "history"}), json!({"cmd": "forget", "peer": "127.0.0.9"})]
+    {
+        c.send(cmd).await;
+        c.expect(json!({"event": "error", "code": "not-connected"})).await;
+    }
+}
