@@ -20,7 +20,8 @@ use tokio::time::{timeout, Instant};
 use tracing::{debug, info, warn};
 
 use super::slot::ClientSlot;
-use super::{sleep_until_some, Shell};
+use super::timer::Timer;
+use super::Shell;
 use crate::line_reader::{Line, LineReader};
 
 /// Events waiting for a client that is slow to read them: beyond this, the endpoint stops
@@ -58,9 +59,13 @@ pub(super) struct TcpClient {
     writer: OwnedWriteHalf,
     /// Encoded events not yet taken by the socket.
     out: Vec<u8>,
-    /// When `out` holds only bookkeeping events (`queued`, `delivered`) held back so that a
-    /// burst of them goes out in one write: the moment they must go anyway.
-    flush_at: Option<Instant>,
+    /// Armed while `out` holds only bookkeeping events (`queued`, `delivered`) held back so
+    /// that a burst of them goes out in one write: the moment they must go anyway. One sleep
+    /// kept for the connection's life, not one per turn of the loop: besides the cost of
+    /// registering a new sleep on every turn, the deadline left behind by the last hold keeps
+    /// tokio from waking its own driver (an eventfd write and an extra `epoll_wait`) when the
+    /// next hold is armed a moment later, as it does for a deadline earlier than any it knew.
+    hold: Timer,
 }
 
 /// After `accept` failed: the listener is not polled until [`AcceptPause::until`], so the one
@@ -117,7 +122,7 @@ pub(super) enum Ready {
 impl TcpClient {
     fn new(stream: TcpStream, addr: SocketAddr) -> TcpClient {
         let (reader, writer) = stream.into_split();
-        TcpClient { addr, reader: Some(LineReader::new(reader, MAX_LINE)), writer, out: Vec::new(), flush_at: None }
+        TcpClient { addr, reader: Some(LineReader::new(reader, MAX_LINE)), writer, out: Vec::new(), hold: Timer::new() }
     }
 
     /// Where the client connected from.
@@ -128,11 +133,11 @@ impl TcpClient {
     /// Waits for a line, for the socket to take the rest of a write (not while events are
     /// held back), or for held events to fall due. Cancel-safe.
     pub(super) async fn ready(&mut self) -> Ready {
-        let writing = !self.out.is_empty() && self.flush_at.is_none();
+        let writing = !self.out.is_empty() && !self.hold.is_armed();
         tokio::select! {
             line = next_line(&mut self.reader) => Ready::Line(line),
             ready = self.writer.writable(), if writing => Ready::Writable(ready),
-            () = sleep_until_some(self.flush_at) => Ready::HoldOver,
+            () = self.hold.fired() => Ready::HoldOver,
         }
     }
 
@@ -148,11 +153,11 @@ impl TcpClient {
     /// out at once, and so does anything `urgent`.
     pub(super) fn hold(&mut self, urgent: bool, held: bool, sending: bool) -> bool {
         if urgent || self.out.len() >= HOLD_MAX || !sending {
-            self.flush_at = None;
-        } else if held && self.flush_at.is_none() {
-            self.flush_at = Some(Instant::now() + HOLD);
+            self.hold.arm(None);
+        } else if held && !self.hold.is_armed() {
+            self.hold.arm(Some(Instant::now() + HOLD));
         }
-        self.flush_at.is_some()
+        self.hold.is_armed()
     }
 
     /// Writes as much of the backlog as the socket takes now, without waiting; true if what is
@@ -204,7 +209,7 @@ impl Shell {
             Ready::Writable(Err(error)) => self.client_failed(&error),
             Ready::HoldOver => {
                 if let Some(client) = self.slot.tcp() {
-                    client.flush_at = None;
+                    client.hold.arm(None);
                 }
             }
         }

@@ -1,9 +1,10 @@
-//! The daemon's one timer (DESIGN.md "a sans-IO core"): the endpoint's `poll_timeout`, as a
-//! single tokio sleep.
+//! A deadline as one tokio sleep: the daemon's one timer (DESIGN.md "a sans-IO core": the
+//! endpoint's `poll_timeout`), and the TCP client's hold on bookkeeping events (`tcp.rs`).
 //!
 //! The sleep is re-armed only when the deadline moves, not rebuilt on every turn of the loop:
 //! most turns (a datagram, a client line) leave the deadline where it was. With no deadline
-//! there is no timer at all, so an idle daemon never wakes up.
+//! nothing is armed, so an idle daemon never wakes up (a disarmed sleep may still wake the
+//! loop once, at the deadline it had, for a turn that finds nothing to do).
 
 use std::future::pending;
 use std::pin::Pin;
@@ -32,6 +33,11 @@ impl Timer {
             }
             self.armed = deadline;
         }
+    }
+
+    /// Whether a deadline is armed.
+    pub(super) fn is_armed(&self) -> bool {
+        self.armed.is_some()
     }
 
     /// Completes when the armed deadline has passed; never while disarmed.
