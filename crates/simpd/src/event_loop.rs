@@ -6,7 +6,7 @@
 //! where a message is involved (SPEC 2.2: acknowledged only once handed over), and the one
 //! timer re-armed from `poll_timeout`.
 
-use std::future::{pending, Future};
+use std::future::{pending, poll_fn, Future};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -100,7 +100,10 @@ pub(crate) async fn run(
                 break;
             }
             received = shell.peer.recv() => shell.peer_received(received),
-            accepted = listener.accept(), if stop_by.is_none() && !shell.accept_pause.is_on() => shell.accepted(accepted),
+            // Polled each turn: `poll_accept` keeps no waiter to remove again (see `course.rs`).
+            accepted = poll_fn(|cx| listener.poll_accept(cx)), if stop_by.is_none() && !shell.accept_pause.is_on() => {
+                shell.accepted(accepted)
+            }
             () = sleep_until_some(shell.accept_pause.until()) => shell.accept_pause.end(),
             received = shell.course.recv(), if stop_by.is_none() => shell.course_received(received),
             ready = shell.slot.ready() => close_client = shell.client_ready(ready),

@@ -23,12 +23,14 @@
 //!   [`REPLY_WINDOW`]; and the answer to what is no command is never longer than the datagram
 //!   it answers.
 
+use std::future::poll_fn;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use simp_proto::ipc::course;
 use simp_proto::ipc::{Command, Event};
+use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -78,8 +80,17 @@ impl CoursePort {
     }
 
     /// Waits for the next datagram: its length and sender. Cancel-safe.
+    ///
+    /// Polled on every turn of the loop, and almost never ready: `poll_recv_from` leaves the
+    /// waker in the socket's one slot, where `recv_from`'s future would join and leave a list
+    /// of waiters under a lock each turn.
     pub(super) async fn recv(&mut self) -> io::Result<(usize, SocketAddr)> {
-        self.socket.recv_from(&mut self.buf).await
+        let CoursePort { socket, buf, .. } = self;
+        poll_fn(|cx| {
+            let mut read = ReadBuf::new(buf);
+            socket.poll_recv_from(cx, &mut read).map_ok(|from| (read.filled().len(), from))
+        })
+        .await
     }
 
     /// Tells the UDP client at `to` about `event`, if the dialect has a word for it.
