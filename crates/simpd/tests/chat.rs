@@ -153,8 +153,13 @@ async fn quit_leaves_the_chat_and_closes_the_connection() {
     ca.send(json!({"cmd": "quit"})).await;
     ca.expect_closed().await;
     cb.expect(json!({"event": "ended", "reason": "peer left"})).await;
-    // The daemon serves a new client afterwards.
-    let mut again = Ipc::login(a.client, "alice2").await;
+    // The daemon serves a new client afterwards, once it is idle again: bob's daemon sends the
+    // ACK of the FIN as it tells bob, so on a busy machine alice's daemon may still be closing
+    // (and would tell a client attached by then that it left).
+    let mut again = Ipc::connect("alice2", a.client).await;
+    again.wait_for_state("idle").await;
+    again.send(json!({"cmd": "connect", "user": "alice2"})).await;
+    again.expect(json!({"event": "connected", "user": "alice2"})).await;
     again.send(json!({"cmd": "status"})).await;
     again.expect(json!({"event": "status", "state": "idle", "user": "alice2"})).await;
 }

@@ -198,6 +198,23 @@ impl Ipc {
         }
     }
 
+    /// Before `connect`: asks for `status` (a read-only query, IPC.md "Access") until the daemon
+    /// is in `state`, for what no client can be told of, such as the peer's ACK of our FIN.
+    pub async fn wait_for_state(&mut self, state: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            self.send(json!({"cmd": "status"})).await;
+            let status = self.expect(json!({"event": "status"})).await;
+            if status["state"] == state {
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                self.fail(&format!("the daemon was not {state} within 10 s"));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// The daemon closes the connection (after at most a few more events, which are returned).
     pub async fn expect_closed(&mut self) -> Vec<Value> {
         let mut events = Vec::new();
