@@ -238,7 +238,8 @@ mod tests {
 
     #[test]
     fn chat_prefix_matches_the_bench_client() {
-        let line = serde_json::to_vec(&simp_proto::ipc::Command::Chat { text: "A 1".into(), id: None }).unwrap();
+        let line =
+            serde_json::to_vec(&simp_proto::ipc::Command::Chat { text: "A 1".into(), id: None, utf8: None }).unwrap();
         assert_eq!(line, [CHAT_PREFIX, b"\"A 1\"}"].concat());
         let line = serde_json::to_vec(&simp_proto::ipc::Command::Start { peer: "127.0.0.1:7777".into() }).unwrap();
         assert_eq!(line, [START_PREFIX, b"127.0.0.1:7777\"}"].concat());

@@ -59,7 +59,7 @@ pub fn latency(a: &mut Client, b: &mut Client, count: usize, warmup: usize) -> R
     let mut to_message = Vec::with_capacity(count);
     let mut to_delivered = Vec::with_capacity(count);
     for i in 0..warmup + count {
-        let chat = Command::Chat { text: format!("latency {i}"), id: None };
+        let chat = Command::Chat { text: format!("latency {i}"), id: None, utf8: None };
         let t0 = Instant::now();
         a.send(&chat)?;
         b.expect("message", |e| matches!(e, Event::Message { .. }))?;
@@ -92,7 +92,7 @@ pub fn pump(c: &mut Client, label: &str, send: usize, receive: usize, start: Ins
     let mut end = PumpEnd { delivered: start, received: start };
     let fill = |c: &mut Client, sent: &mut usize, delivered: usize| -> Result<()> {
         while *sent < send && *sent - delivered < WINDOW {
-            c.queue(&Command::Chat { text: format!("{label} {sent}"), id: None })?;
+            c.queue(&Command::Chat { text: format!("{label} {sent}"), id: None, utf8: None })?;
             *sent += 1;
         }
         c.flush()

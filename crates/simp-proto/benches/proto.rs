@@ -79,7 +79,7 @@ fn endpoint(c: &mut Criterion) {
     g.bench_function("send chat + its ACK (round trip through the engine)", |b| {
         b.iter(|| {
             now += Duration::from_micros(1);
-            ep.handle_command(now, Command::Chat { text: "ping".into(), id: None });
+            ep.handle_command(now, Command::Chat { text: "ping".into(), id: None, utf8: None });
             while let Some(t) = ep.poll_transmit() {
                 black_box(t);
             }

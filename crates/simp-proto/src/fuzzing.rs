@@ -110,7 +110,7 @@ pub fn endpoint(data: &[u8]) {
             Op::Start(peer) => ep.handle_command(now, Command::Start { peer }),
             Op::Accept => ep.handle_command(now, Command::Accept),
             Op::Decline => ep.handle_command(now, Command::Decline),
-            Op::Chat(text) => ep.handle_command(now, Command::Chat { text, id: None }),
+            Op::Chat(text) => ep.handle_command(now, Command::Chat { text, id: None, utf8: None }),
             Op::Leave => ep.handle_command(now, Command::Leave),
             Op::Quit => ep.handle_command(now, Command::Quit),
             Op::Status => ep.handle_command(now, Command::Status),

@@ -50,6 +50,11 @@ pub enum Command {
         /// Any string the client chooses, echoed in `queued`/`delivered`/`undelivered`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
+        /// `true`: the user opted in to sending UTF-8 beyond the course's ASCII (SPEC 1,
+        /// "Beyond ASCII"); control characters other than TAB and LF stay refused. Kept as
+        /// given (absent, `false`, `true`) so that a line parses back to itself.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        utf8: Option<bool>,
     },
     /// Ends the current chat or call attempt, staying connected.
     Leave,
@@ -475,9 +480,9 @@ mod tests {
         assert_eq!(parse(json!({"cmd":"accept"})), Command::Accept);
         assert_eq!(
             parse(json!({"cmd":"chat","text":"hi","id":"7"})),
-            Command::Chat { text: "hi".into(), id: Some("7".into()) }
+            Command::Chat { text: "hi".into(), id: Some("7".into()), utf8: None }
         );
-        assert_eq!(parse(json!({"cmd":"chat","text":"hi"})), Command::Chat { text: "hi".into(), id: None });
+        assert_eq!(parse(json!({"cmd":"chat","text":"hi"})), Command::Chat { text: "hi".into(), id: None, utf8: None });
         assert!(serde_json::from_value::<Command>(json!({"cmd":"dance"})).is_err());
         assert!(serde_json::from_value::<Command>(json!({"cmd":"start"})).is_err());
     }

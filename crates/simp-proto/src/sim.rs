@@ -369,7 +369,7 @@ mod tests {
         let sent_by = |who: &str| (0..MESSAGES).map(|i| format!("{who} {i}")).collect::<Vec<_>>();
         let send_all = |sim: &mut Sim, side: Side, who: &str| {
             for text in sent_by(who) {
-                sim.command(side, Command::Chat { text, id: None });
+                sim.command(side, Command::Chat { text, id: None, utf8: None });
             }
         };
         // Each user types as soon as their side shows the chat. The caller's first message

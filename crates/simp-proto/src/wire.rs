@@ -383,7 +383,9 @@ pub enum NameError {
     Spaces,
 }
 
-/// Why a text cannot be sent: only ASCII, and of the control bytes only TAB and LF (SPEC 1).
+/// Why a text cannot be sent: only ASCII, and of the control bytes only TAB and LF (SPEC 1);
+/// with the user's opt-in to UTF-8 (SPEC 1, "Beyond ASCII"), any character but the other
+/// control characters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TextError {
     /// A character outside what SIMP carries.
@@ -394,17 +396,29 @@ pub enum TextError {
         /// Its index in characters, from 0.
         position: usize,
     },
+    /// A control character in text sent as UTF-8.
+    #[error("the text contains {} at character {}; only TAB and newline can be sent of the control characters, nothing was sent", describe_char(*.ch), .position + 1)]
+    Control {
+        /// The offending character.
+        ch: char,
+        /// Its index in characters, from 0.
+        position: usize,
+    },
 }
 
-/// Checks text the local user wants to send.
-pub fn validate_text(text: &str) -> Result<(), TextError> {
-    match text.chars().enumerate().find(|&(_, c)| !is_sendable(c)) {
+/// Checks text the local user wants to send: ASCII (SPEC 1), or any UTF-8 when `utf8`, the
+/// user's opt-in beyond the course spec (SPEC 1, "Beyond ASCII"). Either way the only control
+/// characters allowed are TAB and LF, so nothing sent can drive a peer's terminal.
+pub fn validate_text(text: &str, utf8: bool) -> Result<(), TextError> {
+    let refused = |c: char| if utf8 { c.is_control() && !matches!(c, '\t' | '\n') } else { !is_ascii_text(c) };
+    match text.chars().enumerate().find(|&(_, c)| refused(c)) {
+        Some((position, ch)) if utf8 => Err(TextError::Control { ch, position }),
         Some((position, ch)) => Err(TextError::BadChar { ch, position }),
         None => Ok(()),
     }
 }
 
-fn is_sendable(c: char) -> bool {
+fn is_ascii_text(c: char) -> bool {
     matches!(c, ' '..='~' | '\t' | '\n')
 }
 
@@ -470,12 +484,25 @@ mod tests {
 
     #[test]
     fn text_validation_names_the_character() {
-        assert!(validate_text("hello\tworld\nagain").is_ok());
-        let err = validate_text("café").unwrap_err();
+        assert!(validate_text("hello\tworld\nagain", false).is_ok());
+        let err = validate_text("café", false).unwrap_err();
         assert_eq!(err, TextError::BadChar { ch: 'é', position: 3 });
         assert!(err.to_string().contains("'é' (U+00E9)"), "{err}");
-        assert!(validate_text("a\rb").is_err());
-        assert!(validate_text("\u{7f}").is_err());
+        assert!(validate_text("a\rb", false).is_err());
+        assert!(validate_text("\u{7f}", false).is_err());
+    }
+
+    #[test]
+    fn utf8_text_is_accepted_only_when_asked_and_controls_stay_refused() {
+        assert!(validate_text("café ☕ 𝄞\tok\n", true).is_ok());
+        assert!(validate_text("café", false).is_err());
+        for (text, ch, position) in
+            [("a\rb", '\r', 1), ("é\u{7f}", '\u{7f}', 1), ("\u{85}", '\u{85}', 0), ("\u{1b}[2J", '\u{1b}', 0)]
+        {
+            let err = validate_text(text, true).unwrap_err();
+            assert_eq!(err, TextError::Control { ch, position }, "{text:?}");
+            assert!(err.to_string().contains("(a control character)"), "{err}");
+        }
     }
 
     #[test]

@@ -130,6 +130,10 @@ pub struct App {
     /// A contact `/save` added, for the front to write to the config file.
     to_save: Option<(String, SocketAddr)>,
     alerts: Vec<Alert>,
+    /// `--utf8`: non-ASCII text is sent, not refused.
+    utf8: bool,
+    /// [`texts::UTF8_WARNING`] was shown: it is shown once.
+    utf8_warned: bool,
     /// The highest message id shown: the daemon delivers every message again on each connect
     /// until it is confirmed (IPC.md `seen`), and none is shown twice.
     last_message: u64,
@@ -153,12 +157,20 @@ impl App {
             to_save: None,
             alerts: Vec::new(),
             last_message: 0,
+            utf8: false,
+            utf8_warned: false,
         }
     }
 
     /// Uses these contacts for `/call NAME`, for showing callers by name and for `/save`.
     pub fn set_contacts(&mut self, contacts: Contacts) {
         self.contacts = contacts;
+    }
+
+    /// `--utf8`: send non-ASCII text as UTF-8 instead of refusing it, with a warning the
+    /// first time (SPEC 1, "Beyond ASCII").
+    pub fn set_utf8(&mut self, utf8: bool) {
+        self.utf8 = utf8;
     }
 
     /// The contact `/save` just added, to be written to the config file; the caller reports a
@@ -562,16 +574,22 @@ impl App {
     }
 
     fn send_text(&mut self, text: &str, now: NaiveTime) -> Vec<Command> {
-        if let Err(err) = validate_text(text) {
+        if let Err(err) = validate_text(text, self.utf8) {
             self.push(now, EntryKind::Error(err.to_string()));
             return Vec::new();
+        }
+        // Only a non-ASCII text needs the opt-in: ASCII goes as the course's clients send it.
+        let utf8 = !text.is_ascii();
+        if utf8 && !self.utf8_warned {
+            self.utf8_warned = true;
+            self.push(now, EntryKind::Info(texts::UTF8_WARNING.into()));
         }
         let id = self.next_id.to_string();
         self.next_id += 1;
         let user = self.user.clone().unwrap_or_else(|| texts::YOU.into());
         let lines = escape::message_lines(text);
         self.push(now, EntryKind::Outgoing { user, id: id.clone(), lines, delivery: Delivery::Pending, queued: false });
-        vec![Command::Chat { text: text.to_owned(), id: Some(id) }]
+        vec![Command::Chat { text: text.to_owned(), id: Some(id), utf8: utf8.then_some(true) }]
     }
 
     fn leave(&mut self) -> Vec<Command> {
@@ -752,8 +770,14 @@ mod tests {
         app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(3));
         assert_eq!(app.phase(), &Phase::Chatting { peer: "127.0.0.2:7777".into(), user: "bob".into() });
 
-        assert_eq!(app.on_line("hello", t(4)), vec![Command::Chat { text: "hello".into(), id: Some("1".into()) }]);
-        assert_eq!(app.on_line("again", t(4)), vec![Command::Chat { text: "again".into(), id: Some("2".into()) }]);
+        assert_eq!(
+            app.on_line("hello", t(4)),
+            vec![Command::Chat { text: "hello".into(), id: Some("1".into()), utf8: None }]
+        );
+        assert_eq!(
+            app.on_line("again", t(4)),
+            vec![Command::Chat { text: "again".into(), id: Some("2".into()), utf8: None }]
+        );
         assert_eq!(delivery_of(&app, "1"), Delivery::Pending);
         app.take_changes();
         app.on_event(Event::Queued { id: "1".into() }, t(4));
@@ -783,7 +807,7 @@ mod tests {
         assert_eq!(app.phase(), &Phase::Menu);
 
         let mut app = chatting();
-        assert_eq!(app.on_line("q", t(4)), vec![Command::Chat { text: "q".into(), id: Some("1".into()) }]);
+        assert_eq!(app.on_line("q", t(4)), vec![Command::Chat { text: "q".into(), id: Some("1".into()), utf8: None }]);
         assert_eq!(app.on_line("/quit", t(4)), vec![Command::Quit]);
         assert!(app.is_finished());
         assert!(app.on_line("more", t(4)).is_empty());
@@ -792,7 +816,10 @@ mod tests {
     #[test]
     fn slash_lines_in_a_chat() {
         let mut app = chatting();
-        assert_eq!(app.on_line("//me", t(4)), vec![Command::Chat { text: "/me".into(), id: Some("1".into()) }]);
+        assert_eq!(
+            app.on_line("//me", t(4)),
+            vec![Command::Chat { text: "/me".into(), id: Some("1".into()), utf8: None }]
+        );
         assert!(app.on_line("/dance", t(4)).is_empty());
         assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("unknown command /dance")));
         assert_eq!(app.on_line("/status", t(4)), vec![Command::Status]);
@@ -898,7 +925,28 @@ mod tests {
         assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("'é' (U+00E9)") && m.contains("character 4")));
         assert!(app.on_line("a\x1bb", t(4)).is_empty());
         assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("U+001B")));
-        assert_eq!(app.on_line("tab\tok", t(4)), vec![Command::Chat { text: "tab\tok".into(), id: Some("1".into()) }]);
+        assert_eq!(
+            app.on_line("tab\tok", t(4)),
+            vec![Command::Chat { text: "tab\tok".into(), id: Some("1".into()), utf8: None }]
+        );
+    }
+
+    #[test]
+    fn with_utf8_non_ascii_text_is_sent_with_the_opt_in_and_a_warning_shown_once() {
+        let mut app = chatting();
+        app.set_utf8(true);
+        assert_eq!(
+            app.on_line("tab\tok", t(4)),
+            vec![Command::Chat { text: "tab\tok".into(), id: Some("1".into()), utf8: None }]
+        );
+        assert!(!app.log().iter().any(|e| e.kind == EntryKind::Info(texts::UTF8_WARNING.into())));
+        let cafe = Command::Chat { text: "café".into(), id: Some("2".into()), utf8: Some(true) };
+        assert_eq!(app.on_line("café", t(4)), vec![cafe]);
+        app.on_line("más", t(4));
+        let warnings = app.log().iter().filter(|e| e.kind == EntryKind::Info(texts::UTF8_WARNING.into())).count();
+        assert_eq!(warnings, 1);
+        assert!(app.on_line("a\x1bb", t(4)).is_empty());
+        assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("U+001B")));
     }
 
     #[test]
@@ -1009,7 +1057,7 @@ mod tests {
         assert!(app.on_event(Event::Calling { peer: "192.168.1.20:7777".parse().unwrap() }, t(1)).is_empty());
         let cmds =
             app.on_event(Event::Established { peer: "192.168.1.20:7777".parse().unwrap(), user: "bob".into() }, t(2));
-        assert_eq!(cmds, vec![Command::Chat { text: "hello".into(), id: Some("1".into()) }, Command::Quit]);
+        assert_eq!(cmds, vec![Command::Chat { text: "hello".into(), id: Some("1".into()), utf8: None }, Command::Quit]);
 
         // Without the /quit, the end of input waits for the delivery mark.
         let mut app = chatting();
@@ -1108,7 +1156,7 @@ mod tests {
         assert_eq!(last(&app), &EntryKind::Info("no contacts yet: /save NAME after a chat adds one".into()));
         assert_eq!(
             app.on_line("/me waves", t(4)),
-            vec![Command::Chat { text: "* alice waves".into(), id: Some("1".into()) }]
+            vec![Command::Chat { text: "* alice waves".into(), id: Some("1".into()), utf8: None }]
         );
         assert!(app.on_line("/call 10.0.0.9", t(4)).is_empty(), "one chat at a time");
         assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("/leave this one first")));

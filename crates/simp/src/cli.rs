@@ -21,7 +21,7 @@ use simp_proto::ipc::DEFAULT_CLIENT_PORT;
 /// wheel; End jumps to the newest line), timestamps, a status bar and delivery marks; a paste
 /// is one message (confirmed when over 5 lines or one datagram), and Ctrl-C in a chat asks
 /// before leaving. Otherwise (or with --plain) it prints one line per event, so
-/// scripts can drive it through pipes. Only ASCII text is sent, as SIMP requires.
+/// scripts can drive it through pipes. Only ASCII text is sent, as SIMP requires, unless --utf8.
 #[derive(Debug, Parser)]
 #[command(name = "simp", version, args_conflicts_with_subcommands = true)]
 pub struct Args {
@@ -51,6 +51,11 @@ pub struct Args {
     /// --port) that lives as long as simp, without asking. On a terminal simp asks first.
     #[arg(long)]
     pub daemon: bool,
+    /// Send UTF-8 text, not only ASCII: outside the course spec, so course peers may reject or
+    /// mangle it (a warning says so on the first such message). Control characters other than
+    /// TAB and newline stay refused. Without it, non-ASCII text is refused and not sent.
+    #[arg(long)]
+    pub utf8: bool,
     /// Line mode: one line per event. The default when stdin or stdout is not a terminal.
     #[arg(long)]
     pub plain: bool,

@@ -88,21 +88,13 @@ impl Demo {
     }
 }
 
-/// Runs the demo with the chosen front end (`quiet`: `--quiet`).
-pub async fn run(full_screen: bool, prefer_default_ports: bool, quiet: bool) -> Result<(), String> {
+/// Runs the demo with the chosen front end (`setup`: `--quiet` and `--utf8`).
+pub async fn run(full_screen: bool, prefer_default_ports: bool, setup: crate::Setup) -> Result<(), String> {
     let demo = Demo::start(prefer_default_ports).await.map_err(|e| e.to_string())?;
     let addr = demo.client_addr;
     let result = async {
         let (reader, writer) = conn::connect(addr).await?;
-        crate::run_with(
-            addr,
-            reader,
-            writer,
-            &demo.script(),
-            &crate::Setup { quiet, ..crate::Setup::default() },
-            full_screen,
-        )
-        .await
+        crate::run_with(addr, reader, writer, &demo.script(), &setup, full_screen).await
     }
     .await;
     demo.stop().await;
@@ -156,8 +148,8 @@ pub fn bot_reply(event: Event) -> Option<Command> {
         Event::Message { text, .. } => format!("{ECHO_PREFIX}{text}"),
         _ => return None,
     };
-    validate_text(&text).ok()?;
-    Some(Command::Chat { text, id: None })
+    validate_text(&text, false).ok()?;
+    Some(Command::Chat { text, id: None, utf8: None })
 }
 
 fn loopback_hint(ip: IpAddr) -> &'static str {
@@ -176,7 +168,7 @@ mod tests {
     fn the_bot_echoes_greets_and_accepts() {
         assert_eq!(
             bot_reply(Event::Message { id: 1, at: 0, user: "you".into(), text: "hi".into() }),
-            Some(Command::Chat { text: "echo: hi".into(), id: None })
+            Some(Command::Chat { text: "echo: hi".into(), id: None, utf8: None })
         );
         assert!(matches!(
             bot_reply(Event::Established { peer: "127.0.0.1:7777".parse().unwrap(), user: "you".into() }),

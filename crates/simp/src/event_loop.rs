@@ -29,6 +29,8 @@ pub struct Setup {
     pub config_path: Option<PathBuf>,
     /// `--quiet`: no bell, window title or desktop notification.
     pub quiet: bool,
+    /// `--utf8`: send UTF-8, not only ASCII.
+    pub utf8: bool,
 }
 
 /// What the user did, as far as the [`App`] cares.
@@ -109,6 +111,7 @@ pub(crate) async fn run<F: Front>(
     let mut events = reader.spawn();
     let mut app = App::new();
     app.set_contacts(setup.contacts.clone());
+    app.set_utf8(setup.utf8);
     let mut quit_sent = false;
     let mut deadline: Option<Instant> = None;
     let mut cmds: Vec<Command> = initial.iter().flat_map(|line| app.on_line(line, now())).collect();

@@ -16,7 +16,12 @@ async fn main() {
     let args = Args::parse();
     let full_screen = !args.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let result = if args.demo {
-        simp::demo::run(full_screen, !args.demo_any_port, args.quiet).await
+        simp::demo::run(
+            full_screen,
+            !args.demo_any_port,
+            Setup { quiet: args.quiet, utf8: args.utf8, ..Setup::default() },
+        )
+        .await
     } else {
         match load_config(&args) {
             Ok((path, file)) => match &args.command {
@@ -57,7 +62,7 @@ fn configured_ip(file: &config::Config) -> Result<Option<IpAddr>, String> {
 async fn session(args: &Args, path: Option<PathBuf>, file: config::Config, full_screen: bool) -> Result<(), String> {
     let addr = args.daemon_addr(configured_ip(&file)?);
     let user = args.user.clone().or(file.user);
-    let setup = Setup { contacts: file.contacts, config_path: path, quiet: args.quiet };
+    let setup = Setup { contacts: file.contacts, config_path: path, quiet: args.quiet, utf8: args.utf8 };
     // Asked only where someone can answer: stdin and stderr on a terminal.
     let can_ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let start_daemon = |addr| args.daemon || (can_ask && ask_to_start(addr));

@@ -168,6 +168,10 @@ pub fn who(user: Option<&str>, daemon: Option<&str>, phase: &Phase, contacts: &C
 /// `/call` in a chat.
 pub const LEAVE_FIRST: &str = "one chat at a time: /leave this one first";
 
+/// Before the first non-ASCII message sent with `--utf8`.
+pub const UTF8_WARNING: &str =
+    "sending UTF-8 (--utf8): this is outside the course's SIMP, whose peers may reject or mangle it";
+
 /// `/me` without text.
 pub const ME_NEEDS_TEXT: &str = "/me needs text: /me waves";
 

@@ -321,7 +321,9 @@ impl Endpoint {
             Command::Start { peer } => self.start(now, &peer),
             Command::Accept => self.session.accept_request(now, &mut self.cx),
             Command::Decline => self.session.decline_request(&mut self.cx),
-            Command::Chat { text, id } => self.session.chat(now, text, id, &mut self.next_id, &mut self.cx),
+            Command::Chat { text, id, utf8 } => {
+                self.session.chat(now, text, id, utf8 == Some(true), &mut self.next_id, &mut self.cx)
+            }
             Command::Leave => self.session.leave_command(now, &mut self.cx),
             Command::Quit => {
                 self.quit(now);

@@ -81,7 +81,8 @@ impl Sender {
 
 /// Splits a payload into parts of at most `max` bytes, cutting after the last space before the
 /// limit where there is one (SPEC 1), so the parts concatenate back to the text. An empty text
-/// is one empty part.
+/// is one empty part. A cut never falls inside a UTF-8 character (SPEC 1, "Beyond ASCII"), so
+/// each datagram is valid UTF-8 on its own, unless `max` is below one character's length.
 pub(crate) fn split(text: &[u8], max: usize) -> impl Iterator<Item = Range<usize>> + '_ {
     let max = max.max(1);
     let mut start = 0;
@@ -97,13 +98,23 @@ pub(crate) fn split(text: &[u8], max: usize) -> impl Iterator<Item = Range<usize
         } else {
             match rest[..max].iter().rposition(|&b| b == b' ') {
                 Some(space) if space > 0 => space + 1,
-                _ => max,
+                _ => char_boundary(rest, max),
             }
         };
         let range = start..start + len;
         start += len;
         Some(range)
     })
+}
+
+/// The last cut at or before `at` (`at < text.len()`) that does not fall before a UTF-8
+/// continuation byte; `at` itself when a character is longer than `at` bytes.
+fn char_boundary(text: &[u8], at: usize) -> usize {
+    let is_continuation = |b: u8| b & 0xc0 == 0x80;
+    match (1..=at).rev().find(|&i| !is_continuation(text[i])) {
+        Some(cut) => cut,
+        None => at,
+    }
 }
 
 #[cfg(test)]
@@ -135,6 +146,21 @@ mod tests {
             assert!(p.iter().all(|s| s.len() <= max && !s.is_empty()));
             assert_eq!(p.concat(), text);
         }
+    }
+
+    #[test]
+    fn utf8_is_never_cut_inside_a_character() {
+        assert_eq!(parts("ééé", 5), ["éé", "é"]);
+        assert_eq!(parts("aé€𝄞", 4), ["aé", "€", "𝄞"]);
+        let text = "€uro 𝄞😀é".repeat(50) + &"é".repeat(700);
+        for max in 4..=40 {
+            let p = split(text.as_bytes(), max).collect::<Vec<_>>();
+            assert!(p.iter().all(|r| r.len() <= max && text.is_char_boundary(r.end)), "max {max}");
+            assert_eq!(p.iter().map(|r| &text[r.clone()]).collect::<String>(), text);
+        }
+        // Below one character's length there is no whole cut: the bytes still all go, in order.
+        let bytes = split("€".as_bytes(), 2).collect::<Vec<_>>();
+        assert_eq!(bytes, [0..2, 2..3]);
     }
 
     #[test]

@@ -670,12 +670,14 @@ impl Session {
         }
     }
 
-    /// `chat`: queues `text` for the peer; `next_id` numbers messages the client left unnamed.
+    /// `chat`: queues `text` for the peer; `next_id` numbers messages the client left unnamed;
+    /// `utf8`: the client opted in to sending UTF-8 (SPEC 1, "Beyond ASCII").
     pub(super) fn chat(
         &mut self,
         now: Instant,
         text: String,
         id: Option<String>,
+        utf8: bool,
         next_id: &mut u64,
         cx: &mut Context,
     ) -> Result<(), Refusal> {
@@ -684,7 +686,7 @@ impl Session {
             State::Leaving(_) => return Err(CommandError::ChatClosing),
             _ => return Err(CommandError::NoChat),
         };
-        wire::validate_text(&text)?;
+        wire::validate_text(&text, utf8)?;
         if c.tx.len() >= cx.config.queue_limit {
             return Err(CommandError::QueueFull { waiting: c.tx.len() });
         }

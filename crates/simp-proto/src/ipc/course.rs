@@ -112,7 +112,7 @@ pub fn parse_command(datagram: &[u8]) -> Result<Command, ParseError> {
             let text = rest
                 .strip_prefix("text=")
                 .ok_or(ParseError::Missing { command: "send", usage: "the text: send|text=TEXT" })?;
-            Ok(Command::Chat { text: text.to_owned(), id: None })
+            Ok(Command::Chat { text: text.to_owned(), id: None, utf8: None })
         }
         "quit" => Ok(Command::Quit),
         other => Err(ParseError::UnknownCommand(quote(other))),
@@ -215,16 +215,16 @@ mod tests {
         assert_eq!(ok("invite|ip=::1|port=7777"), Command::Start { peer: "[::1]:7777".into() });
         assert_eq!(ok("accept"), Command::Accept);
         assert_eq!(ok("decline"), Command::Decline);
-        assert_eq!(ok("send|text=hello"), Command::Chat { text: "hello".into(), id: None });
+        assert_eq!(ok("send|text=hello"), Command::Chat { text: "hello".into(), id: None, utf8: None });
         assert_eq!(ok("quit"), Command::Quit);
     }
 
     #[test]
     fn send_takes_everything_after_text_as_the_text() {
-        assert_eq!(ok("send|text=a|b"), Command::Chat { text: "a|b".into(), id: None });
-        assert_eq!(ok("send|text=x=y|text=z"), Command::Chat { text: "x=y|text=z".into(), id: None });
-        assert_eq!(ok("send|text="), Command::Chat { text: String::new(), id: None });
-        assert_eq!(ok("send|text=two\nlines"), Command::Chat { text: "two\nlines".into(), id: None });
+        assert_eq!(ok("send|text=a|b"), Command::Chat { text: "a|b".into(), id: None, utf8: None });
+        assert_eq!(ok("send|text=x=y|text=z"), Command::Chat { text: "x=y|text=z".into(), id: None, utf8: None });
+        assert_eq!(ok("send|text="), Command::Chat { text: String::new(), id: None, utf8: None });
+        assert_eq!(ok("send|text=two\nlines"), Command::Chat { text: "two\nlines".into(), id: None, utf8: None });
     }
 
     #[test]
@@ -232,7 +232,7 @@ mod tests {
         assert_eq!(ok("quit\n"), Command::Quit);
         assert_eq!(ok("accept\r\n"), Command::Accept);
         assert_eq!(ok("connect|username=bob\n"), Command::Connect { user: "bob".into() });
-        assert_eq!(ok("send|text=hi\n\n"), Command::Chat { text: "hi\n".into(), id: None });
+        assert_eq!(ok("send|text=hi\n\n"), Command::Chat { text: "hi\n".into(), id: None, utf8: None });
     }
 
     #[test]

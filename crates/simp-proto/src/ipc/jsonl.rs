@@ -98,8 +98,8 @@ fn fast_path(line: &[u8]) -> Option<Command> {
     use Field::{Absent, Given, Null};
     let f: Fields<'_> = serde_json::from_slice(line).ok()?;
     match (f.cmd, f.user, f.peer, f.text, f.id) {
-        ("chat", Absent, Absent, Given(text), Absent | Null) => Some(Command::Chat { text, id: None }),
-        ("chat", Absent, Absent, Given(text), Given(id)) => Some(Command::Chat { text, id: Some(id) }),
+        ("chat", Absent, Absent, Given(text), Absent | Null) => Some(Command::Chat { text, id: None, utf8: None }),
+        ("chat", Absent, Absent, Given(text), Given(id)) => Some(Command::Chat { text, id: Some(id), utf8: None }),
         ("connect", Given(user), Absent, Absent, Absent) => Some(Command::Connect { user }),
         ("start", Absent, Given(peer), Absent, Absent) => Some(Command::Start { peer }),
         (cmd, Absent, Absent, Absent, Absent) => match cmd {
@@ -224,7 +224,7 @@ mod tests {
         assert_eq!(ok(r#"{"cmd":"decline"}"#), Command::Decline);
         assert_eq!(
             ok(r#" {"cmd":"chat","text":"hi","id":"7"} "#),
-            Command::Chat { text: "hi".into(), id: Some("7".into()) }
+            Command::Chat { text: "hi".into(), id: Some("7".into()), utf8: None }
         );
         assert_eq!(ok(r#"{"cmd":"leave"}"#), Command::Leave);
         assert_eq!(ok("{\"cmd\":\"quit\"}\r"), Command::Quit);
@@ -335,13 +335,30 @@ mod tests {
     }
 
     #[test]
+    fn the_utf8_opt_in_goes_both_ways_as_given() {
+        for utf8 in [Some(true), Some(false), None] {
+            let chat = Command::Chat { text: "caf\u{e9} \u{20ac}".into(), id: Some("7".into()), utf8 };
+            let mut out = Vec::new();
+            write_command(&mut out, &chat).unwrap();
+            assert_eq!(parse_command(&out[..out.len() - 1]).unwrap(), chat, "{}", String::from_utf8_lossy(&out));
+        }
+        let ok = |line: &str| parse_command(line.as_bytes()).unwrap();
+        assert_eq!(
+            ok(r#"{"cmd":"chat","text":"é","utf8":true}"#),
+            Command::Chat { text: "é".into(), id: None, utf8: Some(true) }
+        );
+        assert_eq!(code(r#"{"cmd":"chat","text":"é","utf8":"yes"}"#), ErrorCode::UnknownCmd);
+        assert_eq!(code(r#"{"cmd":"status","utf8":true}"#), ErrorCode::UnknownCmd);
+    }
+
+    #[test]
     fn commands_and_events_go_both_ways() {
         let mut out = Vec::new();
-        write_command(&mut out, &Command::Chat { text: "hi".into(), id: Some("7".into()) }).unwrap();
+        write_command(&mut out, &Command::Chat { text: "hi".into(), id: Some("7".into()), utf8: None }).unwrap();
         assert_eq!(out, b"{\"cmd\":\"chat\",\"text\":\"hi\",\"id\":\"7\"}\n");
         assert_eq!(
             parse_command(&out[..out.len() - 1]).unwrap(),
-            Command::Chat { text: "hi".into(), id: Some("7".into()) }
+            Command::Chat { text: "hi".into(), id: Some("7".into()), utf8: None }
         );
         let event = Event::Delivered { id: "7".into() };
         let mut out = Vec::new();

@@ -234,7 +234,7 @@ impl Peer for QuirkyPeer {
 
     fn handle_command(&mut self, now: Instant, cmd: Command) {
         match cmd {
-            Command::Chat { text, id } => {
+            Command::Chat { text, id, .. } => {
                 let id = id.unwrap_or_else(|| {
                     self.next_id += 1;
                     (self.next_id - 1).to_string()
@@ -377,7 +377,7 @@ mod tests {
         }
         let sent_by = |who: &str| (0..MESSAGES).map(|i| format!("{who} {i}")).collect::<Vec<_>>();
         for text in sent_by("a") {
-            sim.command(Side::A, Command::Chat { text, id: None });
+            sim.command(Side::A, Command::Chat { text, id: None, utf8: None });
         }
         // bob types once the handshake's stray datagrams are gone: it has no defence against
         // a late handshake ACK (the one-bit limit of the crate docs), and that is not the
@@ -392,7 +392,7 @@ mod tests {
             return Err("bob never in the chat".into());
         }
         for text in sent_by("b") {
-            sim.command(Side::B, Command::Chat { text, id: None });
+            sim.command(Side::B, Command::Chat { text, id: None, utf8: None });
         }
         let done = |events: &[Event]| {
             let (yes, no) = outcomes(events);

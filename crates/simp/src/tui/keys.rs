@@ -29,6 +29,8 @@ pub struct UiState {
     pub confirm: Option<Confirm>,
     /// Whether the terminal window has the focus (focus events; assumed until told).
     pub focused: bool,
+    /// `--utf8`: non-ASCII text is sent, not refused.
+    pub utf8: bool,
 }
 
 /// A question the input line asks before acting.
@@ -145,7 +147,7 @@ pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
     }
     let editor = &mut ui.editor;
     match key.code {
-        KeyCode::Enter if refused_text(&editor.text(), phase) => {
+        KeyCode::Enter if refused_text(&editor.text(), phase, ui.utf8) => {
             // The App refuses it with the reason; the line stays to be mended, not retyped.
             return Input::Line(editor.text());
         }
@@ -179,10 +181,11 @@ pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
     Input::Nothing
 }
 
-/// Whether Enter would send a message the client refuses (SIMP carries ASCII only).
-fn refused_text(text: &str, phase: &Phase) -> bool {
+/// Whether Enter would send a message the client refuses (SIMP carries ASCII only, unless
+/// `utf8`).
+fn refused_text(text: &str, phase: &Phase, utf8: bool) -> bool {
     let command = text.trim_start().starts_with(words::CHAT_COMMAND) && !text.starts_with(words::CHAT_SLASH_TEXT);
-    matches!(phase, Phase::Chatting { .. }) && !command && simp_proto::wire::validate_text(text).is_err()
+    matches!(phase, Phase::Chatting { .. }) && !command && simp_proto::wire::validate_text(text, utf8).is_err()
 }
 
 /// The key that answers a [`Confirm`].

@@ -41,10 +41,10 @@ impl Shell {
             }
             Command::History { peer, limit, before } => self.history(peer.as_deref(), limit, before),
             Command::Forget { peer } => self.forget(&peer),
-            Command::Chat { text, id } => {
+            Command::Chat { text, id, utf8 } => {
                 let before = self.ep.outgoing();
                 let stash = text.clone();
-                self.ep.handle_command(now, Command::Chat { text, id });
+                self.ep.handle_command(now, Command::Chat { text, id, utf8 });
                 if self.ep.outgoing() > before {
                     self.outbox.texts.push_back(stash);
                 }

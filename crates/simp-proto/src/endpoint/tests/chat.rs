@@ -31,8 +31,8 @@ fn one_datagram_in_flight_then_the_next_with_the_other_seq() {
 #[test]
 fn daemon_assigns_ids_when_the_client_gives_none() {
     let mut h = H::chatting();
-    h.cmd(C::Chat { text: "a".into(), id: None });
-    h.cmd(C::Chat { text: "b".into(), id: None });
+    h.cmd(C::Chat { text: "a".into(), id: None, utf8: None });
+    h.cmd(C::Chat { text: "b".into(), id: None, utf8: None });
     assert_eq!(h.events(), [Event::Queued { id: "1".into() }, Event::Queued { id: "2".into() }]);
     h.expect_sent(&[w(peer(), Kind::Chat, 0, "alice", "a")]);
     h.expect_nothing();
@@ -232,6 +232,27 @@ fn long_text_is_split_at_max_payload_and_delivered_when_all_parts_are_acked() {
     assert_eq!(h.events(), [Event::Queued { id: "1".into() }]);
     h.recv(peer(), Kind::Ack, 0, "bob", "");
     assert_eq!(h.events(), [Event::Delivered { id: "1".into() }]);
+    h.expect_nothing();
+}
+
+#[test]
+fn utf8_is_sent_byte_exact_only_when_asked_and_split_between_characters() {
+    let mut h = H::chatting_with(|c| c.max_payload = 7);
+    h.cmd(C::Chat { text: "café".into(), id: Some("1".into()), utf8: None });
+    h.cmd(C::Chat { text: "café".into(), id: Some("2".into()), utf8: Some(false) });
+    h.cmd(C::Chat { text: "ok\u{1b}".into(), id: Some("3".into()), utf8: Some(true) });
+    assert_eq!(code(&h.events()), [ErrorCode::BadText, ErrorCode::BadText, ErrorCode::BadText]);
+    assert_eq!(h.sent(), [], "nothing is sent");
+
+    // "é€€" is 2 + 3 + 3 bytes: at 7 bytes a cut by bytes would fall inside the second '€'.
+    h.cmd(C::Chat { text: "é€€".into(), id: Some("4".into()), utf8: Some(true) });
+    assert_eq!(h.events(), [queued("4")]);
+    let parts = [("é€", 0), ("€", 1)];
+    for (text, seq) in parts {
+        assert_eq!(h.raw_sent(), [bytes(Kind::Chat, seq, "alice", text)], "{text}");
+        h.recv(peer(), Kind::Ack, seq, "bob", "");
+    }
+    assert_eq!(h.events(), [delivered("4")]);
     h.expect_nothing();
 }
 

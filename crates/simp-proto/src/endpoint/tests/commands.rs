@@ -26,7 +26,7 @@ fn bad_commands_get_errors_and_change_nothing() {
     h.cmd(C::Start { peer: "127.0.0.1".into() });
     h.cmd(C::Accept);
     h.cmd(C::Decline);
-    h.cmd(C::Chat { text: "hi".into(), id: None });
+    h.cmd(C::Chat { text: "hi".into(), id: None, utf8: None });
     h.cmd(C::Leave);
     use ErrorCode::*;
     assert_eq!(code(&h.events()), [BadPeer, BadPeer, NoRequest, NoRequest, NotInChat, NotInChat]);

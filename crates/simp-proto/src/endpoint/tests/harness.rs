@@ -121,7 +121,7 @@ impl H {
 
     /// A chat command with the client's own id.
     pub(super) fn chat(&mut self, text: &str, id: &str) {
-        self.cmd(C::Chat { text: text.into(), id: Some(id.into()) });
+        self.cmd(C::Chat { text: text.into(), id: Some(id.into()), utf8: None });
     }
 
     /// A datagram arriving from `from`.

@@ -30,7 +30,7 @@ fn arb_command() -> impl Strategy<Value = C> {
             .prop_map(|p| C::Start { peer: p.into() }),
         Just(C::Accept),
         Just(C::Decline),
-        "[ -~]{0,20}".prop_map(|text| C::Chat { text, id: None }),
+        "[ -~]{0,20}".prop_map(|text| C::Chat { text, id: None, utf8: None }),
         Just(C::Leave),
         Just(C::Quit),
         Just(C::Status),

@@ -273,8 +273,8 @@ fn two_daemons_that_see_each_other_at_other_addresses_end_up_in_one_chat() {
             sim.a.ep.state(),
             sim.b.ep.state()
         );
-        sim.command(Side::A, C::Chat { text: "hi".into(), id: None });
-        sim.command(Side::B, C::Chat { text: "hello".into(), id: None });
+        sim.command(Side::A, C::Chat { text: "hi".into(), id: None, utf8: None });
+        sim.command(Side::B, C::Chat { text: "hello".into(), id: None, utf8: None });
         assert!(sim.run_until(Duration::from_secs(10), |s| [&s.a.events, &s.b.events]
             .iter()
             .all(|e| e.iter().any(|e| matches!(e, Event::Delivered { .. })))));
