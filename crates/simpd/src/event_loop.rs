@@ -66,6 +66,8 @@ struct Shell {
     outbox: Outbox,
     /// The local user, from `connected`: the author of sent messages.
     user: Option<String>,
+    /// How long a TCP client has to send `connect` after it connected.
+    connect_deadline: Duration,
 }
 
 /// Serves peers and the client until `shutdown` completes, then leaves any chat (see
@@ -130,6 +132,7 @@ pub(crate) async fn run(
 impl Shell {
     fn new(udp: UdpSocket, course: UdpSocket, store: Store, config: DaemonConfig) -> Shell {
         let linger = config.endpoint.timeout.saturating_mul(2);
+        let connect_deadline = config.connect_deadline;
         Shell {
             peer: PeerSocket::new(udp, config.endpoint.local),
             ep: Endpoint::new(config.endpoint),
@@ -143,6 +146,7 @@ impl Shell {
             store,
             outbox: Outbox::default(),
             user: None,
+            connect_deadline,
         }
     }
 

@@ -28,6 +28,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use simp_proto::ipc::{DEFAULT_CLIENT_PORT, DEFAULT_PORT};
 use tokio::net::{TcpListener, UdpSocket};
@@ -57,6 +58,10 @@ pub struct DaemonConfig {
     /// Keep messages once confirmed or settled (`--no-history` turns it off: only the
     /// unconfirmed inbox and the unsent messages are kept).
     pub history: bool,
+    /// How long a TCP client connection may take to send `connect` before it gives the one
+    /// client slot up to the next client that wants it (IPC.md "Access"): a connection that
+    /// never attaches must not hold the slot.
+    pub connect_deadline: Duration,
 }
 
 impl DaemonConfig {
@@ -71,6 +76,7 @@ impl DaemonConfig {
             is_local_client: access::is_local,
             state_dir: None,
             history: true,
+            connect_deadline: DEFAULT_CONNECT_DEADLINE,
         }
     }
 }
@@ -177,6 +183,9 @@ pub async fn run(config: DaemonConfig, shutdown: impl Future<Output = ()>) -> Re
 
 /// How many times a free client port (port 0) is looked for: the kernel picks a TCP port that
 /// is free, and another program may hold the same number over UDP.
+/// How long a client connection has to send `connect` (IPC.md "Access").
+pub const DEFAULT_CONNECT_DEADLINE: Duration = Duration::from_secs(5);
+
 const CLIENT_PORT_TRIES: usize = 20;
 
 /// The client port, TCP then UDP on the same number (IPC.md: one port, both transports).

@@ -183,6 +183,9 @@ impl Shell {
             return;
         }
         let parsed = course::parse_command(&self.course.buf[..len]);
+        if parsed.is_ok() {
+            self.evict_unattached(instant);
+        }
         if let ClientSlot::Tcp(tcp) = &self.slot {
             let current = tcp.addr();
             if self.quiet.admit(instant, from.ip()) {

@@ -2,7 +2,14 @@
 //! out.
 //!
 //! Events are encoded into one buffer and handed to the socket without waiting; a client that
-//! reads slowly builds a bounded backlog (see [`MAX_CLIENT_BACKLOG`]). Bookkeeping events
+//! reads slowly builds a bounded backlog (see [`MAX_CLIENT_BACKLOG`]), and a client that sends
+//! commands without reading their replies is not read from while its output is over
+//! [`MAX_CLIENT_OUTPUT`]: its commands wait in its own socket (TCP flow control), never in our
+//! memory. Lines read but not yet handled are bounded too (the reader's buffer, at most one
+//! line of `MAX_LINE` being assembled). A connection that has not sent `connect` within
+//! [`crate::DaemonConfig::connect_deadline`] gives the one client slot up to the next client
+//! that wants it (IPC.md "Access"); until then it may take its time (`simp` asks its user's
+//! name on an open connection). Bookkeeping events
 //! (`queued`, `delivered`) may be held for up to [`HOLD`] to share a write with their
 //! successors.
 
@@ -28,6 +35,10 @@ use crate::line_reader::{Line, LineReader};
 /// acknowledging new messages (the peer re-sends them) until the client catches up, so memory
 /// stays bounded and nothing acknowledged is lost (SPEC 2.2).
 const MAX_CLIENT_BACKLOG: usize = 4 * 1024 * 1024;
+/// Output waiting for a client beyond which its commands are not read until it drains: the
+/// replies to commands (a `status`, an error per junk line) are what a client that never
+/// reads could otherwise grow without limit (issue 12, defect 1).
+const MAX_CLIENT_OUTPUT: usize = 1024 * 1024;
 /// How long a closing connection (after `quit`, or a refused second client) may take to
 /// take its last lines.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -66,6 +77,9 @@ pub(super) struct TcpClient {
     /// tokio from waking its own driver (an eventfd write and an extra `epoll_wait`) when the
     /// next hold is armed a moment later, as it does for a deadline earlier than any it knew.
     hold: Timer,
+    /// Until `connect` is accepted: the moment the connection gives the slot up to the next
+    /// client that wants it.
+    connect_by: Option<Instant>,
 }
 
 /// After `accept` failed: the listener is not polled until [`AcceptPause::until`], so the one
@@ -120,9 +134,22 @@ pub(super) enum Ready {
 }
 
 impl TcpClient {
-    fn new(stream: TcpStream, addr: SocketAddr) -> TcpClient {
+    fn new(stream: TcpStream, addr: SocketAddr, connect_by: Option<Instant>) -> TcpClient {
         let (reader, writer) = stream.into_split();
-        TcpClient { addr, reader: Some(LineReader::new(reader, MAX_LINE)), writer, out: Vec::new(), hold: Timer::new() }
+        TcpClient {
+            addr,
+            reader: Some(LineReader::new(reader, MAX_LINE)),
+            writer,
+            out: Vec::new(),
+            hold: Timer::new(),
+            connect_by,
+        }
+    }
+
+    /// Whether the client's commands are read: not while its output is over
+    /// [`MAX_CLIENT_OUTPUT`].
+    fn reading(&self) -> bool {
+        self.out.len() < MAX_CLIENT_OUTPUT
     }
 
     /// Where the client connected from.
@@ -130,12 +157,14 @@ impl TcpClient {
         self.addr
     }
 
-    /// Waits for a line, for the socket to take the rest of a write (not while events are
-    /// held back), or for held events to fall due. Cancel-safe.
+    /// Waits for a line (not while the output is over its bound), for the socket to take the
+    /// rest of a write (not while events are held back), or for held events to fall due.
+    /// Cancel-safe.
     pub(super) async fn ready(&mut self) -> Ready {
         let writing = !self.out.is_empty() && !self.hold.is_armed();
+        let reading = self.reading();
         tokio::select! {
-            line = next_line(&mut self.reader) => Ready::Line(line),
+            line = next_line(&mut self.reader), if reading => Ready::Line(line),
             ready = self.writer.writable(), if writing => Ready::Writable(ready),
             () = self.hold.fired() => Ready::HoldOver,
         }
@@ -240,6 +269,22 @@ impl Shell {
         }
     }
 
+    /// Before a new client is refused because the slot is taken: a TCP connection that has
+    /// not sent `connect` within its deadline is closed, with a `not-connected` error, so the
+    /// newcomer gets the slot (issue 12, defect 5).
+    pub(super) fn evict_unattached(&mut self, now: Instant) {
+        let overdue = self.slot.tcp().and_then(|c| c.connect_by).is_some_and(|by| by <= now);
+        if overdue {
+            let deadline = self.connect_deadline;
+            info!("closing a client connection that did not send connect within {deadline:?}: another client wants the slot");
+            self.send_to_client(&Event::error(
+                ErrorCode::NotConnected,
+                format!("no connect within {deadline:?} of connecting, and another client wants the daemon; closing"),
+            ));
+            self.close_client();
+        }
+    }
+
     /// A new client connection: served, refused as a second client, or refused as remote.
     fn accept(&mut self, stream: TcpStream, from: SocketAddr) {
         let now = Instant::now();
@@ -252,6 +297,7 @@ impl Shell {
         if let Err(error) = stream.set_nodelay(true) {
             debug!(%error, "could not set TCP_NODELAY on a client connection");
         }
+        self.evict_unattached(now);
         if let Some(current) = self.slot.busy() {
             // A read-only `status` is answered from a snapshot taken now; anything else (or
             // nothing within QUERY_WAIT) is a second client, refused. Such connections count
@@ -263,20 +309,32 @@ impl Shell {
             return;
         }
         info!(client = %from, "client connection opened");
-        self.slot = ClientSlot::Tcp(TcpClient::new(stream, from));
+        self.slot = ClientSlot::Tcp(TcpClient::new(stream, from, now.checked_add(self.connect_deadline)));
     }
 
-    /// One read from the client, then the lines that came with it (up to [`LINE_BATCH`]), so
-    /// that their events go out in one write; true if the connection is to be closed.
+    /// One read from the client, then the lines that came with it (up to [`LINE_BATCH`], and
+    /// while its output is under its bound), so that their events go out in one write; true
+    /// if the connection is to be closed.
     fn client_lines(&mut self, first: io::Result<Line>) -> bool {
         let mut close = self.client_line(first);
         for _ in 1..LINE_BATCH {
             if close {
                 break;
             }
-            match self.slot.tcp().and_then(|c| c.reader.as_mut()).and_then(LineReader::next_buffered) {
+            let next = self
+                .slot
+                .tcp()
+                .filter(|c| c.reading())
+                .and_then(|c| c.reader.as_mut())
+                .and_then(LineReader::next_buffered);
+            match next {
                 Some(line) => close = self.client_line(Ok(line)),
                 None => break,
+            }
+        }
+        if self.ep.has_client() {
+            if let Some(client) = self.slot.tcp() {
+                client.connect_by = None;
             }
         }
         close
