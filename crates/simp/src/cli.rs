@@ -56,6 +56,11 @@ pub struct Args {
     /// TAB and newline stay refused. Without it, non-ASCII text is refused and not sent.
     #[arg(long)]
     pub utf8: bool,
+    /// List the daemons announcing themselves on the LAN (`simpd --announce`), one line each
+    /// (address, then the user attached), and exit. It asks over mDNS only on the interface
+    /// that holds DAEMON_IP, never on the others.
+    #[arg(long, conflicts_with = "demo")]
+    pub lan: bool,
     /// Line mode: one line per event. The default when stdin or stdout is not a terminal.
     #[arg(long)]
     pub plain: bool,

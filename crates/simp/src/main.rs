@@ -26,6 +26,7 @@ async fn main() {
         match load_config(&args) {
             Ok((path, file)) => match &args.command {
                 Some(cli::Subcommand::Status { daemon_ip, port }) => status(*daemon_ip, *port, &file).await,
+                None if args.lan => lan(&args, &file).await,
                 None => session(&args, path, file, full_screen).await,
             },
             Err(msg) => Err(msg),
@@ -67,6 +68,17 @@ async fn session(args: &Args, path: Option<PathBuf>, file: config::Config, full_
     let can_ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let start_daemon = |addr| args.daemon || (can_ask && ask_to_start(addr));
     simp::run(addr, user.as_deref(), &setup, full_screen, start_daemon).await.map_err(|e| e.to_string())
+}
+
+/// `simp --lan`: lists the daemons seen on the interface holding the daemon's IP.
+async fn lan(args: &Args, file: &config::Config) -> Result<(), String> {
+    let ip = args.daemon_addr(configured_ip(file)?).ip();
+    let seen = tokio::task::spawn_blocking(move || simp::lan::browse(ip, simp::lan::WAIT))
+        .await
+        .map_err(|e| format!("the LAN listing stopped: {e}"))?
+        .map_err(|e| e.to_string())?;
+    print!("{}", simp::lan::listing(&seen));
+    Ok(())
 }
 
 /// Asks on the terminal whether to start a daemon for this session; Enter means yes.

@@ -77,6 +77,11 @@ pub struct Args {
     /// history.
     #[arg(long)]
     pub no_history: bool,
+    /// Announce this daemon on the LAN (mDNS/DNS-SD, `_simp._udp`), with the attached user's
+    /// name, so that `simp --lan` lists it; only on the interface that holds IP, never on the
+    /// others. Refused for 0.0.0.0 and ::; on a loopback IP only this host sees it.
+    #[arg(long)]
+    pub announce: bool,
 }
 
 /// `--rto`.
@@ -108,6 +113,7 @@ impl Args {
         config.allow_remote_clients = self.allow_remote_clients;
         config.state_dir = self.state_dir.clone().or_else(|| crate::store::default_state_dir(self.ip, self.port));
         config.history = !self.no_history;
+        config.announce = self.announce;
         let ep = &mut config.endpoint;
         ep.timeout = self.timeout;
         ep.retries = self.retries;

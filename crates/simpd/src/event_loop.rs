@@ -17,6 +17,7 @@ use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn};
 
 use crate::access::ClientPolicy;
+use crate::announce::Announcer;
 use crate::store::Store;
 use crate::{DaemonConfig, DaemonError};
 
@@ -68,6 +69,8 @@ struct Shell {
     user: Option<String>,
     /// How long a TCP client has to send `connect` after it connected.
     connect_deadline: Duration,
+    /// `--announce`: who is attached, told to the LAN.
+    announcer: Option<Announcer>,
 }
 
 /// Serves peers and the client until `shutdown` completes, then leaves any chat (see
@@ -87,7 +90,9 @@ pub(crate) async fn run(
         Some(dir) => info!(state_dir = %dir.display(), history = config.history, "message store open"),
         None => info!("message store in memory: nothing is kept after the daemon stops"),
     }
+    let announcer = if config.announce { Some(Announcer::start(config.endpoint.local)?) } else { None };
     let mut shell = Shell::new(udp, course, store, config);
+    shell.announcer = announcer;
     let mut timer = Timer::new();
     tokio::pin!(shutdown);
     // Set once shutdown has begun: the moment we stop waiting for the peer's ACK.
@@ -117,6 +122,7 @@ pub(crate) async fn run(
         if close_client {
             shell.close_client();
         }
+        shell.announce_user();
         if stop_by.is_some() && shell.ep.is_idle() {
             info!("left cleanly");
             break;
@@ -147,6 +153,7 @@ impl Shell {
             outbox: Outbox::default(),
             user: None,
             connect_deadline,
+            announcer: None,
         }
     }
 
@@ -248,6 +255,14 @@ impl Shell {
                 // The client is gone: tell the endpoint, then drain what that caused.
                 Err(error) => self.client_failed(&error),
             }
+        }
+    }
+
+    /// `--announce`: the attached client's name, or none once it has gone.
+    fn announce_user(&mut self) {
+        if let Some(announcer) = &mut self.announcer {
+            let attached = !matches!(self.slot, ClientSlot::Free);
+            announcer.set_user(self.user.as_deref().filter(|_| attached));
         }
     }
 

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod access;
+pub mod announce;
 pub mod cli;
 mod event_loop;
 #[cfg(feature = "fuzzing")]
@@ -62,6 +63,8 @@ pub struct DaemonConfig {
     /// client slot up to the next client that wants it (IPC.md "Access"): a connection that
     /// never attaches must not hold the slot.
     pub connect_deadline: Duration,
+    /// Announce the daemon on its own interface over mDNS (`--announce`, [`announce`]).
+    pub announce: bool,
 }
 
 impl DaemonConfig {
@@ -77,6 +80,7 @@ impl DaemonConfig {
             state_dir: None,
             history: true,
             connect_deadline: DEFAULT_CONNECT_DEADLINE,
+            announce: false,
         }
     }
 }
@@ -117,6 +121,9 @@ pub enum DaemonError {
     /// The message store cannot be opened.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// `--announce` cannot start.
+    #[error(transparent)]
+    Announce(#[from] announce::AnnounceError),
 }
 
 /// A daemon with its sockets bound, not yet running.
