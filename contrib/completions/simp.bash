@@ -35,7 +35,7 @@ _simp() {
 
     case "${cmd}" in
         simp)
-            opts="-h -V --port --user --config --quiet --daemon --utf8 --plain --demo --help --version status help"
+            opts="-h -V --port --user --config --quiet --daemon --utf8 --lan --plain --demo --help --version status help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

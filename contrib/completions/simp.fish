@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_simp_global_optspecs
-    string join \n port= user= config= quiet daemon utf8 plain demo h/help V/version
+    string join \n port= user= config= quiet daemon utf8 lan plain demo h/help V/version
 end
 
 function __fish_simp_needs_command
@@ -30,6 +30,7 @@ complete -c simp -n "__fish_simp_needs_command" -l config -d 'The config file: t
 complete -c simp -n "__fish_simp_needs_command" -l quiet -d 'No notifications: no bell, window title or desktop notification on a call or on a message while the window is unfocused or scrolled back'
 complete -c simp -n "__fish_simp_needs_command" -l daemon -d 'When no daemon answers, start one in this process (on DAEMON_IP, ports 7777 and --port) that lives as long as simp, without asking. On a terminal simp asks first'
 complete -c simp -n "__fish_simp_needs_command" -l utf8 -d 'Send UTF-8 text, not only ASCII: outside the course spec, so course peers may reject or mangle it (a warning says so on the first such message). Control characters other than TAB and newline stay refused. Without it, non-ASCII text is refused and not sent'
+complete -c simp -n "__fish_simp_needs_command" -l lan -d 'List the daemons announcing themselves on the LAN (`simpd --announce`), one line each (address, then the user attached), and exit. It asks over mDNS only on the interface that holds DAEMON_IP, never on the others'
 complete -c simp -n "__fish_simp_needs_command" -l plain -d 'Line mode: one line per event. The default when stdin or stdout is not a terminal'
 complete -c simp -n "__fish_simp_needs_command" -l demo -d 'Try it out: start two daemons in-process on 127.0.0.1 and 127.0.0.2 with an echo bot on the second, and call it as user `you`'
 complete -c simp -n "__fish_simp_needs_command" -s h -l help -d 'Print help'

@@ -23,7 +23,7 @@ _simpd() {
 
     case "${cmd}" in
         simpd)
-            opts="-h -V --port --client-port --timeout --retries --call-timeout --ring-timeout --rto --seq-mode --max-payload --auto-accept --allow-remote-clients --state-dir --no-history --help --version"
+            opts="-h -V --port --client-port --timeout --retries --call-timeout --ring-timeout --rto --seq-mode --max-payload --auto-accept --allow-remote-clients --state-dir --no-history --announce --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

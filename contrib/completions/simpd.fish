@@ -14,5 +14,6 @@ complete -c simpd -l state-dir -d 'Directory of the message store [default: $XDG
 complete -c simpd -l auto-accept -d 'Accept every call without asking (bots, graders)'
 complete -c simpd -l allow-remote-clients -d 'Serve clients from other hosts'
 complete -c simpd -l no-history -d 'Keep only the messages the client has not confirmed and those not yet sent: no chat history'
+complete -c simpd -l announce -d 'Announce this daemon on the LAN (mDNS/DNS-SD, `_simp._udp`), with the attached user\'s name, so that `simp --lan` lists it; only on the interface that holds IP, never on the others. Refused for 0.0.0.0 and ::; on a loopback IP only this host sees it'
 complete -c simpd -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c simpd -s V -l version -d 'Print version'

@@ -31,6 +31,7 @@ shared\:"One alternating bit for both directions (turn-taking peers)"))' \
 '--auto-accept[Accept every call without asking (bots, graders)]' \
 '--allow-remote-clients[Serve clients from other hosts]' \
 '--no-history[Keep only the messages the client has not confirmed and those not yet sent\: no chat history]' \
+'--announce[Announce this daemon on the LAN (mDNS/DNS-SD, \`_simp._udp\`), with the attached user'\''s name, so that \`simp --lan\` lists it; only on the interface that holds IP, never on the others. Refused for 0.0.0.0 and \:\:; on a loopback IP only this host sees it]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
