@@ -79,7 +79,7 @@ fn inside_the_namespace() {
         let (peer, client) = (daemon.udp_addr(), daemon.client_addr());
         tokio::spawn(daemon.run(std::future::pending()));
         let nobody = LanDaemon { addr: peer, user: None };
-        assert_eq!(listed(ip).await, [nobody.clone()]);
+        assert_eq!(listed(ip).await, std::slice::from_ref(&nobody));
 
         let (mut reader, mut writer) = conn::connect(client).await.unwrap();
         writer.send(&IpcCommand::Connect { user: "alice".into() }).await.unwrap();
@@ -94,7 +94,7 @@ fn inside_the_namespace() {
         .await
         .expect("alice is attached");
         let alice = LanDaemon { addr: peer, user: Some("alice".into()) };
-        assert_eq!(listed(ip).await, [alice.clone()]);
+        assert_eq!(listed(ip).await, std::slice::from_ref(&alice));
         println!("{}", lan::listing(&[alice]));
 
         drop((reader, writer));
