@@ -14,6 +14,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use simp_proto::ipc::{DEFAULT_CLIENT_PORT, DEFAULT_PORT};
 use simp_proto::wire::{HEADER_LEN, OP_ACK, OP_CHAT, OP_FIN, OP_SYN, OP_SYN_ACK, TYPE_CHAT, TYPE_CONTROL, USER_LEN};
@@ -62,6 +63,8 @@ struct State {
     in_flight: bool,
     seq: u8,
     delivered: u64,
+    /// Messages received: the `message` event's id, as simpd's store numbers them.
+    received: u64,
 }
 
 impl Floor {
@@ -146,7 +149,12 @@ impl Floor {
             let sent = match (ty, op) {
                 (TYPE_CHAT, _) => {
                     line.clear();
-                    line.extend_from_slice(br#"{"event":"message","user":"floor","text":"#);
+                    state.received += 1;
+                    // The fields simpd's `message` has (IPC.md): its id, and the time of arrival.
+                    let at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+                    let head =
+                        format!(r#"{{"event":"message","id":{},"at":{at},"user":"floor","text":"#, state.received);
+                    line.extend_from_slice(head.as_bytes());
                     line.extend_from_slice(payload);
                     line.push(b'}');
                     tell(&mut state, &line);
