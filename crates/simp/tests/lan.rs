@@ -5,8 +5,9 @@
 //! namespace can be made it says why and passes.
 
 use std::net::IpAddr;
-use std::process::Command;
 use std::time::Duration;
+
+mod netns;
 
 use simp::conn::{self, Incoming};
 use simp::lan::{self, LanDaemon};
@@ -21,36 +22,12 @@ const WAIT: Duration = Duration::from_secs(10);
 
 #[test]
 fn the_lan_listing_follows_who_is_attached() {
-    if std::env::var_os(INSIDE).is_some() {
-        inside_the_namespace();
-        return;
-    }
-    let probe = Command::new("unshare").args(["-rn", "ip", "link", "set", "lo", "up"]).output();
-    match probe {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => {
-            let why = String::from_utf8_lossy(&out.stderr);
-            eprintln!("SKIPPED: cannot make a network namespace with `unshare -rn ip link set lo up`: {why}");
-            return;
-        }
-        Err(err) => {
-            eprintln!("SKIPPED: cannot run `unshare` ({err}); it comes with util-linux");
-            return;
-        }
-    }
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let out = Command::new("unshare")
-        .arg("-rn")
-        .arg(exe)
-        .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .output()
-        .expect("run the test inside the namespace");
-    let report =
-        format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the LAN test failed inside its namespace; {report}");
-    assert!(report.contains("1 passed"), "the inner run did not run the test; {report}");
-    println!("{report}");
+    netns::run_isolated(
+        INSIDE,
+        TEST_NAME,
+        &[&["link", "set", "lo", "up"], &["link", "set", "lo", "multicast", "on"]],
+        inside_the_namespace,
+    );
 }
 
 async fn listed(ip: IpAddr) -> Vec<LanDaemon> {
@@ -58,10 +35,6 @@ async fn listed(ip: IpAddr) -> Vec<LanDaemon> {
 }
 
 fn inside_the_namespace() {
-    for args in [vec!["link", "set", "lo", "up"], vec!["link", "set", "lo", "multicast", "on"]] {
-        let ok = Command::new("ip").args(&args).status();
-        assert!(ok.is_ok_and(|s| s.success()), "ip {}", args.join(" "));
-    }
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();

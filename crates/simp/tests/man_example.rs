@@ -5,8 +5,9 @@
 //! never touches the host's network. Where no namespace can be made it says why and passes.
 
 use std::net::{IpAddr, SocketAddr};
-use std::process::Command;
 use std::time::Duration;
+
+mod netns;
 
 use simp::cli::MAN_SECTIONS;
 use simp::conn::{self, Incoming};
@@ -20,36 +21,16 @@ const WAIT: Duration = Duration::from_secs(20);
 
 #[test]
 fn the_pipe_example_of_the_manual_chats() {
-    if std::env::var_os(INSIDE).is_some() {
-        inside_the_namespace();
-        return;
-    }
-    let probe = Command::new("unshare").args(["-rn", "ip", "link", "set", "lo", "up"]).output();
-    match probe {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => {
-            let why = String::from_utf8_lossy(&out.stderr);
-            eprintln!("SKIPPED: cannot make a network namespace with `unshare -rn ip link set lo up`: {why}");
-            return;
-        }
-        Err(err) => {
-            eprintln!("SKIPPED: cannot run `unshare` ({err}); it comes with util-linux");
-            return;
-        }
-    }
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let out = Command::new("unshare")
-        .arg("-rn")
-        .arg(exe)
-        .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .output()
-        .expect("run the test inside the namespace");
-    let report =
-        format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the example failed inside its namespace; {report}");
-    assert!(report.contains("1 passed"), "the inner run did not run the test; {report}");
-    println!("{report}");
+    netns::run_isolated(
+        INSIDE,
+        TEST_NAME,
+        &[
+            &["link", "set", "lo", "up"],
+            &["addr", "add", "192.168.1.10/32", "dev", "lo"],
+            &["addr", "add", "192.168.1.20/32", "dev", "lo"],
+        ],
+        inside_the_namespace,
+    );
 }
 
 /// The example's command line, as the manual shows it.
@@ -59,15 +40,6 @@ fn example() -> &'static str {
 }
 
 fn inside_the_namespace() {
-    let setup = [
-        vec!["link", "set", "lo", "up"],
-        vec!["addr", "add", "192.168.1.10/32", "dev", "lo"],
-        vec!["addr", "add", "192.168.1.20/32", "dev", "lo"],
-    ];
-    for args in setup {
-        let ok = Command::new("ip").args(&args).status();
-        assert!(ok.is_ok_and(|s| s.success()), "ip {}", args.join(" "));
-    }
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let mine: IpAddr = "192.168.1.10".parse().unwrap();
