@@ -11,14 +11,15 @@
 //! Every string taken from an event is escaped ([`crate::escape`]) as it enters, so nothing
 //! stored here can reach a terminal raw.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 
-use chrono::NaiveTime;
-use simp_proto::ipc::{parse_peer, Command, ErrorCode, Event};
+use chrono::NaiveDateTime;
+use simp_proto::ipc::{parse_peer, Command, Direction, ErrorCode, Event};
 use simp_proto::wire::{validate_text, UserName};
 
 use crate::config::{self, Contacts};
+use crate::history::History;
 use crate::log::{Change, Delivery, Entry, EntryKind, Log};
 use crate::{escape, texts, words};
 
@@ -137,6 +138,17 @@ pub struct App {
     /// The highest message id shown: the daemon delivers every message again on each connect
     /// until it is confirmed (IPC.md `seen`), and none is shown twice.
     last_message: u64,
+    /// Every received message's store id shown, from `message` events and from the history:
+    /// the history holds messages shown already, and a history page may show one before its
+    /// `message` event comes.
+    shown: HashSet<u64>,
+    /// The stored history of chats (the full-screen interface only).
+    history: History,
+    /// When `connected` came: a message that arrived before it was stored while no client was
+    /// attached, and is new to the user.
+    connected_at: Option<NaiveDateTime>,
+    /// The unread line was drawn above the messages stored while away.
+    away_marked: bool,
 }
 
 impl App {
@@ -159,7 +171,29 @@ impl App {
             last_message: 0,
             utf8: false,
             utf8_warned: false,
+            shown: HashSet::new(),
+            history: History::new(false),
+            connected_at: None,
+            away_marked: false,
         }
+    }
+
+    /// Shows the stored history of each chat as it opens, with a line above the first message
+    /// the user had not seen, and pages back on [`App::older_history`] (the full-screen
+    /// interface; issue 13 "History").
+    pub fn set_history(&mut self, enabled: bool) {
+        self.history = History::new(enabled);
+    }
+
+    /// The user scrolled to the top of the log: asks for the page of stored messages before
+    /// the oldest shown with the current (or last) peer, if there is one.
+    pub fn older_history(&mut self) -> Vec<Command> {
+        self.history.older().into_iter().collect()
+    }
+
+    /// Whether a `history` answer is on its way (the status bar says so).
+    pub fn history_pending(&self) -> bool {
+        self.history.is_pending()
     }
 
     /// Uses these contacts for `/call NAME`, for showing callers by name and for `/save`.
@@ -185,12 +219,12 @@ impl App {
     }
 
     /// Logs a local error (a config file that could not be written).
-    pub fn note_error(&mut self, message: &str, now: NaiveTime) {
+    pub fn note_error(&mut self, message: &str, now: NaiveDateTime) {
         self.push(now, EntryKind::Error(escape::field(message)));
     }
 
     /// A client whose name was given on the command line; send the returned `connect` first.
-    pub fn with_user(name: &str, now: NaiveTime) -> (App, Vec<Command>) {
+    pub fn with_user(name: &str, now: NaiveDateTime) -> (App, Vec<Command>) {
         let mut app = App::new();
         let cmds = app.on_line(name, now);
         (app, cmds)
@@ -274,7 +308,7 @@ impl App {
     }
 
     /// Handles one typed line in the current phase.
-    pub fn on_line(&mut self, line: &str, now: NaiveTime) -> Vec<Command> {
+    pub fn on_line(&mut self, line: &str, now: NaiveDateTime) -> Vec<Command> {
         let trimmed = line.trim();
         if self.phase.is_transient() {
             // Quitting at once is for a user who is tired of waiting; a line typed behind
@@ -376,9 +410,11 @@ impl App {
 
     /// Handles one event from the daemon. May return commands: lines typed ahead during a
     /// wait are replayed once the wait is over.
-    pub fn on_event(&mut self, event: Event, now: NaiveTime) -> Vec<Command> {
+    pub fn on_event(&mut self, event: Event, now: NaiveDateTime) -> Vec<Command> {
+        let Some(event) = self.history.take(event) else { return Vec::new() };
         match event {
             Event::Connected { user, daemon, version: _ } => {
+                self.connected_at = Some(now);
                 let (user, daemon) = (escape::field(&user), daemon.to_string());
                 self.push(now, EntryKind::Info(texts::connected(&daemon, &user)));
                 self.user = Some(user);
@@ -413,6 +449,11 @@ impl App {
                 if self.phase != Phase::Quitting {
                     self.set_phase(Phase::Chatting { peer, user });
                 }
+                if let Some(ask) = self.history.open(raw_peer) {
+                    let mut commands = vec![ask];
+                    commands.extend(self.replay_held(now));
+                    return commands;
+                }
             }
             Event::Message { id, at, user, text } => {
                 // Confirmed whether or not it was shown before: an earlier `seen` may have
@@ -422,12 +463,20 @@ impl App {
                     return vec![seen];
                 }
                 self.last_message = id;
+                if !self.shown.insert(id) {
+                    return vec![seen];
+                }
                 let (user, lines) = (escape::field(&user), escape::message_lines(&text));
                 let first = lines.first().cloned().unwrap_or_default();
                 self.alerts.push(Alert::Message { user: user.clone(), text: first });
                 // Shown at its time of arrival: a message delivered again after a restart
                 // keeps its own.
-                self.push(arrival_time(at).unwrap_or(now), EntryKind::Incoming { user, lines });
+                let arrived = arrival_time(at).unwrap_or(now);
+                let away = self.connected_at.is_some_and(|connected| arrived < connected);
+                if away && self.history.is_enabled() && !std::mem::replace(&mut self.away_marked, true) {
+                    self.push(arrived, EntryKind::Unread);
+                }
+                self.log.push_stored(arrived, EntryKind::Incoming { user, lines }, Some(id));
                 let mut commands = self.replay_held(now);
                 commands.insert(0, seen);
                 return commands;
@@ -453,7 +502,13 @@ impl App {
                     self.set_phase(Phase::Menu);
                 }
             }
-            Event::Error { code, message } => self.on_error(code, &escape::field(&message), now),
+            Event::Error { code, message } => {
+                if let Some(held) = self.history.fail(code) {
+                    self.push(now, EntryKind::Error(texts::no_history(&escape::field(&message))));
+                    return held.into_iter().flat_map(|event| self.on_event(event, now)).collect();
+                }
+                self.on_error(code, &escape::field(&message), now)
+            }
             // What a daemon's codec sends as an `error` event; handled the same way.
             Event::Refused(refusal) => {
                 let message = simp_proto::ipc::jsonl::refusal_message(&refusal);
@@ -467,18 +522,72 @@ impl App {
             Event::PeerQuirk { quirk, detail } => {
                 self.push(now, EntryKind::Info(texts::peer_quirk(quirk.as_str(), &escape::field(&detail))))
             }
-            // Answers to commands this client does not send.
-            Event::History(_) | Event::HistoryEnd { .. } | Event::Forgotten { .. } => {}
+            Event::HistoryEnd { .. } => return self.show_history(now),
+            // An entry that no request awaits (the history takes those it does), and the
+            // answer to a command this client does not send.
+            Event::History(_) | Event::Forgotten { .. } => {}
         }
         self.replay_held(now)
     }
 
+    /// A `history` answer is complete: shows it (above the oldest message shown, for a page
+    /// further back), then the messages held back meanwhile. Returns the `seen` for the
+    /// messages the user sees here first, and whatever the held messages ask for.
+    fn show_history(&mut self, now: NaiveDateTime) -> Vec<Command> {
+        let Some(answer) = self.history.finish() else { return Vec::new() };
+        let mut seen = Vec::new();
+        // Only the first page can reach messages not seen yet.
+        let mut marked = answer.older;
+        let mut block = Vec::new();
+        for entry in &answer.entries {
+            let time = arrival_time(entry.at).unwrap_or(now);
+            let (user, lines) = (escape::field(&entry.user), escape::message_lines(&entry.text));
+            let kind = match entry.direction {
+                Direction::In => {
+                    if !self.shown.insert(entry.id) {
+                        continue;
+                    }
+                    if entry.outcome == UNSEEN {
+                        seen.push(entry.id);
+                        if !std::mem::replace(&mut marked, true) {
+                            block.push((time, EntryKind::Unread, None));
+                        }
+                    }
+                    EntryKind::Incoming { user, lines }
+                }
+                Direction::Out => {
+                    let delivery = stored_delivery(&entry.outcome);
+                    EntryKind::Outgoing { user, id: String::new(), lines, delivery, queued: true }
+                }
+            };
+            block.push((time, kind, Some(entry.id)));
+        }
+        if answer.older {
+            if answer.exhausted {
+                let time = block.first().map_or(now, |(time, ..)| *time);
+                block.insert(0, (time, EntryKind::Info(texts::history_start(&self.peer_label(&answer.peer))), None));
+            }
+            let at = answer.above.and_then(|id| self.log.position_of_stored(id)).unwrap_or(0);
+            self.log.insert(at, block);
+        } else {
+            for (time, kind, stored) in block {
+                self.log.push_stored(time, kind, stored);
+            }
+        }
+        let mut commands: Vec<Command> = if seen.is_empty() { Vec::new() } else { vec![Command::Seen { ids: seen }] };
+        for event in answer.held {
+            commands.extend(self.on_event(event, now));
+        }
+        commands.extend(self.replay_held(now));
+        commands
+    }
+
     /// Records a line the daemon sent that could not be decoded.
-    pub fn on_garbled(&mut self, what: &str, now: NaiveTime) {
+    pub fn on_garbled(&mut self, what: &str, now: NaiveDateTime) {
         self.push(now, EntryKind::Error(escape::field(what)));
     }
 
-    fn on_error(&mut self, code: ErrorCode, message: &str, now: NaiveTime) {
+    fn on_error(&mut self, code: ErrorCode, message: &str, now: NaiveDateTime) {
         if code == ErrorCode::ClientBusy {
             self.refused = Some(message.to_owned());
         }
@@ -502,7 +611,7 @@ impl App {
         }
     }
 
-    fn chat_line(&mut self, line: &str, now: NaiveTime) -> Vec<Command> {
+    fn chat_line(&mut self, line: &str, now: NaiveDateTime) -> Vec<Command> {
         let text = line.trim_end_matches(['\r', '\n']);
         let text = match text.trim() {
             words::CHAT_QUIT => return self.quit(),
@@ -518,7 +627,7 @@ impl App {
 
     /// A `/` command outside the phase's own words: `/help`, `/who`, `/clear`, `/call`,
     /// `/save`, `/me`, or one this client does not know.
-    fn slash(&mut self, line: &str, now: NaiveTime) -> Vec<Command> {
+    fn slash(&mut self, line: &str, now: NaiveDateTime) -> Vec<Command> {
         let (cmd, arg) = line.split_once(char::is_whitespace).map_or((line, ""), |(c, a)| (c, a.trim()));
         let chatting = matches!(self.phase, Phase::Chatting { .. });
         match cmd {
@@ -551,7 +660,7 @@ impl App {
     }
 
     /// `/save [NAME]`: the last peer becomes a contact.
-    fn save(&mut self, name: &str, now: NaiveTime) {
+    fn save(&mut self, name: &str, now: NaiveDateTime) {
         let Some((addr, user)) = self.last_peer.clone() else {
             return self.push(now, EntryKind::Error(texts::NOTHING_TO_SAVE.into()));
         };
@@ -573,7 +682,7 @@ impl App {
         }
     }
 
-    fn send_text(&mut self, text: &str, now: NaiveTime) -> Vec<Command> {
+    fn send_text(&mut self, text: &str, now: NaiveDateTime) -> Vec<Command> {
         if let Err(err) = validate_text(text, self.utf8) {
             self.push(now, EntryKind::Error(err.to_string()));
             return Vec::new();
@@ -598,7 +707,7 @@ impl App {
         vec![Command::Leave]
     }
 
-    fn start(&mut self, typed: &str, now: NaiveTime) -> Vec<Command> {
+    fn start(&mut self, typed: &str, now: NaiveDateTime) -> Vec<Command> {
         let peer = config::resolve_peer(typed, &self.contacts);
         match parse_peer(&peer) {
             Ok(_) => {
@@ -615,14 +724,14 @@ impl App {
     }
 
     /// Logs why an answer was refused and asks again.
-    fn refuse(&mut self, now: NaiveTime, why: String) -> Vec<Command> {
+    fn refuse(&mut self, now: NaiveDateTime, why: String) -> Vec<Command> {
         self.push(now, EntryKind::Error(why));
         self.prompt_due = true;
         Vec::new()
     }
 
     /// Drops the lines typed ahead for a chat that will not open, saying so.
-    fn refuse_held(&mut self, now: NaiveTime) {
+    fn refuse_held(&mut self, now: NaiveDateTime) {
         if !self.held.is_empty() {
             let count = self.held.len();
             self.held.clear();
@@ -636,7 +745,7 @@ impl App {
         self.phase.is_transient() || matches!(self.phase, Phase::Calling { .. })
     }
 
-    fn replay_held(&mut self, now: NaiveTime) -> Vec<Command> {
+    fn replay_held(&mut self, now: NaiveDateTime) -> Vec<Command> {
         let mut cmds = Vec::new();
         while !self.holds_lines() && self.phase != Phase::Quitting {
             let Some(line) = self.held.pop_front() else { break };
@@ -657,7 +766,7 @@ impl App {
         }
     }
 
-    fn push(&mut self, time: NaiveTime, kind: EntryKind) {
+    fn push(&mut self, time: NaiveDateTime, kind: EntryKind) {
         self.log.push(time, kind);
     }
 
@@ -675,30 +784,72 @@ impl Default for App {
     }
 }
 
-/// A message's time of arrival (milliseconds since the Unix epoch) as local time of day.
-fn arrival_time(at: u64) -> Option<NaiveTime> {
+/// The `outcome` of a received message the user has not seen (IPC.md `history`).
+const UNSEEN: &str = "unseen";
+
+/// A message's time of arrival (milliseconds since the Unix epoch) as local date and time.
+pub fn arrival_time(at: u64) -> Option<NaiveDateTime> {
     let utc = chrono::DateTime::from_timestamp_millis(i64::try_from(at).ok()?)?;
-    Some(utc.with_timezone(&chrono::Local).time())
+    Some(utc.with_timezone(&chrono::Local).naive_local())
 }
 
-/// A `message` event arriving at `time` today, under an id above any before it (tests).
+/// A sent message's stored `outcome` (IPC.md `history`) as its delivery mark.
+fn stored_delivery(outcome: &str) -> Delivery {
+    match outcome {
+        "delivered" => Delivery::Delivered,
+        "pending" => Delivery::Pending,
+        other => Delivery::Undelivered(escape::field(other.strip_prefix("undelivered: ").unwrap_or(other))),
+    }
+}
+
+/// `time` (local) as milliseconds since the Unix epoch, as the daemon stamps messages.
 #[cfg(test)]
-pub(crate) fn test_message(user: &str, text: &str, time: NaiveTime) -> Event {
+pub(crate) fn epoch_millis(time: NaiveDateTime) -> u64 {
+    let local = time.and_local_timezone(chrono::Local).earliest();
+    local.map_or(0, |t| u64::try_from(t.timestamp_millis()).unwrap_or(0))
+}
+
+/// A `message` event arriving at `time`, under an id above any before it (tests).
+#[cfg(test)]
+pub(crate) fn test_message(user: &str, text: &str, time: NaiveDateTime) -> Event {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
-    let local = chrono::Local::now().date_naive().and_time(time).and_local_timezone(chrono::Local).earliest();
-    let at = local.map_or(0, |t| u64::try_from(t.timestamp_millis()).unwrap_or(0));
+    let at = epoch_millis(time);
     Event::Message { id: NEXT.fetch_add(1, Ordering::Relaxed), at, user: user.into(), text: text.into() }
+}
+
+/// A stored message as `history` reports it, at `time`.
+#[cfg(test)]
+pub(crate) fn stored(id: u64, out: bool, time: NaiveDateTime, text: &str, outcome: &str) -> Event {
+    let user = if out { "alice" } else { "bob" };
+    Event::History(simp_proto::ipc::HistoryEntry {
+        id,
+        peer: "127.0.0.2:7777".into(),
+        peer_user: "bob".into(),
+        user: user.into(),
+        direction: if out { Direction::Out } else { Direction::In },
+        at: epoch_millis(time),
+        text: text.into(),
+        outcome: outcome.into(),
+    })
+}
+
+/// 2026-12-02 at this time of day (tests).
+#[cfg(test)]
+pub(crate) fn test_time(h: u32, m: u32, s: u32) -> NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(2026, 12, 2).and_then(|d| d.and_hms_opt(h, m, s)).unwrap()
 }
 
 #[cfg(test)]
 mod tests {
+    use super::stored;
     use super::*;
+    use crate::history;
     use crate::log::LOG_LIMIT;
     use simp_proto::ipc::EndReason;
 
-    fn t(s: u32) -> NaiveTime {
-        NaiveTime::from_hms_opt(12, 0, s).unwrap()
+    fn t(s: u32) -> NaiveDateTime {
+        crate::app::test_time(12, 0, s)
     }
 
     fn connected(name: &str) -> App {
@@ -724,6 +875,115 @@ mod tests {
 
     fn last(app: &App) -> &EntryKind {
         &app.log().last().unwrap().kind
+    }
+
+    fn kinds(app: &App) -> Vec<(String, EntryKind)> {
+        app.log().iter().map(|e| (e.time.format("%d %H:%M").to_string(), e.kind.clone())).collect()
+    }
+
+    fn incoming(text: &str) -> EntryKind {
+        EntryKind::Incoming { user: "bob".into(), lines: vec![text.into()] }
+    }
+
+    #[test]
+    fn a_chat_shows_its_stored_history_once_with_an_unread_line_and_pages_back() {
+        let yesterday = |m| test_time(9, m, 0) - chrono::Days::new(1);
+        let mut app = connected("alice");
+        app.set_history(true);
+        app.on_line("127.0.0.2", t(2));
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }, t(2));
+        let cmds =
+            app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(3));
+        let ask = Command::History { peer: Some("127.0.0.2:7777".into()), limit: Some(history::PAGE), before: None };
+        assert_eq!(cmds, vec![ask]);
+        let open = app.log().len();
+        // The daemon delivers an unconfirmed message again before the answer comes: it waits
+        // for the history, so that it is shown once, below the older ones.
+        let again = Event::Message { id: 99, at: epoch_millis(t(1)), user: "bob".into(), text: "new".into() };
+        assert!(app.on_event(again, t(3)).is_empty());
+        // A full page: older ones may be stored.
+        assert!(app.on_event(stored(10, true, yesterday(1), "hi bob", "delivered"), t(3)).is_empty());
+        for id in 11..10 + history::PAGE as u64 {
+            app.on_event(stored(id, false, yesterday(2), "hi alice", "seen"), t(3));
+        }
+        app.on_event(stored(99, false, t(1), "new", "unseen"), t(3));
+        let cmds = app.on_event(Event::HistoryEnd { count: history::PAGE }, t(3));
+        assert_eq!(cmds, vec![Command::Seen { ids: vec![99] }, Command::Seen { ids: vec![99] }]);
+        let outgoing = EntryKind::Outgoing {
+            user: "alice".into(),
+            id: String::new(),
+            lines: vec!["hi bob".into()],
+            delivery: Delivery::Delivered,
+            queued: true,
+        };
+        let shown = kinds(&app);
+        assert_eq!(shown.len(), open + history::PAGE + 2, "each once, and the unread line");
+        assert_eq!(shown[open..open + 2], [("01 09:01".into(), outgoing), ("01 09:02".into(), incoming("hi alice"))]);
+        assert_eq!(
+            shown[shown.len() - 3..],
+            [
+                ("01 09:02".into(), incoming("hi alice")),
+                ("02 12:00".into(), EntryKind::Unread),
+                ("02 12:00".into(), incoming("new")),
+            ],
+            "at their own times, the unread line above the message not seen"
+        );
+
+        // PgUp at the top: the page before the oldest shown goes above it.
+        let older =
+            Command::History { peer: Some("127.0.0.2:7777".into()), limit: Some(history::PAGE), before: Some(10) };
+        assert_eq!(app.older_history(), vec![older]);
+        assert!(app.older_history().is_empty(), "one request at a time");
+        app.on_event(stored(4, false, yesterday(0), "older", "seen"), t(5));
+        assert!(app.on_event(Event::HistoryEnd { count: 1 }, t(5)).is_empty());
+        assert_eq!(
+            kinds(&app)[open..open + 2],
+            [
+                ("01 09:00".into(), EntryKind::Info("the stored messages with 127.0.0.2:7777 start here".into())),
+                ("01 09:00".into(), incoming("older")),
+            ]
+        );
+        assert_eq!(app.log()[open + 2].stored, Some(10));
+        assert!(app.older_history().is_empty(), "nothing older is stored");
+
+        // A second chat with bob in this session asks nothing: it is all in the log.
+        app.on_event(Event::Ended { reason: simp_proto::ipc::EndReason::PeerLeft, detail: None }, t(6));
+        app.on_line("127.0.0.2", t(7));
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }, t(7));
+        let cmds =
+            app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(8));
+        assert!(cmds.is_empty());
+    }
+
+    #[test]
+    fn messages_stored_while_away_get_the_unread_line_and_plain_mode_asks_no_history() {
+        let mut app = connected("alice");
+        app.set_history(true);
+        app.on_event(Event::Message { id: 3, at: epoch_millis(t(0)), user: "bob".into(), text: "a".into() }, t(5));
+        app.on_event(Event::Message { id: 4, at: epoch_millis(t(0)), user: "bob".into(), text: "b".into() }, t(5));
+        let kinds: Vec<EntryKind> = app.log().iter().map(|e| e.kind.clone()).collect();
+        assert_eq!(kinds[1..], [EntryKind::Unread, incoming("a"), incoming("b")]);
+
+        let mut app = chatting();
+        app.on_event(Event::Message { id: 3, at: epoch_millis(t(0)), user: "bob".into(), text: "a".into() }, t(5));
+        assert!(!app.log().iter().any(|e| e.kind == EntryKind::Unread), "plain mode keeps its lines");
+        assert!(app.older_history().is_empty());
+    }
+
+    #[test]
+    fn a_store_that_fails_leaves_the_chat_going_without_history() {
+        let mut app = connected("alice");
+        app.set_history(true);
+        app.on_line("127.0.0.2", t(2));
+        app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(3));
+        app.on_event(Event::Message { id: 9, at: epoch_millis(t(3)), user: "bob".into(), text: "hi".into() }, t(3));
+        let cmds = app.on_event(Event::error(ErrorCode::StoreFailed, "disk full"), t(3));
+        assert_eq!(cmds, vec![Command::Seen { ids: vec![9] }], "the held message is shown now");
+        assert_eq!(last(&app), &incoming("hi"));
+        assert!(app
+            .log()
+            .iter()
+            .any(|e| e.kind == EntryKind::Error("no stored history for this chat: disk full".into())));
     }
 
     #[test]

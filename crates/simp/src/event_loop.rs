@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::NaiveTime;
+use chrono::NaiveDateTime;
 use simp_proto::ipc::Command;
 use tokio::time::Instant;
 
@@ -42,12 +42,17 @@ pub enum Input {
     Quit,
     /// Plain mode's input ended: finish what is queued, then quit ([`App::end_of_input`]).
     End,
+    /// The view is at the top of the log and the user asks for more: older stored messages
+    /// ([`App::older_history`]).
+    Older,
     /// Only the view changed (a key edited the input line, a scroll): redraw.
     Nothing,
 }
 
 /// A way of showing the [`App`] and reading the user.
 pub(crate) trait Front {
+    /// Whether this front shows the stored history of a chat as it opens ([`App::set_history`]).
+    const HISTORY: bool;
     /// Waits for the user. Must be cancel-safe: it races daemon events in a `select!`.
     async fn input(&mut self, phase: &Phase) -> std::io::Result<Input>;
     /// Shows what changed.
@@ -93,9 +98,9 @@ pub enum SessionError {
     Io(#[from] std::io::Error),
 }
 
-/// The local time of day for log lines.
-pub fn now() -> NaiveTime {
-    chrono::Local::now().time()
+/// The local date and time for log lines.
+pub fn now() -> NaiveDateTime {
+    chrono::Local::now().naive_local()
 }
 
 /// Runs one session until the user quits (`Ok`) or the daemon goes away (`Err`). `initial`
@@ -112,6 +117,7 @@ pub(crate) async fn run<F: Front>(
     let mut app = App::new();
     app.set_contacts(setup.contacts.clone());
     app.set_utf8(setup.utf8);
+    app.set_history(F::HISTORY);
     let mut quit_sent = false;
     let mut deadline: Option<Instant> = None;
     let mut cmds: Vec<Command> = initial.iter().flat_map(|line| app.on_line(line, now())).collect();
@@ -166,6 +172,7 @@ pub(crate) async fn run<F: Front>(
                 Input::Line(line) => app.on_line(&line, now()),
                 Input::Quit => app.quit(),
                 Input::End => app.end_of_input(),
+                Input::Older => app.older_history(),
                 Input::Nothing => Vec::new(),
             },
             () = handshake => return Err(SessionError::Handshake { addr }),

@@ -81,6 +81,7 @@ pub mod conn;
 pub mod demo;
 pub mod escape;
 pub mod event_loop;
+pub mod history;
 pub mod lan;
 pub mod log;
 pub mod own_daemon;

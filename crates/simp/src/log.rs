@@ -3,8 +3,12 @@
 //! unbounded memory nor ever-slower redraws.
 //!
 //! Every string stored here was escaped by the [`App`](crate::app::App) as it entered.
+//!
+//! Entries carry the local date and time, so the full-screen interface can draw a date line
+//! where the day changes, and an identity ([`Entry::seq`]) that stays with them when older
+//! history is inserted above them, so a scrolled-back view can stay on the same lines.
 
-use chrono::NaiveTime;
+use chrono::NaiveDateTime;
 
 /// Log entries kept: the scrollback of the full-screen interface.
 pub const LOG_LIMIT: usize = 5_000;
@@ -12,10 +16,15 @@ pub const LOG_LIMIT: usize = 5_000;
 /// One line of the conversation log, with the local time it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// Local time of day.
-    pub time: NaiveTime,
+    /// Local date and time: when it happened, or when a stored message arrived or was sent.
+    pub time: NaiveDateTime,
     /// What happened.
     pub kind: EntryKind,
+    /// Unique in this log, never reused: what a view anchors to.
+    pub seq: u64,
+    /// The daemon's store id of the message shown, if it is one the store told us about
+    /// (IPC.md `message` and `history` ids): older history is inserted above the oldest.
+    pub stored: Option<u64>,
 }
 
 /// The kinds of log line; all strings are escaped.
@@ -45,6 +54,8 @@ pub enum EntryKind {
         /// Whether the daemon has confirmed it with `queued`.
         queued: bool,
     },
+    /// The line before the first message the user had not seen yet.
+    Unread,
 }
 
 /// A sent message's fate.
@@ -65,7 +76,7 @@ pub enum Change {
     /// `log[index]` is new.
     Appended(usize),
     /// `log[index]`'s delivery mark changed at this time.
-    Delivery(usize, NaiveTime),
+    Delivery(usize, NaiveDateTime),
 }
 
 /// The entries and the changes not yet taken by a front end.
@@ -73,6 +84,7 @@ pub enum Change {
 pub struct Log {
     entries: Vec<Entry>,
     changes: Vec<Change>,
+    next_seq: u64,
 }
 
 impl Log {
@@ -87,9 +99,42 @@ impl Log {
     }
 
     /// Appends an entry.
-    pub fn push(&mut self, time: NaiveTime, kind: EntryKind) {
-        self.entries.push(Entry { time, kind });
+    pub fn push(&mut self, time: NaiveDateTime, kind: EntryKind) {
+        self.push_stored(time, kind, None);
+    }
+
+    /// Appends an entry showing the stored message `stored`.
+    pub fn push_stored(&mut self, time: NaiveDateTime, kind: EntryKind, stored: Option<u64>) {
+        let entry = self.entry(time, kind, stored);
+        self.entries.push(entry);
         self.changes.push(Change::Appended(self.entries.len() - 1));
+    }
+
+    /// Inserts entries (oldest first) before `log[index]` (at the end when `index` is past
+    /// it): older history goes above what is shown. The changes not yet taken keep pointing
+    /// at their entries.
+    pub fn insert(&mut self, index: usize, new: Vec<(NaiveDateTime, EntryKind, Option<u64>)>) {
+        let index = index.min(self.entries.len());
+        let count = new.len();
+        for change in &mut self.changes {
+            match change {
+                Change::Appended(i) | Change::Delivery(i, _) if *i >= index => *i += count,
+                _ => {}
+            }
+        }
+        let entries: Vec<Entry> = new.into_iter().map(|(time, kind, stored)| self.entry(time, kind, stored)).collect();
+        self.entries.splice(index..index, entries);
+    }
+
+    /// Where the entry showing stored message `id` is, if it is still in the log.
+    pub fn position_of_stored(&self, id: u64) -> Option<usize> {
+        self.entries.iter().position(|e| e.stored == Some(id))
+    }
+
+    fn entry(&mut self, time: NaiveDateTime, kind: EntryKind, stored: Option<u64>) -> Entry {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Entry { time, kind, seq, stored }
     }
 
     /// Forgets every entry (`/clear`); the changes not yet shown go too.
@@ -123,14 +168,14 @@ impl Log {
     }
 
     /// Sets the delivery mark of our message `id`, if it is still in the log.
-    pub fn mark(&mut self, id: &str, delivery: Delivery, now: NaiveTime) {
+    pub fn mark(&mut self, id: &str, delivery: Delivery, now: NaiveDateTime) {
         if let Some(i) = self.outgoing(id) {
             self.set_delivery(i, delivery, now);
         }
     }
 
     /// Sets the delivery mark of the oldest message the daemon has neither queued nor settled.
-    pub fn mark_oldest_unqueued(&mut self, delivery: Delivery, now: NaiveTime) {
+    pub fn mark_oldest_unqueued(&mut self, delivery: Delivery, now: NaiveDateTime) {
         let oldest = self
             .entries
             .iter()
@@ -149,7 +194,7 @@ impl Log {
         self.entries.iter().rposition(|e| matches!(&e.kind, EntryKind::Outgoing { id: i, .. } if i == id))
     }
 
-    fn set_delivery(&mut self, i: usize, new: Delivery, now: NaiveTime) {
+    fn set_delivery(&mut self, i: usize, new: Delivery, now: NaiveDateTime) {
         if let EntryKind::Outgoing { delivery, .. } = &mut self.entries[i].kind {
             if *delivery != new {
                 *delivery = new;

@@ -50,6 +50,9 @@ impl Plain<io::Stdout> {
 }
 
 impl<W: Write> Front for Plain<W> {
+    /// A script reads the conversation as it happens; `simp history` prints the store.
+    const HISTORY: bool = false;
+
     async fn input(&mut self, _phase: &Phase) -> io::Result<Input> {
         if self.ended {
             // The session winds down on daemon events alone.
@@ -105,6 +108,7 @@ pub fn format_entry(entry: &Entry) -> String {
     match &entry.kind {
         EntryKind::Info(text) => format!("[{stamp}] * {text}"),
         EntryKind::Error(text) => format!("[{stamp}] ! {text}"),
+        EntryKind::Unread => format!("[{stamp}] * {}", crate::texts::UNREAD),
         EntryKind::Incoming { user, lines } | EntryKind::Outgoing { user, lines, .. } => {
             format!("[{stamp}] {user}: {}", escape::one_line(lines))
         }
@@ -114,11 +118,11 @@ pub fn format_entry(entry: &Entry) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveTime;
+    use chrono::NaiveDateTime;
     use simp_proto::ipc::{EndReason, Event};
 
-    fn t(s: u32) -> NaiveTime {
-        NaiveTime::from_hms_opt(12, 0, s).unwrap()
+    fn t(s: u32) -> NaiveDateTime {
+        crate::app::test_time(12, 0, s)
     }
 
     #[test]

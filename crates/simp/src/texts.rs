@@ -165,6 +165,24 @@ pub fn who(user: Option<&str>, daemon: Option<&str>, phase: &Phase, contacts: &C
     lines
 }
 
+/// The history of a chat could not be read; the chat goes on without it.
+pub fn no_history(message: &str) -> String {
+    format!("no stored history for this chat: {message}")
+}
+
+/// Above the oldest stored message with a peer, once paging back reached it.
+pub fn history_start(peer: &str) -> String {
+    format!("the stored messages with {peer} start here")
+}
+
+/// The full-screen log's line before the first entry of a day.
+pub fn date_line(date: chrono::NaiveDate) -> String {
+    format!("──── {} ────", date.format("%A %-d %B %Y"))
+}
+
+/// The line above the first message the user had not seen.
+pub const UNREAD: &str = "unread";
+
 /// `/call` in a chat.
 pub const LEAVE_FIRST: &str = "one chat at a time: /leave this one first";
 

@@ -11,7 +11,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use chrono::NaiveTime;
+use chrono::NaiveDateTime;
 use common::{Simp, WAIT};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -137,7 +137,7 @@ async fn the_full_screen_interface_draws_what_the_daemon_sends_escaped() {
     let mut lines = BufReader::new(read).lines();
     write.write_all(b"{\"cmd\":\"connect\",\"user\":\"alice\"}\n").await.expect("write");
     let peer = hostile_peer(udp, 12);
-    let (mut app, _) = App::with_user("alice", NaiveTime::MIN);
+    let (mut app, _) = App::with_user("alice", NaiveDateTime::MIN);
     let mut messages = 0;
     while messages < hostile_payloads().len() {
         let line = tokio::time::timeout(WAIT, lines.next_line()).await.expect("an event in time").expect("read");
@@ -147,7 +147,7 @@ async fn the_full_screen_interface_draws_what_the_daemon_sends_escaped() {
             Event::Message { .. } => messages += 1,
             _ => {}
         }
-        app.on_event(event, NaiveTime::MIN);
+        app.on_event(event, NaiveDateTime::MIN);
     }
     tokio::task::spawn_blocking(move || peer.join()).await.expect("join").expect("the hostile peer failed");
 
@@ -170,6 +170,7 @@ async fn the_full_screen_interface_draws_what_the_daemon_sends_escaped() {
     }
     // The whole log, scrolled back to its top, shows every payload escaped and intact.
     let log: String = simp::tui::ui::log_lines(app.log(), 120)
+        .0
         .iter()
         .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>())
         .collect::<Vec<_>>()

@@ -20,9 +20,15 @@ pub struct UiState {
     pub scroll: usize,
     /// Lines the log area showed last time, so PgUp/PgDn move a page.
     pub page: usize,
-    /// Screen lines the log took last time, so a scrolled-back view can stay put as lines
-    /// arrive.
-    pub total: usize,
+    /// The entry (by [`Entry::seq`](crate::log::Entry::seq)) holding the last line shown
+    /// last time, and that line's offset from the entry's first: a scrolled-back view stays
+    /// on it as lines arrive below or history is inserted above.
+    pub anchor: Option<(u64, usize)>,
+    /// [`UiState::scroll`] when the anchor was taken; a scroll since then moves the view.
+    pub anchor_scroll: usize,
+    /// The view shows the first line of the log: scrolling further up asks for older
+    /// history.
+    pub at_top: bool,
     /// Esc was pressed: a following `q` quits.
     pub esc: bool,
     /// A question waiting for its answer key.
@@ -98,6 +104,7 @@ pub fn handle_paste(ui: &mut UiState, text: &str, phase: &Phase) -> Input {
 /// Applies a mouse event: the wheel scrolls the log.
 pub fn handle_mouse(ui: &mut UiState, mouse: MouseEvent) -> Input {
     match mouse.kind {
+        MouseEventKind::ScrollUp if ui.at_top => return Input::Older,
         MouseEventKind::ScrollUp => ui.scroll += WHEEL_LINES,
         MouseEventKind::ScrollDown => ui.scroll = ui.scroll.saturating_sub(WHEEL_LINES),
         _ => {}
@@ -130,6 +137,7 @@ pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
             ui.esc = true;
             return Input::Nothing;
         }
+        KeyCode::PageUp if ui.at_top => return Input::Older,
         KeyCode::PageUp => {
             ui.scroll += ui.page.saturating_sub(1).max(1);
             return Input::Nothing;

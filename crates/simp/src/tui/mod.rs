@@ -70,6 +70,8 @@ struct Tui {
 }
 
 impl Front for Tui {
+    const HISTORY: bool = true;
+
     async fn input(&mut self, phase: &Phase) -> io::Result<Input> {
         loop {
             let event = tokio::select! {

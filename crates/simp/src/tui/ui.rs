@@ -30,18 +30,26 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, ui: &mut UiState) {
         Layout::vertical([Constraint::Min(1), Constraint::Length(1), Constraint::Length(1), Constraint::Length(1)])
             .areas(frame.area());
 
-    let lines = log_lines(app.log(), usize::from(log_area.width));
+    let (lines, starts) = log_lines(app.log(), usize::from(log_area.width));
     let height = usize::from(log_area.height);
-    if ui.scroll > 0 {
-        // Scrolled back: keep showing the same lines while new ones arrive below.
-        ui.scroll += lines.len().saturating_sub(ui.total);
+    if ui.scroll > 0 && ui.scroll == ui.anchor_scroll {
+        // Scrolled back: keep showing the same lines while new ones arrive below and older
+        // history is inserted above.
+        let bottom =
+            ui.anchor.and_then(|(seq, offset)| app.log().iter().position(|e| e.seq == seq).map(|i| starts[i] + offset));
+        if let Some(bottom) = bottom {
+            ui.scroll = lines.len().saturating_sub(bottom);
+        }
     }
-    ui.total = lines.len();
     let max_scroll = lines.len().saturating_sub(height);
     ui.scroll = ui.scroll.min(max_scroll);
     ui.page = height;
     let end = lines.len() - ui.scroll;
     let start = end.saturating_sub(height);
+    ui.at_top = start == 0;
+    // The entry holding the last line shown, and how far into it that line is.
+    ui.anchor = starts.partition_point(|&s| s < end).checked_sub(1).map(|i| (app.log()[i].seq, end - starts[i]));
+    ui.anchor_scroll = ui.scroll;
     frame.render_widget(Paragraph::new(lines[start..end].to_vec()), log_area);
 
     frame.render_widget(status_bar(app, ui.scroll), status_area);
@@ -70,19 +78,32 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, ui: &mut UiState) {
     }
 }
 
-/// The log as wrapped screen lines.
-pub fn log_lines(log: &[Entry], width: usize) -> Vec<Line<'static>> {
+/// The log as wrapped screen lines, with a date line before the first entry and wherever
+/// the day changes; and the index of each entry's first screen line (its date line, if it
+/// has one).
+pub fn log_lines(log: &[Entry], width: usize) -> (Vec<Line<'static>>, Vec<usize>) {
     let mut out = Vec::new();
+    let mut starts = Vec::with_capacity(log.len());
+    let mut day = None;
     for entry in log {
+        starts.push(out.len());
+        if day != Some(entry.time.date()) {
+            day = Some(entry.time.date());
+            let line = texts::date_line(entry.time.date());
+            wrap(&[(line, Style::new().fg(Color::DarkGray).add_modifier(Modifier::BOLD))], width, &mut out);
+        }
         for (i, segments) in entry_lines(entry).into_iter().enumerate() {
             let mut segs = Vec::with_capacity(segments.len() + 1);
-            let stamp = if i == 0 { entry.time.format("%H:%M:%S ").to_string() } else { " ".repeat(STAMP_WIDTH) };
+            let stamp = match (&entry.kind, i) {
+                (EntryKind::Unread, _) | (_, 1..) => " ".repeat(STAMP_WIDTH),
+                _ => entry.time.format("%H:%M:%S ").to_string(),
+            };
             segs.push((stamp, Style::new().fg(Color::DarkGray)));
             segs.extend(segments);
             wrap(&segs, width, &mut out);
         }
     }
-    out
+    (out, starts)
 }
 
 /// An entry's logical lines (before wrapping), each a list of styled segments.
@@ -90,6 +111,12 @@ fn entry_lines(entry: &Entry) -> Vec<Vec<(String, Style)>> {
     match &entry.kind {
         EntryKind::Info(text) => vec![vec![(format!("* {text}"), Style::new().fg(Color::Cyan))]],
         EntryKind::Error(text) => vec![vec![(format!("! {text}"), Style::new().fg(Color::Red))]],
+        EntryKind::Unread => {
+            vec![vec![(
+                format!("──── {} ────", texts::UNREAD),
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            )]]
+        }
         EntryKind::Incoming { user, lines } => {
             message(user, lines, Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD), None)
         }
@@ -247,14 +274,14 @@ fn draw_request(frame: &mut Frame<'_>, peer: &str, user: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveTime;
+    use chrono::NaiveDateTime;
     use ratatui::backend::TestBackend;
     use ratatui::buffer::Buffer;
     use ratatui::Terminal;
     use simp_proto::ipc::{EndReason, Event};
 
-    fn t(s: u32) -> NaiveTime {
-        NaiveTime::from_hms_opt(12, 0, s).unwrap()
+    fn t(s: u32) -> NaiveDateTime {
+        crate::app::test_time(12, 0, s)
     }
 
     fn connected(name: &str) -> App {
@@ -383,8 +410,9 @@ mod tests {
         assert_eq!(rows_now[6], format!("         {} …", "x".repeat(26)));
         ui.scroll = 1000;
         let rows_top = rows(&render(&app, &mut ui, 40, 10));
-        assert_eq!(rows_top[0], "12:00:01 * connected to daemon", "wrapped at a space");
-        assert_eq!(rows_top[1], "         127.0.0.1:7777 as alice");
+        assert_eq!(rows_top[0], "──── Wednesday 2 December 2026 ────", "the first line's date");
+        assert_eq!(rows_top[1], "12:00:01 * connected to daemon", "wrapped at a space");
+        assert_eq!(rows_top[2], "         127.0.0.1:7777 as alice");
         assert!(ui.scroll < 1000, "scroll is clamped to the log");
         ui.scroll = 3;
         let rows_wide = rows(&render(&app, &mut ui, 120, 10));
@@ -396,6 +424,65 @@ mod tests {
         ui.scroll = 0;
         let rows_bottom = rows(&render(&app, &mut ui, 120, 10));
         assert_eq!(rows_bottom[6], "12:00:06 bob: new");
+    }
+
+    #[test]
+    fn history_has_date_lines_an_unread_line_and_pgup_at_the_top_pages_back_without_a_jump() {
+        use crate::app::stored;
+        use crate::event_loop::Input;
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let yesterday = |m| crate::app::test_time(9, m, 0) - chrono::Days::new(1);
+        let mut app = connected("alice");
+        app.set_history(true);
+        app.on_line("127.0.0.2", t(2));
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }, t(2));
+        app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(3));
+        let page = crate::history::PAGE as u64;
+        for id in 100..100 + page - 1 {
+            app.on_event(stored(id, false, yesterday(1), &format!("old {id}"), "seen"), t(3));
+        }
+        app.on_event(stored(300, false, t(2), "new", "unseen"), t(3));
+        app.on_event(Event::HistoryEnd { count: crate::history::PAGE }, t(3));
+        let mut ui = UiState::new();
+        let shown = rows(&render(&app, &mut ui, 60, 12));
+        let unread = shown.iter().position(|r| r.contains("──── unread ────")).expect("an unread line");
+        assert_eq!(shown[unread - 1], "──── Wednesday 2 December 2026 ────", "the day changed: a date line");
+        assert_eq!(shown[unread + 1], "12:00:02 bob: new", "the unread line is right above what was not seen");
+        assert_eq!(shown[unread - 2], "09:01:00 bob: old 148");
+
+        let pg_up = KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE);
+        let phase = app.phase().clone();
+        while !ui.at_top {
+            assert_eq!(super::super::keys::handle_key(&mut ui, pg_up, &phase), Input::Nothing);
+            render(&app, &mut ui, 60, 12);
+        }
+        let top = rows(&render(&app, &mut ui, 60, 12));
+        assert_eq!(top[0], "──── Wednesday 2 December 2026 ────");
+        assert_eq!(row_with(&top, "Tuesday"), "──── Tuesday 1 December 2026 ────");
+        assert_eq!(super::super::keys::handle_key(&mut ui, pg_up, &phase), Input::Older, "PgUp at the top");
+        let older = app.older_history();
+        assert!(matches!(older[..], [simp_proto::ipc::Command::History { before: Some(100), .. }]), "{older:?}");
+        for id in 40..43 {
+            app.on_event(stored(id, false, yesterday(0), &format!("older {id}"), "seen"), t(5));
+        }
+        app.on_event(Event::HistoryEnd { count: 3 }, t(5));
+        let after = rows(&render(&app, &mut ui, 60, 12));
+        // The page goes right above the oldest message shown: the lines from there down stay
+        // where they were on the screen, the older ones appear above them.
+        assert_eq!(after[7..9], top[7..9], "the view does not jump");
+        assert_eq!(
+            after[1..6],
+            [
+                "──── Tuesday 1 December 2026 ────",
+                "09:00:00 * the stored messages with 127.0.0.2:7777 start",
+                "         here",
+                "09:00:00 bob: older 40",
+                "09:00:00 bob: older 41",
+            ]
+        );
+        assert_eq!(after[6], "09:00:00 bob: older 42", "right above what was the oldest");
+        assert!(!ui.at_top, "more above: PgUp scrolls again");
+        assert_eq!(super::super::keys::handle_key(&mut ui, pg_up, &phase), Input::Nothing);
     }
 
     #[test]
