@@ -18,7 +18,10 @@ use simp_proto::ipc::DEFAULT_CLIENT_PORT;
 /// /leave ends the chat, /quit quits, and q quits from every menu and prompt.
 ///
 /// On a terminal it opens a full-screen interface with scrollback (PgUp/PgDn or the mouse
-/// wheel; End jumps to the newest line), timestamps, a status bar and delivery marks; a paste
+/// wheel; End jumps to the newest line), timestamps, a status bar and delivery marks. A chat
+/// opens with the last messages with that peer from the daemon's store, a date line where the
+/// day changes and an "unread" line above what you had not seen; PgUp at the top of the
+/// scrollback fetches older ones. A paste
 /// is one message (confirmed when over 5 lines or one datagram), and Ctrl-C in a chat asks
 /// before leaving. Otherwise (or with --plain) it prints one line per event, so
 /// scripts can drive it through pipes. Only ASCII text is sent, as SIMP requires, unless --utf8.
