@@ -22,6 +22,7 @@ use crate::store::Store;
 use crate::{DaemonConfig, DaemonError};
 
 mod course;
+mod course_client;
 mod inbox;
 mod limit;
 mod peer;
@@ -33,7 +34,7 @@ use course::CoursePort;
 use inbox::Outbox;
 use limit::Limiter;
 use peer::PeerSocket;
-use slot::ClientSlot;
+use slot::{ClientSlot, SlotReady};
 use tcp::AcceptPause;
 use timer::Timer;
 
@@ -113,7 +114,10 @@ pub(crate) async fn run(
             }
             () = sleep_until_some(shell.accept_pause.until()) => shell.accept_pause.end(),
             received = shell.course.recv(), if stop_by.is_none() => shell.course_received(received),
-            ready = shell.slot.ready() => close_client = shell.client_ready(ready),
+            ready = shell.slot.ready() => match ready {
+                SlotReady::Tcp(ready) => close_client = shell.client_ready(ready),
+                SlotReady::Course(ready) => shell.course_ready(ready),
+            },
             () = timer.fired() => shell.timeout(),
         }
         shell.drain().await;
@@ -269,15 +273,8 @@ impl Shell {
     fn send_to_client(&mut self, event: &Event) {
         match &mut self.slot {
             ClientSlot::Tcp(client) => client.push(event),
-            ClientSlot::Course(to) => {
-                self.course.deliver(*to, event);
-                // The course's dialect cannot confirm: a message counts as shown once sent.
-                if let Event::Message { id, .. } = event {
-                    if let Err(error) = self.store.seen(&[*id]) {
-                        warn!(%error, "could not record a message as sent to the UDP client");
-                    }
-                }
-            }
+            // Queued for the pace; a message counts as shown once sent (`course_client.rs`).
+            ClientSlot::Course(client) => CoursePort::queue(client, event),
             ClientSlot::Free => debug!(?event, "no client attached: event dropped"),
         }
     }

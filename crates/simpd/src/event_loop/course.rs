@@ -13,9 +13,11 @@
 //! - `quit` is answered `ok` and nothing else: the client is detached first, so the `ended`
 //!   of a chat it leaves is not sent (a course client waits for exactly that `ok`).
 //! - A UDP client that goes silent stays attached: a course client may sit in a chat for an
-//!   hour without sending a thing, and nothing tells a crash from a quiet user. A restarted
-//!   course client simply sends `connect` again (it becomes the client); a TCP client waiting
-//!   for the slot is told that the UDP client at ADDR must send `quit`.
+//!   hour without sending a thing, and nothing tells a crash from a quiet user until something
+//!   is sent to it: then its port answers unreachable, and it is detached (`course_client.rs`:
+//!   its own connected socket, the pace, what counts as delivered). A restarted course client
+//!   simply sends `connect` again (it becomes the client); a TCP client waiting for the slot is
+//!   told that the UDP client at ADDR must send `quit`.
 //! - An error answered to a datagram that is not a command is a reply to an address nobody
 //!   vouched for: a forged datagram could aim it at another daemon, which would answer it in
 //!   turn, forever. So (IPC.md "Forged datagrams") what looks like a reply is never answered,
@@ -35,7 +37,9 @@ use tokio::net::UdpSocket;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use super::course_client::{CourseClient, CourseReady, Out, PACE_BURST};
 use super::limit::Limiter;
+use super::peer::connect_beside;
 use super::slot::ClientSlot;
 use super::Shell;
 use crate::access;
@@ -93,11 +97,13 @@ impl CoursePort {
         .await
     }
 
-    /// Tells the UDP client at `to` about `event`, if the dialect has a word for it.
-    pub(super) fn deliver(&self, to: SocketAddr, event: &Event) {
-        match course::format_event(event) {
-            Some(datagram) => self.send(to, &datagram),
-            None => debug!(?event, "no course-dialect equivalent: not sent to the UDP client"),
+    /// Queues `event` for the course client, if the dialect has a word for it: a message as its
+    /// id (its text waits in the store), anything else as its datagram.
+    pub(super) fn queue(client: &mut CourseClient, event: &Event) {
+        match (event, course::format_event(event)) {
+            (Event::Message { id, .. }, _) => client.push_message(*id),
+            (_, Some(datagram)) => client.push_datagram(datagram),
+            (_, None) => debug!(?event, "no course-dialect equivalent: not sent to the UDP client"),
         }
     }
 
@@ -206,9 +212,9 @@ impl Shell {
         };
         let now = self.now();
         if matches!(cmd, Command::Quit) {
-            if let ClientSlot::Course(_) = self.slot {
+            if let Some(client) = self.slot.take_course() {
                 info!(client = %from, "UDP client quit");
-                self.slot = ClientSlot::Free;
+                self.course_release(client, false);
             }
             if self.ep.has_client() {
                 self.command(now, cmd);
@@ -216,22 +222,211 @@ impl Shell {
             self.course.send(from, course::QUIT_ANSWER);
             return;
         }
-        match self.slot {
-            ClientSlot::Course(previous) if previous != from => {
-                info!(client = %from, %previous, "the UDP client moved to a new address")
+        let connect = matches!(cmd, Command::Connect { .. });
+        let previous = self.slot.course().map(|client| client.addr());
+        match previous {
+            Some(previous) if previous != from => {
+                info!(client = %from, %previous, "the UDP client moved to a new address");
+                // What the old address was sent counts, unless it answered unreachable.
+                self.course_count();
+                if let Some(client) = self.slot.course() {
+                    client.moved(from);
+                }
             }
-            ClientSlot::Course(_) => {}
-            _ => debug!(client = %from, "a UDP client takes the client slot"),
+            Some(_) => {}
+            None => {
+                debug!(client = %from, "a UDP client takes the client slot");
+                self.slot = ClientSlot::Course(CourseClient::new(from));
+            }
         }
-        self.slot = ClientSlot::Course(from);
+        if connect {
+            self.course_count();
+            if let Some(client) = self.slot.course() {
+                client.restart();
+            }
+        }
         self.command(now, cmd);
     }
 
+    /// What the course client has for the loop: a command on its own socket, its port
+    /// unreachable, or the pace's turn (taken in [`Shell::course_settle`], after the drain).
+    pub(super) fn course_ready(&mut self, ready: CourseReady) {
+        let Some(client) = self.slot.course() else { return };
+        match ready {
+            CourseReady::Datagram(len) => {
+                let from = client.addr();
+                self.course.buf[..len].copy_from_slice(client.received(len));
+                self.course_datagram(len, from);
+            }
+            CourseReady::Failed(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                self.course_unreachable(&error)
+            }
+            CourseReady::Failed(error) => debug!(%error, "UDP receive from the course client failed"),
+            CourseReady::Turn => {}
+        }
+    }
+
     /// After the endpoint's events are out: frees the slot if the UDP client did not become
-    /// (or stay) the connected user, e.g. after a refused first `connect`.
+    /// (or stay) the connected user, e.g. after a refused first `connect` (it is sent the
+    /// answer at once); else gives it its own socket and lets the pace send what it may.
     pub(super) fn course_settle(&mut self) {
-        if matches!(self.slot, ClientSlot::Course(_)) && !self.ep.has_client() {
-            self.slot = ClientSlot::Free;
+        let Some(client) = self.slot.course() else { return };
+        if !self.ep.has_client() {
+            if let Some(client) = self.slot.take_course() {
+                self.course_release(client, true);
+            }
+            return;
+        }
+        if client.needs_socket() {
+            let addr = client.addr();
+            let socket = match self.course.local.map(|local| connect_beside(&self.course.socket, local, addr)) {
+                Some(Ok(socket)) => Some(socket),
+                Some(Err(error)) => {
+                    warn!(client = %addr, %error, "cannot give the UDP client a socket of its own: a crash of it will go unnoticed");
+                    None
+                }
+                None => None,
+            };
+            if let Some(client) = self.slot.course() {
+                client.set_socket(socket);
+            }
+        }
+        self.course_turn();
+    }
+
+    /// One turn of the pace (`course_client.rs`): what was sent a turn ago counts as
+    /// delivered, then up to [`PACE_BURST`] datagrams leave, messages read from the store.
+    fn course_turn(&mut self) {
+        let instant = Instant::now();
+        let Some(client) = self.slot.course() else { return };
+        if !client.turn_due(instant) {
+            client.rearm();
+            return;
+        }
+        if !self.course_count() {
+            return;
+        }
+        let Shell { slot, store, course, .. } = self;
+        let Some(client) = slot.course() else { return };
+        let mut budget = PACE_BURST;
+        let mut unreachable = None;
+        let mut blocked = false;
+        while budget > 0 && unreachable.is_none() && !blocked {
+            let datagram = match client.front() {
+                None => break,
+                Some(Out::Datagram(datagram)) => datagram,
+                Some(&Out::Messages { up_to }) => {
+                    let batch = store.unseen_between(client.sent_up_to(), up_to, budget).unwrap_or_else(|error| {
+                        warn!(%error, "could not read messages for the UDP client; they wait for its next connect");
+                        Vec::new()
+                    });
+                    if batch.is_empty() {
+                        client.pop();
+                    }
+                    for message in &batch {
+                        let (Event::Message { id, .. }, Some(datagram)) = (message, course::format_event(message))
+                        else {
+                            continue;
+                        };
+                        match client.send(&course.socket, &datagram) {
+                            Ok(()) => client.message_sent(*id, true),
+                            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                                blocked = true;
+                                break;
+                            }
+                            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                                unreachable = Some(error);
+                                break;
+                            }
+                            Err(error) => {
+                                warn!(%error, id, "could not send a message to the UDP client; it waits for its next connect");
+                                client.message_sent(*id, false);
+                            }
+                        }
+                        budget -= 1;
+                    }
+                    continue;
+                }
+            };
+            match client.send(&course.socket, datagram) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => blocked = true,
+                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => unreachable = Some(error),
+                result => {
+                    if let Err(error) = result {
+                        warn!(%error, "could not send to the UDP client");
+                    }
+                    client.pop();
+                    budget -= 1;
+                }
+            }
+        }
+        client.end_turn(instant);
+        if let Some(error) = unreachable {
+            self.course_unreachable(&error);
+        }
+    }
+
+    /// Counts what the course client was sent since the last turn as delivered (confirmed in
+    /// the store), unless its port answered unreachable meanwhile: then it is detached; true
+    /// if it was not.
+    fn course_count(&mut self) -> bool {
+        let Some(client) = self.slot.course() else { return true };
+        match client.settle() {
+            Ok(sent) => {
+                self.course_confirm(&sent);
+                true
+            }
+            Err(error) => {
+                self.course_unreachable(&error);
+                false
+            }
+        }
+    }
+
+    fn course_confirm(&mut self, sent: &[u64]) {
+        if sent.is_empty() {
+            return;
+        }
+        if let Err(error) = self.store.seen(sent) {
+            warn!(%error, "could not record messages as sent to the UDP client");
+        }
+    }
+
+    /// The course client's port answered unreachable: it is detached (the endpoint learns its
+    /// client is gone), and what it was not sent stays in the store for the next client.
+    fn course_unreachable(&mut self, error: &io::Error) {
+        if let Some(client) = self.slot.take_course() {
+            self.log_unreachable(client.addr(), error);
+            let now = self.now();
+            self.ep.handle_client_gone(now);
+        }
+    }
+
+    /// The one log line when delivery to a course client stops, with what is kept.
+    fn log_unreachable(&self, client: SocketAddr, error: &io::Error) {
+        match self.store.kept() {
+            Ok((kept, _)) => warn!(
+                %client, %error, kept,
+                "the UDP client's port is unreachable: stopped delivering to it; {kept} messages kept in the store for the next client"
+            ),
+            Err(store) => warn!(%client, %error, %store, "the UDP client's port is unreachable: stopped delivering to it"),
+        }
+    }
+
+    /// The course client leaves the slot (quit, or the endpoint turned it away): what it was
+    /// sent counts, unless its port answered unreachable; with `answer`, the datagrams still
+    /// queued for it (not its messages) are sent at once.
+    fn course_release(&mut self, mut client: CourseClient, answer: bool) {
+        match client.settle() {
+            Ok(sent) => self.course_confirm(&sent),
+            Err(error) => return self.log_unreachable(client.addr(), &error),
+        }
+        if answer {
+            for datagram in client.queued_datagrams() {
+                if let Err(error) = client.send(&self.course.socket, datagram) {
+                    debug!(%error, "could not answer the UDP client");
+                }
+            }
         }
     }
 }

@@ -147,13 +147,14 @@ impl PeerSocket {
     }
 }
 
-/// A new socket bound to the listening socket's address and port and connected to `peer`.
+/// A new socket bound to the listening socket's address and port and connected to `peer`
+/// (also the course client's own socket beside the client port, `course_client.rs`).
 ///
 /// `SO_REUSEADDR` must be set on every socket bound to the port for the bind to succeed. It is
 /// set on the listening socket only for that moment, so that another program (or a second
 /// simpd) still cannot bind the peer port; the connected sockets keep it, so that the next one
 /// can be bound while they are open.
-fn connect_beside(listening: &UdpSocket, local: SocketAddr, peer: SocketAddr) -> io::Result<UdpSocket> {
+pub(super) fn connect_beside(listening: &UdpSocket, local: SocketAddr, peer: SocketAddr) -> io::Result<UdpSocket> {
     let listening = SockRef::from(listening);
     listening.set_reuse_address(true)?;
     let socket = (|| {

@@ -3,8 +3,8 @@
 //! combination of transports can hold the slot together.
 
 use std::future::pending;
-use std::net::SocketAddr;
 
+use super::course_client::{CourseClient, CourseReady};
 use super::tcp::{Ready, TcpClient};
 
 /// Who holds the daemon's one client slot.
@@ -13,9 +13,17 @@ pub(super) enum ClientSlot {
     Free,
     /// A JSON Lines client over TCP.
     Tcp(TcpClient),
-    /// A course-dialect client over UDP: the address of its last command, where events go
-    /// (see `course.rs` for when it holds the slot).
-    Course(SocketAddr),
+    /// A course-dialect client over UDP, at the address of its last command, where events go
+    /// (see `course.rs` for when it holds the slot, `course_client.rs` for how they go).
+    Course(CourseClient),
+}
+
+/// What the client in the slot has for the loop.
+pub(super) enum SlotReady {
+    /// From the TCP client.
+    Tcp(Ready),
+    /// From the course client.
+    Course(CourseReady),
 }
 
 impl ClientSlot {
@@ -24,6 +32,25 @@ impl ClientSlot {
         match self {
             ClientSlot::Tcp(client) => Some(client),
             _ => None,
+        }
+    }
+
+    /// The course client, if it holds the slot.
+    pub(super) fn course(&mut self) -> Option<&mut CourseClient> {
+        match self {
+            ClientSlot::Course(client) => Some(client),
+            _ => None,
+        }
+    }
+
+    /// Frees the slot if the course client holds it, handing that client over.
+    pub(super) fn take_course(&mut self) -> Option<CourseClient> {
+        match std::mem::replace(self, ClientSlot::Free) {
+            ClientSlot::Course(client) => Some(client),
+            other => {
+                *self = other;
+                None
+            }
         }
     }
 
@@ -47,18 +74,21 @@ impl ClientSlot {
                 Some(format!("another client ({}) is using this daemon; only one client at a time", current.addr()))
             }
             ClientSlot::Course(udp) => Some(format!(
-                "a course-dialect client ({udp}, over UDP) is using this daemon; only one client at a time, \
-                 and it detaches when it sends quit"
+                "a course-dialect client ({}, over UDP) is using this daemon; only one client at a time, \
+                 and it detaches when it sends quit",
+                udp.addr()
             )),
         }
     }
 
-    /// What the TCP client has for the loop (a line, a writable socket, held events due);
-    /// never completes while no TCP client holds the slot.
-    pub(super) async fn ready(&mut self) -> Ready {
+    /// What the client has for the loop: from a TCP client a line, a writable socket or held
+    /// events due; from a course client a datagram on its own socket, an error, or the pace's
+    /// next turn. Never completes while the slot is free.
+    pub(super) async fn ready(&mut self) -> SlotReady {
         match self {
-            ClientSlot::Tcp(client) => client.ready().await,
-            _ => pending().await,
+            ClientSlot::Tcp(client) => SlotReady::Tcp(client.ready().await),
+            ClientSlot::Course(client) => SlotReady::Course(client.ready().await),
+            ClientSlot::Free => pending().await,
         }
     }
 }

@@ -141,11 +141,19 @@ impl Store {
 
     /// Every received message not yet confirmed, oldest first, as `message` events.
     pub(crate) fn unseen(&self) -> Result<Vec<Event>, StoreError> {
+        self.unseen_between(0, u64::MAX, usize::MAX)
+    }
+
+    /// At most `limit` received messages not yet confirmed with ids above `after` and up to
+    /// `up_to`, oldest first: the next ones a paced course client is sent.
+    pub(crate) fn unseen_between(&self, after: u64, up_to: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
         let rows = || -> rusqlite::Result<Vec<Event>> {
-            let mut q = self
-                .conn
-                .prepare_cached("SELECT id, at, author, text FROM message WHERE outcome = 'unseen' ORDER BY id")?;
-            let rows = q.query_map([], |r| {
+            let mut q = self.conn.prepare_cached(
+                "SELECT id, at, author, text FROM message
+                 WHERE outcome = 'unseen' AND id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
+            )?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = q.query_map(params![to_sql(after), to_sql(up_to), limit], |r| {
                 Ok(Event::Message {
                     id: from_sql(r.get(0)?),
                     at: from_sql(r.get(1)?),
