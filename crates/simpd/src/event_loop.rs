@@ -132,6 +132,10 @@ pub(crate) async fn run(
             break;
         }
     }
+    // What the course client was sent counts; what it was not stays stored.
+    if let Some(client) = shell.slot.take_course() {
+        shell.course_release(client, false);
+    }
     shell.log_kept();
     if let Some(client) = shell.slot.take_tcp() {
         client.finish().await;

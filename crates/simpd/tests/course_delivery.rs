@@ -176,7 +176,12 @@ async fn a_crashed_course_client_loses_nothing_the_sender_saw_delivered() {
     drop(bob);
 
     let outcome = stream(&mut alice, MESSAGES).await;
-    println!("the sender saw {} delivered, {} undelivered, {} refused", outcome.delivered.len(), outcome.undelivered, outcome.refused);
+    println!(
+        "the sender saw {} delivered, {} undelivered, {} refused",
+        outcome.delivered.len(),
+        outcome.undelivered,
+        outcome.refused
+    );
     assert!(!outcome.delivered.is_empty(), "no message was delivered: {outcome:?}");
     assert_eq!(outcome.delivered.len() + outcome.undelivered + outcome.refused, MESSAGES);
 

@@ -409,14 +409,16 @@ impl Shell {
                 %client, %error, kept,
                 "the UDP client's port is unreachable: stopped delivering to it; {kept} messages kept in the store for the next client"
             ),
-            Err(store) => warn!(%client, %error, %store, "the UDP client's port is unreachable: stopped delivering to it"),
+            Err(store) => {
+                warn!(%client, %error, %store, "the UDP client's port is unreachable: stopped delivering to it")
+            }
         }
     }
 
     /// The course client leaves the slot (quit, or the endpoint turned it away): what it was
     /// sent counts, unless its port answered unreachable; with `answer`, the datagrams still
     /// queued for it (not its messages) are sent at once.
-    fn course_release(&mut self, mut client: CourseClient, answer: bool) {
+    pub(super) fn course_release(&mut self, mut client: CourseClient, answer: bool) {
         match client.settle() {
             Ok(sent) => self.course_confirm(&sent),
             Err(error) => return self.log_unreachable(client.addr(), &error),

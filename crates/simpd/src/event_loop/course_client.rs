@@ -246,3 +246,49 @@ impl CourseClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(client: &CourseClient) -> Vec<String> {
+        client
+            .queue
+            .iter()
+            .map(|out| match out {
+                Out::Datagram(datagram) => datagram.clone(),
+                Out::Messages { up_to } => format!("messages up to {up_to}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_run_of_messages_is_one_entry_kept_in_order_with_the_other_events() {
+        let mut client = CourseClient::new("127.0.0.1:9".parse().unwrap());
+        client.push_datagram("ok".into());
+        for id in [3, 4, 7] {
+            client.push_message(id);
+        }
+        client.push_datagram("disconnected".into());
+        client.push_message(9);
+        assert_eq!(entries(&client), ["ok", "messages up to 7", "disconnected", "messages up to 9"]);
+        assert_eq!(client.queued_datagrams().collect::<Vec<_>>(), ["ok", "disconnected"]);
+
+        client.restart();
+        assert!(entries(&client).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_message_counts_at_the_next_turn_and_is_never_sent_twice() {
+        let mut client = CourseClient::new("127.0.0.1:9".parse().unwrap());
+        client.message_sent(5, true);
+        client.message_sent(6, false);
+        assert_eq!(client.sent_up_to(), 6);
+        assert_eq!(client.settle().unwrap(), [5]);
+        assert!(client.settle().unwrap().is_empty());
+        let now = Instant::now();
+        client.end_turn(now);
+        assert!(!client.turn_due(now));
+        assert!(client.turn_due(now + PACE_INTERVAL));
+    }
+}
