@@ -200,3 +200,22 @@ async fn a_crashed_course_client_loses_nothing_the_sender_saw_delivered() {
     later.send(json!({"cmd": "status"})).await;
     later.expect(json!({"event": "status"})).await;
 }
+
+/// The course's clients leave a chat with `quit` at once followed by `connect` (simp-check's
+/// course driver does): the `connect` reaches the client's own socket before the daemon has
+/// taken the `quit`, and is served all the same.
+#[tokio::test]
+async fn quit_at_once_followed_by_connect_is_served() {
+    let b = start_daemon(ip(47, 21), |_| {});
+    let bob = CourseClient::new(22, &b, None);
+    for _ in 0..20 {
+        bob.send("connect|username=bob");
+        bob.expect("ok");
+        bob.send("quit");
+        bob.send("connect|username=bob");
+        bob.expect("ok");
+        bob.expect("ok");
+        bob.send("quit");
+        bob.expect("ok");
+    }
+}

@@ -28,6 +28,7 @@
 use std::future::poll_fn;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::task::Poll;
 use std::time::Duration;
 
 use simp_proto::ipc::course;
@@ -58,6 +59,10 @@ const REPLY_WORDS: [&str; 6] = ["ok", "error", "invitation", "connected", "disco
 /// The UDP socket of the client port, with its one receive buffer.
 pub(super) struct CoursePort {
     socket: UdpSocket,
+    /// The socket of the last course client that left the slot, connected to its address:
+    /// datagrams from there still arrive on it, not on `socket`, until it is closed (when a
+    /// client at another address needs one) or taken again by a client at that address.
+    retired: Option<(SocketAddr, UdpSocket)>,
     /// Where the socket is bound: a datagram "from" here is forged, and is not answered.
     local: Option<SocketAddr>,
     buf: Vec<u8>,
@@ -68,7 +73,30 @@ pub(super) struct CoursePort {
 impl CoursePort {
     pub(super) fn new(socket: UdpSocket) -> CoursePort {
         let local = socket.local_addr().ok();
-        CoursePort { socket, local, buf: vec![0u8; RECV_BUF], replies: Limiter::new(REPLY_BUDGET, REPLY_WINDOW) }
+        CoursePort {
+            socket,
+            retired: None,
+            local,
+            buf: vec![0u8; RECV_BUF],
+            replies: Limiter::new(REPLY_BUDGET, REPLY_WINDOW),
+        }
+    }
+
+    /// Keeps the socket of a course client that left the slot (see [`CoursePort::retired`]).
+    pub(super) fn retire(&mut self, socket: Option<(SocketAddr, UdpSocket)>) {
+        if socket.is_some() {
+            self.retired = socket;
+        }
+    }
+
+    /// A socket of its own for the course client at `addr`: the retired one if it is that
+    /// address's, else a new one (the retired one is closed first: one is kept at most).
+    fn socket_for(&mut self, addr: SocketAddr) -> Option<io::Result<UdpSocket>> {
+        match self.retired.take() {
+            Some((at, socket)) if at == addr => return Some(Ok(socket)),
+            _ => {}
+        }
+        self.local.map(|local| connect_beside(&self.socket, local, addr))
     }
 
     /// When the reply limit next has a summary for the log.
@@ -89,10 +117,15 @@ impl CoursePort {
     /// waker in the socket's one slot, where `recv_from`'s future would join and leave a list
     /// of waiters under a lock each turn.
     pub(super) async fn recv(&mut self) -> io::Result<(usize, SocketAddr)> {
-        let CoursePort { socket, buf, .. } = self;
+        let CoursePort { socket, retired, buf, .. } = self;
         poll_fn(|cx| {
-            let mut read = ReadBuf::new(buf);
-            socket.poll_recv_from(cx, &mut read).map_ok(|from| (read.filled().len(), from))
+            for socket in retired.iter().map(|(_, socket)| socket).chain([&*socket]) {
+                let mut read = ReadBuf::new(buf);
+                if let Poll::Ready(result) = socket.poll_recv_from(cx, &mut read) {
+                    return Poll::Ready(result.map(|from| (read.filled().len(), from)));
+                }
+            }
+            Poll::Pending
         })
         .await
     }
@@ -229,8 +262,8 @@ impl Shell {
                 info!(client = %from, %previous, "the UDP client moved to a new address");
                 // What the old address was sent counts, unless it answered unreachable.
                 self.course_count();
-                if let Some(client) = self.slot.course() {
-                    client.moved(from);
+                if let Some(old) = self.slot.course().and_then(|client| client.moved(from)) {
+                    self.course.retire(Some(old));
                 }
             }
             Some(_) => {}
@@ -279,7 +312,7 @@ impl Shell {
         }
         if client.needs_socket() {
             let addr = client.addr();
-            let socket = match self.course.local.map(|local| connect_beside(&self.course.socket, local, addr)) {
+            let socket = match self.course.socket_for(addr) {
                 Some(Ok(socket)) => Some(socket),
                 Some(Err(error)) => {
                     warn!(client = %addr, %error, "cannot give the UDP client a socket of its own: a crash of it will go unnoticed");
@@ -430,6 +463,7 @@ impl Shell {
                 }
             }
         }
+        self.course.retire(client.into_socket());
     }
 }
 

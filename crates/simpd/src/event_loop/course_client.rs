@@ -115,11 +115,20 @@ impl CourseClient {
         self.socket_tried = true;
     }
 
-    /// The client sends from a new address: its events go there, through a new socket.
-    pub(super) fn moved(&mut self, addr: SocketAddr) {
+    /// The client sends from a new address: its events go there, through a new socket; the
+    /// old address's socket is handed back (see [`CourseClient::into_socket`]).
+    pub(super) fn moved(&mut self, addr: SocketAddr) -> Option<(SocketAddr, UdpSocket)> {
+        let old = self.socket.take().map(|socket| (self.addr, socket));
         self.addr = addr;
-        self.socket = None;
         self.socket_tried = false;
+        old
+    }
+
+    /// The client leaves the slot: its address and socket, which may still hold its next
+    /// datagrams (a `quit` at once followed by `connect`, as the course's clients do to leave a
+    /// chat), so the client port keeps it (`CoursePort::retire`).
+    pub(super) fn into_socket(self) -> Option<(SocketAddr, UdpSocket)> {
+        self.socket.map(|socket| (self.addr, socket))
     }
 
     /// A new `connect` (a restarted client): nothing queued for the old one is sent (the
