@@ -257,25 +257,25 @@ impl Shell {
         }
         let connect = matches!(cmd, Command::Connect { .. });
         let previous = self.slot.course().map(|client| client.addr());
-        match previous {
-            Some(previous) if previous != from => {
-                info!(client = %from, %previous, "the UDP client moved to a new address");
-                // What the old address was sent counts, unless it answered unreachable.
-                self.course_count();
-                if let Some(old) = self.slot.course().and_then(|client| client.moved(from)) {
-                    self.course.retire(Some(old));
+        let moved = previous.is_some_and(|previous| previous != from);
+        if moved || connect {
+            // What the client (at its old address) was sent counts, unless its port answered
+            // unreachable: then it is detached here, and the sender takes the slot below.
+            self.course_count();
+        }
+        match self.slot.course() {
+            Some(client) => {
+                if let Some(previous) = previous.filter(|_| moved) {
+                    info!(client = %from, %previous, "the UDP client moved to a new address");
+                    self.course.retire(client.moved(from));
+                }
+                if connect {
+                    client.restart();
                 }
             }
-            Some(_) => {}
             None => {
                 debug!(client = %from, "a UDP client takes the client slot");
                 self.slot = ClientSlot::Course(CourseClient::new(from));
-            }
-        }
-        if connect {
-            self.course_count();
-            if let Some(client) = self.slot.course() {
-                client.restart();
             }
         }
         self.command(now, cmd);
