@@ -153,6 +153,20 @@ pub enum Event {
         /// Why.
         reason: EndReason,
     },
+    /// A message accepted by `chat` before the daemon stopped (or crashed) and not yet
+    /// delivered: kept, and sent (`queued`, then `delivered` or `undelivered`, with the same
+    /// `id`) when the chat with `peer` is open again (SPEC 2.2, "Across a restart"). Sent after
+    /// `connected` and the messages to confirm.
+    Held {
+        /// The message id the client gave it (or the daemon's number for it).
+        id: String,
+        /// The peer it is for.
+        peer: SocketAddr,
+        /// The text, as the client sent it.
+        text: String,
+        /// When `chat` accepted it, milliseconds since the Unix epoch.
+        at: u64,
+    },
     /// A call or chat is over.
     Ended {
         /// Why.
@@ -490,6 +504,10 @@ mod tests {
     #[test]
     fn events_have_the_ipc_md_shape() {
         let ser = |e: Event| serde_json::to_value(e).unwrap();
+        assert_eq!(
+            ser(Event::Held { id: "7".into(), peer: "127.0.0.2:7777".parse().unwrap(), text: "hi".into(), at: 5 }),
+            json!({"event":"held","id":"7","peer":"127.0.0.2:7777","text":"hi","at":5})
+        );
         assert_eq!(
             ser(Event::PeerQuirk { quirk: Quirk::FixedAckSeq, detail: "x".into() }),
             json!({"event":"peer-quirk","quirk":"fixed-ack-seq","detail":"x"})

@@ -16,6 +16,7 @@
 //! then, after every one of these inputs, in this order:
 //!     loop {
 //!         while let Some(e) = ep.poll_event()    { hand e to the client }
+//!         while let Some(e) = ep.poll_unheard()  { record the outcome no client heard }
 //!         let Some(m) = ep.poll_persist() else { break };
 //!         commit m to the store; ep.handle_persisted(now, Some(Stored { first_id, at }))
 //!                                 (or None if the commit failed)

@@ -523,9 +523,10 @@ impl App {
                 self.push(now, EntryKind::Info(texts::peer_quirk(quirk.as_str(), &escape::field(&detail))))
             }
             Event::HistoryEnd { .. } => return self.show_history(now),
-            // An entry that no request awaits (the history takes those it does), and the
-            // answer to a command this client does not send.
-            Event::History(_) | Event::Forgotten { .. } => {}
+            // An entry that no request awaits (the history takes those it does), the answer
+            // to a command this client does not send, and a sent message held from before the
+            // daemon's restart (its queued/delivered follow with its id).
+            Event::History(_) | Event::Forgotten { .. } | Event::Held { .. } => {}
         }
         self.replay_held(now)
     }

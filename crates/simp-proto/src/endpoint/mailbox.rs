@@ -18,6 +18,8 @@ pub(super) struct Mailbox {
     events: VecDeque<Event>,
     /// Calls missed while no client was attached, told when one connects.
     missed: VecDeque<Event>,
+    /// Outcomes of sent messages while no client was attached: for the shell's store only.
+    unheard: VecDeque<Event>,
     /// The shell says the client is not taking its events: new messages are not taken until
     /// it does (the peer re-sends them), so what waits for the client stays bounded.
     backlogged: bool,
@@ -25,7 +27,13 @@ pub(super) struct Mailbox {
 
 impl Mailbox {
     pub(super) fn new() -> Mailbox {
-        Mailbox { attached: false, events: VecDeque::new(), missed: VecDeque::new(), backlogged: false }
+        Mailbox {
+            attached: false,
+            events: VecDeque::new(),
+            missed: VecDeque::new(),
+            unheard: VecDeque::new(),
+            backlogged: false,
+        }
     }
 
     pub(super) fn is_attached(&self) -> bool {
@@ -63,6 +71,17 @@ impl Mailbox {
         }
     }
 
+    /// The outcome of a sent message (`delivered`, `undelivered`): for the attached client, or,
+    /// when none is (a client that quit with messages queued leaves them to be sent, SPEC 2.3),
+    /// for the shell's store alone, so that no stored message stays without an outcome.
+    pub(super) fn record(&mut self, event: Event) {
+        if self.attached {
+            self.events.push_back(event);
+        } else {
+            self.unheard.push_back(event);
+        }
+    }
+
     /// A call turned away as busy: to the client, or kept for the next one.
     pub(super) fn missed(&mut self, event: Event) {
         if self.attached {
@@ -79,8 +98,12 @@ impl Mailbox {
         self.events.pop_front()
     }
 
+    pub(super) fn poll_unheard(&mut self) -> Option<Event> {
+        self.unheard.pop_front()
+    }
+
     pub(super) fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.events.is_empty() && self.unheard.is_empty()
     }
 
     /// Whether a new message may be taken now: not while an attached client is behind.

@@ -5,7 +5,8 @@
 //!
 //! Inputs: [`Endpoint::handle_datagram`], [`Endpoint::handle_command`],
 //! [`Endpoint::handle_client_gone`], [`Endpoint::handle_timeout`], each with the current time.
-//! Outputs: [`Endpoint::poll_transmit`], [`Endpoint::poll_event`], [`Endpoint::poll_timeout`].
+//! Outputs: [`Endpoint::poll_transmit`], [`Endpoint::poll_event`], [`Endpoint::poll_timeout`];
+//! for a shell that stores messages, [`Endpoint::poll_persist`] and [`Endpoint::poll_unheard`].
 //! Nothing here reads a clock or touches a socket.
 
 mod busy;
@@ -186,6 +187,13 @@ impl Endpoint {
         self.cx.mailbox.poll()
     }
 
+    /// The outcome (`delivered`, `undelivered`) of a message sent while no client was attached
+    /// to hear it, e.g. after the client quit with messages queued (SPEC 2.3: they are still
+    /// sent). For the shell's store: it records what [`Endpoint::poll_event`] would have told.
+    pub fn poll_unheard(&mut self) -> Option<Event> {
+        self.cx.mailbox.poll_unheard()
+    }
+
     /// The received message to make durable before it is acknowledged (SPEC 2.2), handed out
     /// once; answer with [`Endpoint::handle_persisted`]. There is at most one: until it is
     /// answered, the peer's re-sends of it are neither taken nor acknowledged.
@@ -288,9 +296,12 @@ impl Endpoint {
         }
     }
 
-    /// The daemon is stopping (SIGINT/SIGTERM, IPC.md): FIN to the peer at once, whether or
-    /// not a client is attached. Unlike `leave`, queued messages are not sent first (the shell
-    /// waits at most one `timeout` for the ACK); they are reported undelivered.
+    /// The daemon is stopping (SIGINT/SIGTERM, IPC.md): the chat ends whether or not a client
+    /// is attached. Unlike `leave`, the queue is not sent first: a message with a part already
+    /// out is finished (its outcome is known before the daemon stops, so it is never sent twice),
+    /// then FIN; the messages behind it leave the queue with no outcome at all (no
+    /// `undelivered`): the shell's store keeps them, to send in the next chat with this peer
+    /// after the restart (SPEC 2.2, "Across a restart").
     pub fn handle_shutdown(&mut self, now: Instant) {
         self.session.shutdown(now, &mut self.cx);
         self.settle(now);

@@ -15,6 +15,8 @@ pub(crate) struct Outgoing {
     text: String,
     /// Parts still to be sent or acknowledged; the front one may be in flight.
     parts: VecDeque<Range<usize>>,
+    /// How many parts it had: fewer left means some went out.
+    total: usize,
 }
 
 /// The part that is on the wire, waiting for its ACK.
@@ -46,8 +48,9 @@ impl Sender {
     }
 
     pub(crate) fn push(&mut self, id: String, text: String, max_payload: usize) {
-        let parts = split(text.as_bytes(), max_payload).collect();
-        self.queue.push_back(Outgoing { id, text, parts });
+        let parts: VecDeque<_> = split(text.as_bytes(), max_payload).collect();
+        let total = parts.len();
+        self.queue.push_back(Outgoing { id, text, parts, total });
     }
 
     /// The payload of the next part to send, if nothing is in flight.
@@ -70,6 +73,14 @@ impl Sender {
         } else {
             None
         }
+    }
+
+    /// Keeps only the message being sent (a part of it in flight or acknowledged) and takes
+    /// the rest out of the queue, oldest first: none of their bytes has left.
+    pub(crate) fn keep_started(&mut self) -> Vec<String> {
+        let started = self.in_flight.is_some() || self.queue.front().is_some_and(|m| m.parts.len() < m.total);
+        let keep = usize::from(started).min(self.queue.len());
+        self.queue.drain(keep..).map(|m| m.id).collect()
     }
 
     /// Empties the queue, giving the ids of every message not delivered.
@@ -175,5 +186,27 @@ mod tests {
         assert_eq!(s.len(), 1);
         assert_eq!(s.drain_ids().collect::<Vec<_>>(), ["2"]);
         assert!(s.is_idle());
+    }
+
+    #[test]
+    fn only_a_message_with_a_part_out_is_kept_when_sending_stops() {
+        let in_flight = || InFlight {
+            bytes: Arc::from(&b""[..]),
+            seq: Seq::Zero,
+            sent_at: Instant::ZERO,
+            last_sent: Instant::ZERO,
+            resends: 0,
+        };
+        let mut s = Sender::default();
+        s.push("1".into(), "aaa bbb".into(), 4);
+        s.push("2".into(), "c".into(), 4);
+        assert_eq!(s.keep_started(), ["1", "2"], "nothing went out yet");
+        s.push("1".into(), "aaa bbb".into(), 4);
+        s.push("2".into(), "c".into(), 4);
+        s.in_flight = Some(in_flight());
+        assert_eq!(s.keep_started(), ["2"], "the first part of 1 is in flight");
+        assert_eq!(s.acknowledged(), None);
+        assert_eq!(s.keep_started(), Vec::<String>::new(), "1 is half delivered: its second part still goes");
+        assert_eq!(s.next_payload(), Some(&b"bbb"[..]));
     }
 }

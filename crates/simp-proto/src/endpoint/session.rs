@@ -207,15 +207,21 @@ impl Session {
         }
     }
 
-    /// The daemon is stopping: FIN at once (see [`Endpoint::handle_shutdown`](super::Endpoint::handle_shutdown)).
+    /// The daemon is stopping (see [`Endpoint::handle_shutdown`](super::Endpoint::handle_shutdown)):
+    /// the message being sent is finished, the rest kept without an outcome, then FIN.
     pub(super) fn shutdown(&mut self, now: Instant, cx: &mut Context) {
         if let State::Chatting(c) | State::Leaving(c) = &mut self.state {
-            let rto = c.rto.current();
-            info!(peer = %c.peer, queued = c.tx.len(), "shutting down: FIN now");
-            for id in c.tx.drain_ids() {
-                cx.mailbox.emit(Event::Undelivered { id, reason: EndReason::YouLeft });
+            let kept = c.tx.keep_started();
+            info!(peer = %c.peer, kept = kept.len(), finishing = c.tx.len(), "shutting down: the messages not yet sent are kept for the next chat with this peer; FIN after the one being sent");
+            if c.tx.is_idle() {
+                let rto = c.rto.current();
+                self.close(now, rto, cx);
+            } else if matches!(self.state, State::Chatting(_)) {
+                self.transition(cx, None, |old| match old {
+                    State::Chatting(c) => State::Leaving(c),
+                    other => other,
+                });
             }
-            self.close(now, rto, cx);
         } else if !matches!(self.state, State::Idle | State::Closing(_)) {
             info!(peer = ?self.peer(), "shutting down: leaving the session");
             self.leave(now, cx);
@@ -603,7 +609,7 @@ impl Session {
         c.seq.acknowledged();
         if let Some(id) = c.tx.acknowledged() {
             c.delivered += 1;
-            cx.mailbox.emit(Event::Delivered { id });
+            cx.mailbox.record(Event::Delivered { id });
         }
         self.pump(now, cx);
     }
@@ -758,7 +764,7 @@ impl Session {
         let Some(peer) = self.peer() else { return };
         if let State::Chatting(c) | State::Leaving(c) = &mut self.state {
             for id in c.tx.drain_ids() {
-                cx.mailbox.emit(Event::Undelivered { id, reason });
+                cx.mailbox.record(Event::Undelivered { id, reason });
             }
         }
         self.transition(cx, Some(reason), |_| State::Idle);

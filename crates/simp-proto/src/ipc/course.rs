@@ -151,6 +151,7 @@ pub fn format_event(event: &Event) -> Option<String> {
         | Event::PeerQuirk { .. }
         | Event::History(_)
         | Event::HistoryEnd { .. }
+        | Event::Held { .. }
         | Event::Forgotten { .. } => return None,
     })
 }

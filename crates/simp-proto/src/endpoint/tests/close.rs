@@ -175,22 +175,54 @@ fn shutdown_leaves_the_session_even_without_a_client() {
 }
 
 #[test]
-fn shutdown_sends_fin_at_once_and_reports_the_queue() {
+fn shutdown_finishes_the_message_in_flight_and_keeps_the_rest_without_an_outcome() {
     let mut h = H::chatting();
     h.chat("one", "1");
     h.chat("two", "2");
+    h.chat("three", "3");
     h.expect_sent(&[w(peer(), Kind::Chat, 0, "alice", "one")]);
-    h.expect_events(&[queued("1"), queued("2")]);
+    h.expect_events(&[queued("1"), queued("2"), queued("3")]);
     h.ep.handle_shutdown(h.now);
-    assert_eq!(h.sent(), [w(peer(), Kind::Fin, 0, "alice", "")]);
-    assert_eq!(
-        h.events(),
-        [
-            Event::Undelivered { id: "1".into(), reason: EndReason::YouLeft },
-            Event::Undelivered { id: "2".into(), reason: EndReason::YouLeft },
-        ]
-    );
+    // "one" may have arrived: FIN now would leave its outcome unknown, and a re-send after the
+    // restart might deliver it twice. Its ACK is waited for, with the usual re-sends.
+    h.expect_nothing();
+    assert_eq!(h.status().state, StateName::Leaving);
+    h.wait(h.ep.config().timeout);
+    assert_eq!(h.sent(), [w(peer(), Kind::Chat, 0, "alice", "one")], "re-sent as usual");
+    h.recv(peer(), Kind::Ack, 0, "bob", "");
+    assert_eq!(h.sent(), [w(peer(), Kind::Fin, 0, "alice", "")], "then FIN; two and three are not sent");
+    assert_eq!(h.events(), [delivered("1")], "no undelivered for two and three: the shell keeps them");
     h.recv(peer(), Kind::Ack, 0, "bob", "");
     assert_eq!(h.events(), [ended(EndReason::YouLeft)]);
+    assert!(h.ep.is_idle());
     h.expect_nothing();
+}
+
+#[test]
+fn shutdown_with_nothing_in_flight_sends_fin_at_once() {
+    let mut h = H::chatting();
+    h.chat("one", "1");
+    h.recv(peer(), Kind::Ack, 0, "bob", "");
+    h.skip_events();
+    h.sent();
+    h.ep.handle_shutdown(h.now);
+    assert_eq!(h.sent(), [w(peer(), Kind::Fin, 0, "alice", "")]);
+    h.expect_nothing();
+}
+
+#[test]
+fn outcomes_of_messages_sent_after_the_client_quit_still_reach_the_shell() {
+    let mut h = H::chatting();
+    h.chat("one", "1");
+    h.chat("two", "2");
+    h.skip_events();
+    h.cmd(C::Quit);
+    h.skip_events();
+    h.recv(peer(), Kind::Ack, 0, "bob", "");
+    assert_eq!(h.events(), [], "no client to tell");
+    assert_eq!(h.ep.poll_unheard(), Some(delivered("1")), "but the shell's store is told");
+    h.wait(h.ep.config().timeout * (h.ep.config().retries + 1));
+    let unheard: Vec<Event> = std::iter::from_fn(|| h.ep.poll_unheard()).collect();
+    assert_eq!(unheard, [Event::Undelivered { id: "2".into(), reason: EndReason::PeerUnreachable }]);
+    assert_eq!(h.events(), []);
 }
