@@ -91,6 +91,12 @@ pub(crate) async fn run(
         Some(dir) => info!(state_dir = %dir.display(), history = config.history, "message store open"),
         None => info!("message store in memory: nothing is kept after the daemon stops"),
     }
+    let mut store = store;
+    match store.hold_unsent() {
+        Ok(0) => {}
+        Ok(held) => info!(held, "{held} sent messages from before the restart wait for the next chat with their peer"),
+        Err(error) => warn!(%error, "cannot read the sent messages from before the restart"),
+    }
     let announcer = if config.announce { Some(Announcer::start(config.endpoint.local)?) } else { None };
     let mut shell = Shell::new(udp, course, store, config);
     shell.announcer = announcer;
@@ -181,12 +187,14 @@ impl Shell {
     }
 
     /// Begins leaving any chat; returns the moment to give up waiting for the peer's ACK.
+    /// The message being sent is finished first (see [`Endpoint::handle_shutdown`]): then
+    /// the wait covers its re-sends too.
     fn shut_down(&mut self, linger: Duration) -> Option<Instant> {
         info!("shutting down: leaving any chat");
-        let stop_by = Instant::now().checked_add(linger);
         let now = self.now();
         self.ep.handle_shutdown(now);
-        stop_by
+        let sends = if self.ep.outgoing() > 0 { self.ep.config().retries.saturating_add(2) } else { 1 };
+        Instant::now().checked_add(linger.saturating_mul(sends))
     }
 
     /// A datagram on the peer port, or a failure to receive one.
@@ -242,7 +250,10 @@ impl Shell {
                     self.record(&event);
                     self.send_to_client(&event);
                 }
-                if !self.persist(now) {
+                while let Some(event) = self.ep.poll_unheard() {
+                    self.record(&event);
+                }
+                if !self.requeue_held() && !self.persist(now) {
                     break;
                 }
             }

@@ -7,19 +7,32 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use simp_proto::ipc::{self, Command, ErrorCode, Event, HISTORY_MAX};
-use simp_proto::Stored;
+use simp_proto::{StateName, Stored};
 use tracing::{info, warn};
 
 use super::Shell;
 use crate::store::{now_ms, Outgoing};
 
-/// What the shell remembers to record sent messages: the texts of `chat` commands the
-/// endpoint accepted, until their `queued` event names their id, and the chat's peer.
+/// What the shell remembers to record sent messages: the `chat` commands the endpoint
+/// accepted, until their `queued` event names their id, and the chat's peer.
 #[derive(Default)]
 pub(super) struct Outbox {
-    texts: VecDeque<String>,
+    accepted: VecDeque<Accepted>,
     /// The peer of the open chat and its name, from `established`.
     chat: Option<(SocketAddr, String)>,
+    /// A chat opened, or a delivery made room in its queue: the messages held for its peer
+    /// from before a restart may be queued now.
+    requeue: bool,
+    /// The last requeue filled the queue: more may be held.
+    more_held: bool,
+}
+
+/// A `chat` the endpoint accepted, waiting for its `queued` event.
+enum Accepted {
+    /// From the client: its text, for a new row.
+    New(String),
+    /// A held message queued again: its row.
+    Held(u64),
 }
 
 impl Shell {
@@ -46,7 +59,7 @@ impl Shell {
                 let stash = text.clone();
                 self.ep.handle_command(now, Command::Chat { text, id, utf8 });
                 if self.ep.outgoing() > before {
-                    self.outbox.texts.push_back(stash);
+                    self.outbox.accepted.push_back(Accepted::New(stash));
                 }
             }
             Command::Connect { user } => {
@@ -80,17 +93,22 @@ impl Shell {
         let result = match event {
             Event::Established { peer, user } => {
                 self.outbox.chat = Some((*peer, user.clone()));
+                self.outbox.requeue = true;
                 Ok(())
             }
-            Event::Queued { id } => match (self.outbox.texts.pop_front(), &self.outbox.chat) {
-                (Some(text), Some((peer, peer_user))) => {
+            Event::Queued { id } => match (self.outbox.accepted.pop_front(), &self.outbox.chat) {
+                (Some(Accepted::New(text)), Some((peer, peer_user))) => {
                     let author = self.user.as_deref().unwrap_or_default();
                     let out = Outgoing { peer: *peer, peer_user, author, text: &text, client_id: id };
                     self.store.sent(&out, now_ms())
                 }
+                (Some(Accepted::Held(row)), _) => self.store.requeued(row),
                 _ => Ok(()),
             },
-            Event::Delivered { id } => self.store.settled(id, None),
+            Event::Delivered { id } => {
+                self.outbox.requeue |= self.outbox.more_held;
+                self.store.settled(id, None)
+            }
             Event::Undelivered { id, reason } => self.store.settled(id, Some(*reason)),
             Event::Connected { user, .. } => {
                 self.user = Some(user.clone());
@@ -103,8 +121,48 @@ impl Shell {
         }
     }
 
+    /// After a chat opened (or a delivery made room): the messages held from before a restart
+    /// for its peer are queued, oldest first, before anything the client sends next (SPEC 2.2,
+    /// "Across a restart"), as many as the queue takes. Only for an attached client, whose
+    /// chat it is; true if any was queued.
+    pub(super) fn requeue_held(&mut self) -> bool {
+        if !std::mem::take(&mut self.outbox.requeue) {
+            return false;
+        }
+        let Some((peer, _)) = self.outbox.chat else { return false };
+        if !self.ep.has_client() || self.ep.state() != StateName::Chatting || self.ep.peer() != Some(peer) {
+            return false;
+        }
+        let room = self.ep.config().queue_limit.saturating_sub(self.ep.outgoing());
+        let held = match self.store.held(Some(peer), room) {
+            Ok(held) => held,
+            Err(error) => {
+                warn!(%error, "could not read the messages held for the peer");
+                return false;
+            }
+        };
+        self.outbox.more_held = held.len() == room;
+        let now = self.now();
+        let mut queued = false;
+        for m in held {
+            let before = self.ep.outgoing();
+            let utf8 = (!m.text.is_ascii()).then_some(true);
+            self.ep.handle_command(now, Command::Chat { text: m.text, id: Some(m.client_id), utf8 });
+            if self.ep.outgoing() == before {
+                break;
+            }
+            self.outbox.accepted.push_back(Accepted::Held(m.row));
+            queued = true;
+        }
+        if queued {
+            info!(%peer, "sending the messages held for this peer from before the restart");
+        }
+        queued
+    }
+
     /// Every message not yet confirmed, for the client that just connected: first the
-    /// endpoint's answer (`connected` and the current state), then these.
+    /// endpoint's answer (`connected` and the current state), then these, then the sent
+    /// messages held from before a restart.
     fn replay(&mut self) {
         while let Some(event) = self.ep.poll_event() {
             self.record(&event);
@@ -121,6 +179,17 @@ impl Shell {
             }
             Err(error) => {
                 warn!(%error, "could not read the unconfirmed messages");
+                self.send_to_client(&Event::error(ErrorCode::StoreFailed, error.to_string()));
+            }
+        }
+        match self.store.held(None, usize::MAX) {
+            Ok(held) => {
+                for m in &held {
+                    self.send_to_client(&m.event());
+                }
+            }
+            Err(error) => {
+                warn!(%error, "could not read the messages held from before the restart");
                 self.send_to_client(&Event::error(ErrorCode::StoreFailed, error.to_string()));
             }
         }
@@ -161,10 +230,10 @@ impl Shell {
     /// The shutdown log line: what the store keeps for later (IPC.md).
     pub(super) fn log_kept(&self) {
         match self.store.kept() {
-            Ok((unseen, pending)) => info!(
+            Ok((unseen, unsent)) => info!(
                 unconfirmed = unseen,
-                unsent = pending,
-                "stopping: {unseen} received messages wait in the store for the client to confirm them"
+                unsent,
+                "stopping: the store keeps {unseen} received messages the client has not confirmed and {unsent} sent messages not yet delivered"
             ),
             Err(error) => warn!(%error, "stopping: cannot count what the store keeps"),
         }

@@ -5,7 +5,9 @@
 //! - received messages are committed before they are acknowledged (the endpoint asks, see
 //!   `simp_proto::Endpoint::poll_persist`), and are `unseen` until the client confirms them
 //!   with `seen`; every `unseen` one is delivered again when a client connects;
-//! - sent messages are recorded when the endpoint queues them, with their outcome.
+//! - sent messages are recorded when the endpoint queues them, with their outcome; those the
+//!   daemon stopped (or crashed) before settling are `held` when it starts again, and sent
+//!   in the next chat with their peer (SPEC 2.2, "Across a restart").
 //!
 //! With `--no-history` a message is deleted once it is confirmed (received) or has its
 //! outcome (sent): only the unconfirmed inbox is kept.
@@ -50,6 +52,7 @@ pub enum StoreError {
 const PENDING: &str = "pending";
 const DELIVERED: &str = "delivered";
 const UNSEEN: &str = "unseen";
+const HELD: &str = "held";
 
 /// The open store.
 #[derive(Debug)]
@@ -106,6 +109,7 @@ impl Store {
             );
             CREATE INDEX IF NOT EXISTS message_unseen ON message (id) WHERE outcome = 'unseen';
             CREATE INDEX IF NOT EXISTS message_pending ON message (client_id) WHERE outcome = 'pending';
+            CREATE INDEX IF NOT EXISTS message_held ON message (peer, id) WHERE outcome = 'held';
             CREATE INDEX IF NOT EXISTS message_peer ON message (peer, id);",
         )
     }
@@ -223,6 +227,51 @@ impl Store {
         result.map(drop).map_err(|e| self.error(e))
     }
 
+    /// At start: the sent messages the last run of the daemon left without an outcome (it was
+    /// stopped before they were sent, or crashed) are `held` from now on, to be sent in the next
+    /// chat with their peer; returns how many are held in all.
+    pub(crate) fn hold_unsent(&mut self) -> Result<u64, StoreError> {
+        let run = |conn: &Connection| -> rusqlite::Result<u64> {
+            conn.execute("UPDATE message SET outcome = 'held' WHERE direction = 'out' AND outcome = 'pending'", [])?;
+            conn.query_row("SELECT COUNT(*) FROM message WHERE outcome = 'held'", [], |r| r.get::<_, i64>(0))
+                .map(from_sql)
+        };
+        run(&self.conn).map_err(|e| self.error(e))
+    }
+
+    /// The oldest `limit` held messages (for `peer`, or for anyone), oldest first.
+    pub(crate) fn held(&self, peer: Option<SocketAddr>, limit: usize) -> Result<Vec<Held>, StoreError> {
+        let rows = || -> rusqlite::Result<Vec<Held>> {
+            let mut q = self.conn.prepare_cached(
+                "SELECT id, client_id, peer, text, at FROM message
+                 WHERE outcome = 'held' AND (?1 IS NULL OR peer = ?1) ORDER BY id LIMIT ?2",
+            )?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = q.query_map(params![peer.map(|p| p.to_string()), limit], |r| {
+                Ok((from_sql(r.get(0)?), r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?))
+            })?;
+            let mut held = Vec::new();
+            for row in rows {
+                let (row, client_id, peer, text, at) = row?;
+                // Written by `sent` from a `SocketAddr`: always parses.
+                if let Ok(peer) = peer.parse() {
+                    held.push(Held { row, client_id: client_id.unwrap_or_default(), peer, text, at: from_sql(at) });
+                }
+            }
+            Ok(held)
+        };
+        rows().map_err(|e| self.error(e))
+    }
+
+    /// A held message is queued again: pending, until its outcome is [`Store::settled`].
+    pub(crate) fn requeued(&mut self, row: u64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE message SET outcome = 'pending' WHERE id = ?1 AND outcome = 'held'")
+            .and_then(|mut q| q.execute([to_sql(row)]))
+            .map(drop)
+            .map_err(|e| self.error(e))
+    }
+
     /// The last `limit` messages (with `peer`, or with anyone), with ids below `before`,
     /// oldest first.
     pub(crate) fn history(
@@ -267,19 +316,38 @@ impl Store {
     }
 
     /// What the store keeps for later: received messages not confirmed, and sent ones
-    /// without an outcome (for the shutdown log line).
+    /// without an outcome, pending or held (for the shutdown log line).
     pub(crate) fn kept(&self) -> Result<(u64, u64), StoreError> {
         let count = |outcome: &str| -> rusqlite::Result<u64> {
             self.conn
                 .query_row("SELECT COUNT(*) FROM message WHERE outcome = ?1", [outcome], |r| r.get::<_, i64>(0))
                 .map(from_sql)
         };
-        let run = || Ok((count(UNSEEN)?, count(PENDING)?));
+        let run = || Ok((count(UNSEEN)?, count(PENDING)? + count(HELD)?));
         run().map_err(|e: rusqlite::Error| self.error(e))
     }
 
     fn error(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite { path: self.path.clone(), source }
+    }
+}
+
+/// A sent message kept from before a restart, waiting for the chat with its peer.
+pub(crate) struct Held {
+    /// The store's id of its row.
+    pub(crate) row: u64,
+    /// The id the client gave it.
+    pub(crate) client_id: String,
+    pub(crate) peer: SocketAddr,
+    pub(crate) text: String,
+    /// When `chat` accepted it (ms since the Unix epoch).
+    pub(crate) at: u64,
+}
+
+impl Held {
+    /// The `held` event that tells a client about it (IPC.md).
+    pub(crate) fn event(&self) -> Event {
+        Event::Held { id: self.client_id.clone(), peer: self.peer, text: self.text.clone(), at: self.at }
     }
 }
 

@@ -143,3 +143,36 @@ fn an_unwritable_state_directory_is_an_error_naming_it() {
     let error = Store::open(Some(&dir.0), true).unwrap_err().to_string();
     assert!(error.contains(&dir.0.display().to_string()) && error.contains("--state-dir"), "{error}");
 }
+
+#[test]
+fn sent_messages_without_an_outcome_are_held_after_reopening_until_queued_again() {
+    let dir = Dir::new("held");
+    let mut store = Store::open(Some(&dir.0), true).unwrap();
+    for (text, id) in [("one", "1"), ("two", "2"), ("three", "3")] {
+        let out = Outgoing { peer: bob(), peer_user: "bob", author: "alice", text, client_id: id };
+        store.sent(&out, 100).unwrap();
+    }
+    store.settled("1", None).unwrap();
+    assert_eq!(store.hold_unsent().unwrap(), 2, "pending ones from this run are held too");
+    drop(store);
+    // The daemon stopped with two and three pending: held from the next start.
+    let mut store = Store::open(Some(&dir.0), true).unwrap();
+    assert_eq!(store.hold_unsent().unwrap(), 2);
+    assert_eq!(store.kept().unwrap(), (0, 2));
+    let held = store.held(None, usize::MAX).unwrap();
+    let events: Vec<Event> = held.iter().map(super::Held::event).collect();
+    assert_eq!(
+        events,
+        [
+            Event::Held { id: "2".into(), peer: bob(), text: "two".into(), at: 100 },
+            Event::Held { id: "3".into(), peer: bob(), text: "three".into(), at: 100 },
+        ]
+    );
+    assert!(store.held(Some("127.0.0.3:7777".parse().unwrap()), 10).unwrap().is_empty(), "only for their peer");
+    assert_eq!(store.held(Some(bob()), 1).unwrap().len(), 1, "limited");
+    store.requeued(held[0].row).unwrap();
+    store.settled("2", Some(EndReason::PeerUnreachable)).unwrap();
+    let outcomes: Vec<String> = store.history(None, 10, None).unwrap().into_iter().map(|e| e.outcome).collect();
+    assert_eq!(outcomes, ["delivered", "undelivered: peer unreachable", "held"]);
+    assert_eq!(store.kept().unwrap(), (0, 1));
+}

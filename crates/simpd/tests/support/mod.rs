@@ -28,6 +28,9 @@ pub fn seed(default: u64) -> u64 {
 /// The real `simpd` binary, as its own process. Killed (SIGKILL) when dropped.
 pub struct SimpdProcess {
     child: Child,
+    /// Its log (stderr) after the line that reported its addresses.
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+    reader: Option<thread::JoinHandle<()>>,
     /// Its own state directory, unless the test named one with `--state-dir`.
     _state: Option<StateDir>,
     pub udp: SocketAddr,
@@ -56,8 +59,10 @@ impl SimpdProcess {
             .expect("simpd starts");
         let stderr = child.stderr.take().expect("piped stderr");
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let later = Arc::clone(&log);
         // Reads stderr to its end, so the daemon never blocks on a full pipe.
-        thread::spawn(move || {
+        let reader = thread::spawn(move || {
             let mut seen = Vec::new();
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
@@ -69,6 +74,8 @@ impl SimpdProcess {
                 }
                 if tx.is_some() {
                     seen.push(line);
+                } else if let Ok(mut log) = later.lock() {
+                    log.push(line);
                 }
             }
             if let Some(tx) = tx {
@@ -76,7 +83,7 @@ impl SimpdProcess {
             }
         });
         match rx.recv_timeout(WAIT) {
-            Ok(Ok((udp, client))) => SimpdProcess { child, _state: state, udp, client },
+            Ok(Ok((udp, client))) => SimpdProcess { child, log, reader: Some(reader), _state: state, udp, client },
             Ok(Err(stderr)) => panic!("simpd exited before listening; its stderr:\n{stderr}"),
             Err(_) => {
                 let _ = child.kill();
@@ -103,6 +110,37 @@ impl SimpdProcess {
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGTERM, then [`SimpdProcess::wait_for_exit`].
+    pub fn terminate(&mut self) -> Vec<String> {
+        self.sigterm();
+        self.wait_for_exit()
+    }
+
+    /// Sends SIGTERM, without waiting.
+    pub fn sigterm(&self) {
+        let pid = self.pid().to_string();
+        let kill = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        assert!(kill.success(), "kill -TERM {pid} failed");
+    }
+
+    /// Waits (bounded) for it to exit with status 0; returns its log after the line that
+    /// reported its addresses.
+    pub fn wait_for_exit(&mut self) -> Vec<String> {
+        let deadline = std::time::Instant::now() + WAIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("simpd can be waited for") {
+                break status;
+            }
+            assert!(std::time::Instant::now() < deadline, "simpd did not exit within {WAIT:?} of SIGTERM");
+            thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(status.code(), Some(0), "simpd's exit status after SIGTERM: {status}");
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        self.log.lock().map(|log| log.clone()).unwrap_or_default()
     }
 
     /// SIGKILL, then reaps it.
