@@ -98,7 +98,7 @@ pub(crate) async fn run(
         Err(error) => warn!(%error, "cannot read the sent messages from before the restart"),
     }
     let announcer = if config.announce { Some(Announcer::start(config.endpoint.local)?) } else { None };
-    let mut shell = Shell::new(udp, course, store, config);
+    let mut shell = Shell::new(udp, course, store, config)?;
     shell.announcer = announcer;
     let mut timer = Timer::new();
     tokio::pin!(shutdown);
@@ -126,7 +126,7 @@ pub(crate) async fn run(
             },
             () = timer.fired() => shell.timeout(),
         }
-        shell.drain().await;
+        shell.drain();
         shell.course_settle();
         shell.follow_chat();
         if close_client {
@@ -150,11 +150,11 @@ pub(crate) async fn run(
 }
 
 impl Shell {
-    fn new(udp: UdpSocket, course: UdpSocket, store: Store, config: DaemonConfig) -> Shell {
+    fn new(udp: UdpSocket, course: UdpSocket, store: Store, config: DaemonConfig) -> Result<Shell, DaemonError> {
         let linger = config.endpoint.timeout.saturating_mul(2);
         let connect_deadline = config.connect_deadline;
-        Shell {
-            peer: PeerSocket::new(udp, config.endpoint.local),
+        Ok(Shell {
+            peer: PeerSocket::new(udp, config.endpoint.local).map_err(DaemonError::Register)?,
             ep: Endpoint::new(config.endpoint),
             origin: Instant::now(),
             slot: ClientSlot::Free,
@@ -168,7 +168,7 @@ impl Shell {
             user: None,
             connect_deadline,
             announcer: None,
-        }
+        })
     }
 
     fn now(&self) -> simp_proto::Instant {
@@ -233,7 +233,7 @@ impl Shell {
 
     /// Sends what the endpoint wants sent and reports what it wants reported, then hands the
     /// client's lines to its socket in one write.
-    async fn drain(&mut self) {
+    fn drain(&mut self) {
         loop {
             let mut urgent = false;
             let mut held = false;
@@ -264,7 +264,7 @@ impl Shell {
             // what the peer is waiting for.
             let mut flushed = if message { Some(self.flush_client()) } else { None };
             while let Some(t) = self.ep.poll_transmit() {
-                self.peer.send(&t).await;
+                self.peer.send(&t);
             }
             if flushed.is_none() && !hold {
                 flushed = Some(self.flush_client());

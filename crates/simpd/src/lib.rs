@@ -118,6 +118,9 @@ pub enum DaemonError {
     /// A bound socket could not tell its own address (should not happen).
     #[error("cannot read the bound address of a socket: {0}")]
     LocalAddr(io::Error),
+    /// The peer socket could not be registered with the runtime (should not happen).
+    #[error("cannot watch the peer socket: {0}")]
+    Register(io::Error),
     /// The message store cannot be opened.
     #[error(transparent)]
     Store(#[from] store::StoreError),

@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use simp_proto::ipc::course;
 use simp_proto::ipc::{Command, Event};
+use socket2::SockRef;
 use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
@@ -96,7 +97,7 @@ impl CoursePort {
             Some((at, socket)) if at == addr => return Some(Ok(socket)),
             _ => {}
         }
-        self.local.map(|local| connect_beside(&self.socket, local, addr))
+        self.local.map(|local| connect_beside(SockRef::from(&self.socket), local, addr).and_then(UdpSocket::from_std))
     }
 
     /// When the reply limit next has a summary for the log.

@@ -13,16 +13,22 @@
 //! in which a re-sent FIN from the ex-peer is still answered), then what it still holds is
 //! handed to the endpoint and it is closed; later datagrams from the ex-peer reach the
 //! listening socket again.
+//!
+//! Every socket is registered with the runtime for reading only ([`ReadOnly`]): a UDP socket
+//! registered for writing too wakes the loop after every datagram sent (on loopback the sent
+//! datagram's buffer is freed at once, raising a writable edge), an `epoll_wait` with nothing
+//! to do per message. Sends go straight through the non-blocking socket.
 
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
-use std::task::Poll;
+use std::net::UdpSocket;
+use std::task::{ready, Context, Poll};
 
 use simp_proto::Transmit;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
-use tokio::io::ReadBuf;
-use tokio::net::UdpSocket;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
@@ -35,7 +41,7 @@ const MAX_RETIRED: usize = 4;
 /// The peer port's sockets with their one receive buffer (allocated once: nothing per
 /// datagram).
 pub(super) struct PeerSocket {
-    listening: UdpSocket,
+    listening: ReadOnly,
     /// The bound address, which decides how an IPv4 destination is written (see [`for_socket`]).
     local: SocketAddr,
     /// The established chat's socket, connected to its peer.
@@ -47,14 +53,16 @@ pub(super) struct PeerSocket {
 
 /// A socket on the peer port connected to one peer.
 struct Connected {
-    socket: UdpSocket,
+    socket: ReadOnly,
     /// The peer, in the endpoint's form.
     peer: SocketAddr,
 }
 
 impl PeerSocket {
-    pub(super) fn new(listening: UdpSocket, local: SocketAddr) -> PeerSocket {
-        PeerSocket { listening, local, chat: None, retired: Vec::new(), buf: vec![0u8; RECV_BUF] }
+    /// Takes over the listening socket; fails only if the runtime cannot register it.
+    pub(super) fn new(listening: tokio::net::UdpSocket, local: SocketAddr) -> io::Result<PeerSocket> {
+        let listening = ReadOnly::new(listening.into_std()?)?;
+        Ok(PeerSocket { listening, local, chat: None, retired: Vec::new(), buf: vec![0u8; RECV_BUF] })
     }
 
     /// Waits for the next datagram: its length in [`PeerSocket::received`] and its sender, in
@@ -66,9 +74,8 @@ impl PeerSocket {
         let (len, from) = poll_fn(|cx| {
             let sockets = chat.iter().chain(retired.iter().map(|(c, _)| c)).map(|c| &c.socket);
             for socket in sockets.chain([&*listening]) {
-                let mut read = ReadBuf::new(buf);
-                if let Poll::Ready(result) = socket.poll_recv_from(cx, &mut read) {
-                    return Poll::Ready(result.map(|from| (read.filled().len(), from)));
+                if let Poll::Ready(result) = socket.poll_recv_from(cx, buf) {
+                    return Poll::Ready(result);
                 }
             }
             Poll::Pending
@@ -82,15 +89,21 @@ impl PeerSocket {
         &self.buf[..len]
     }
 
-    /// Sends one datagram; a failure is logged, as UDP loses datagrams anyway (the sender's
-    /// retries cover it, SPEC 2.2).
+    /// Sends one datagram without waiting; a failure is logged, as UDP loses datagrams anyway
+    /// (the sender's retries cover it, SPEC 2.2). A full send buffer drops the datagram too:
+    /// waiting for room would stall the whole loop, and only a flood of replies to strangers
+    /// fills it (one chat datagram is in flight at a time).
     ///
     /// Always through the listening socket, from the same address and port as the connected
     /// ones: a connected socket would report the ICMP answer to an earlier datagram by failing
     /// the next send, losing it.
-    pub(super) async fn send(&self, t: &Transmit) {
-        if let Err(error) = self.listening.send_to(t.bytes(), for_socket(t.to, self.local)).await {
-            warn!(to = %t.to, %error, "could not send a datagram");
+    pub(super) fn send(&self, t: &Transmit) {
+        match self.listening.send_to(t.bytes(), for_socket(t.to, self.local)) {
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                debug!(to = %t.to, "send buffer full: datagram dropped");
+            }
+            Err(error) => warn!(to = %t.to, %error, "could not send a datagram"),
         }
     }
 
@@ -110,7 +123,7 @@ impl PeerSocket {
             self.chat = Some(self.retired.remove(i).0);
             return;
         }
-        match connect_beside(&self.listening, self.local, peer) {
+        match connect_beside(SockRef::from(self.listening.0.get_ref()), self.local, peer).and_then(ReadOnly::new) {
             Ok(socket) => {
                 debug!(%peer, "the chat has its own socket");
                 self.chat = Some(Connected { socket, peer });
@@ -147,17 +160,54 @@ impl PeerSocket {
     }
 }
 
-/// A new socket bound to the listening socket's address and port and connected to `peer`
-/// (also the course client's own socket beside the client port, `course_client.rs`).
+/// A UDP socket registered with the runtime for reading only (see the module docs).
+struct ReadOnly(AsyncFd<UdpSocket>);
+
+impl ReadOnly {
+    /// Registers `socket`, made non-blocking.
+    ///
+    /// `with_interest` is deprecated for types whose descriptor may close or change while
+    /// registered (tokio#8587); its replacement is `unsafe`, which this crate forbids. A
+    /// `std::net::UdpSocket` owns its descriptor, and `AsyncFd` owns the socket until it
+    /// deregisters it on drop, so that cannot happen here.
+    #[allow(deprecated)]
+    fn new(socket: UdpSocket) -> io::Result<ReadOnly> {
+        socket.set_nonblocking(true)?;
+        AsyncFd::with_interest(socket, Interest::READABLE).map(ReadOnly)
+    }
+
+    /// The next datagram into `buf`: its length and sender (not yet canonical).
+    fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, SocketAddr)>> {
+        loop {
+            let mut guard = ready!(self.0.poll_read_ready(cx))?;
+            // `try_io` clears the readiness when the socket is empty, so the next poll waits.
+            if let Ok(result) = guard.try_io(|socket| socket.get_ref().recv_from(buf)) {
+                return Poll::Ready(result);
+            }
+        }
+    }
+
+    /// A datagram if one is queued (`WouldBlock` if none), without waiting.
+    fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.0.get_ref().recv_from(buf)
+    }
+
+    fn send_to(&self, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.0.get_ref().send_to(bytes, to)
+    }
+}
+
+/// A new socket, non-blocking and not yet registered with the runtime, bound to the listening
+/// socket's address and port and connected to `peer` (also the course client's own socket
+/// beside the client port, `course.rs`).
 ///
 /// `SO_REUSEADDR` must be set on every socket bound to the port for the bind to succeed. It is
 /// set on the listening socket only for that moment, so that another program (or a second
 /// simpd) still cannot bind the peer port; the connected sockets keep it, so that the next one
 /// can be bound while they are open.
-pub(super) fn connect_beside(listening: &UdpSocket, local: SocketAddr, peer: SocketAddr) -> io::Result<UdpSocket> {
-    let listening = SockRef::from(listening);
+pub(super) fn connect_beside(listening: SockRef<'_>, local: SocketAddr, peer: SocketAddr) -> io::Result<UdpSocket> {
     listening.set_reuse_address(true)?;
-    let socket = (|| {
+    let socket = (|| -> io::Result<UdpSocket> {
         let socket = Socket::new(Domain::for_address(local), Type::DGRAM, Some(Protocol::UDP))?;
         if local.is_ipv6() {
             socket.set_only_v6(listening.only_v6()?)?;
@@ -166,7 +216,7 @@ pub(super) fn connect_beside(listening: &UdpSocket, local: SocketAddr, peer: Soc
         socket.set_nonblocking(true)?;
         socket.bind(&local.into())?;
         socket.connect(&for_socket(peer, local).into())?;
-        UdpSocket::from_std(socket.into())
+        Ok(socket.into())
     })();
     let cleared = listening.set_reuse_address(false);
     let socket = socket?;
