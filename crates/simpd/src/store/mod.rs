@@ -38,6 +38,14 @@ pub enum StoreError {
         /// The system's reason.
         source: std::io::Error,
     },
+    /// Another process holds the database (see [`Store::init`]).
+    #[error(
+        "the message store {path} is in use by another process (a second simpd?); give each daemon its own --state-dir"
+    )]
+    InUse {
+        /// The database file.
+        path: String,
+    },
     /// SQLite refused.
     #[error("the message store {path}: {source}")]
     Sqlite {
@@ -84,17 +92,25 @@ impl Store {
             }
         };
         let store = Store { conn, path, history };
-        store.init().map_err(|e| store.error(e))?;
+        store.init().map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy) => StoreError::InUse { path: store.path.clone() },
+            _ => store.error(e),
+        })?;
         Ok(store)
     }
 
-    /// WAL: a commit appends to the log, readers never block the writer. synchronous=NORMAL:
-    /// a commit is not fsynced, so it survives the daemon's crash (kill -9) but not a power
-    /// loss within the last checkpoint interval (RELIABILITY.md).
+    /// WAL: a commit appends to the log. synchronous=NORMAL: a commit is not fsynced, so it
+    /// survives the daemon's crash (kill -9) but not a power loss within the last checkpoint
+    /// interval (RELIABILITY.md). locking_mode=EXCLUSIVE, set before WAL: the daemon holds the
+    /// file's lock from open to exit and keeps the WAL index in its own memory, so a commit
+    /// takes no file locks (about 12 `fcntl` calls per sent message, 6 per received one) and
+    /// a second daemon on the same state directory is refused at start.
     fn init(&self) -> rusqlite::Result<()> {
+        // No one else may hold the lock, so waiting for it would only delay the refusal.
+        self.conn.busy_timeout(std::time::Duration::ZERO)?;
+        self.conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        self.conn.busy_timeout(std::time::Duration::from_secs(2))?;
         self.conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS message (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use simp_proto::ipc::{Direction, EndReason, Event};
 use simp_proto::Incoming;
 
-use super::{Outgoing, Store, DB_FILE};
+use super::{Outgoing, Store, StoreError, DB_FILE};
 
 /// A fresh directory, removed when dropped.
 struct Dir(PathBuf);
@@ -37,6 +37,21 @@ fn texts(events: &[Event]) -> Vec<(u64, String)> {
         .iter()
         .map(|e| if let Event::Message { id, text, .. } = e { (*id, text.clone()) } else { panic!("{e:?}") })
         .collect()
+}
+
+#[test]
+fn a_second_store_on_the_same_directory_is_refused_while_the_first_is_open() {
+    let dir = Dir::new("exclusive");
+    let mut first = Store::open(Some(&dir.0), true).unwrap();
+    match Store::open(Some(&dir.0), true) {
+        Err(error @ StoreError::InUse { .. }) => assert!(error.to_string().contains("--state-dir"), "{error}"),
+        other => panic!("a second store opened beside the first: {other:?}"),
+    }
+    // The first keeps working, and the directory is free again once it is closed.
+    first.received(&incoming("still here"), 1).unwrap();
+    drop(first);
+    let store = Store::open(Some(&dir.0), true).unwrap();
+    assert_eq!(texts(&store.unseen().unwrap()), [(1, "still here".to_string())]);
 }
 
 #[test]
