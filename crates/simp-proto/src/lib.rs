@@ -23,6 +23,7 @@
 //!     }
 //!     while let Some(t) = ep.poll_transmit() { send t.bytes() to t.to }
 //!     re-arm the one timer at ep.poll_timeout()   (None: sleep until the next input)
+//!     once the client's lines are written too: ep.write_log()
 //! ```
 //! A received chat message is acknowledged only once it is durable (SPEC 2.2): the endpoint
 //! does no I/O, so it hands the message to the shell ([`Endpoint::poll_persist`]) and holds
@@ -36,7 +37,9 @@
 //! what the client is told (`established` before the first message) keeps its order.
 //! [`Endpoint::set_client_backlogged`] tells the endpoint when the client stops taking its
 //! events, so that no new message is taken while what waits for the client is over its
-//! bound. `now` must never go backwards. Nothing else is required: the endpoint never reads a
+//! bound. [`Endpoint::write_log`] writes the `info` lines of the input's state changes, which
+//! cost more than its datagrams; a shell that never calls it gets them later. `now` must never
+//! go backwards. Nothing else is required: the endpoint never reads a
 //! clock, never blocks and keeps no outputs hidden from the `poll_*` calls.
 //!
 //! # A limit of the one-bit sequence

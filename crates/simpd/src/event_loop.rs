@@ -133,6 +133,8 @@ pub(crate) async fn run(
             shell.close_client();
         }
         shell.announce_user();
+        // Last: the lines cost more than the turn's datagrams and client lines, which are out.
+        shell.ep.write_log();
         if stop_by.is_some() && shell.ep.is_idle() {
             info!("left cleanly");
             break;

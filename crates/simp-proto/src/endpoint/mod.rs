@@ -10,6 +10,7 @@
 //! Nothing here reads a clock or touches a socket.
 
 mod busy;
+mod changes;
 mod config;
 mod inbox;
 mod mailbox;
@@ -32,6 +33,7 @@ use crate::ipc::{self, Command, CommandError, Event, Status};
 use crate::wire::{Datagram, Kind, ParseError, Seq, UserName, BUSY_TEXT};
 use crate::Instant;
 use busy::BusyLimiter;
+use changes::StateLog;
 pub use config::Config;
 use inbox::Pending;
 pub use inbox::{Incoming, Stored};
@@ -87,6 +89,8 @@ struct Context {
     pending: Option<Pending>,
     /// The buffer a pending message's datagram is kept in, reused.
     spare: Vec<u8>,
+    /// Session state changes not yet logged.
+    changes: StateLog,
 }
 
 /// A session that just ended.
@@ -125,6 +129,7 @@ impl Endpoint {
                 ended: None,
                 pending: None,
                 spare: Vec::new(),
+                changes: StateLog::default(),
             },
             linger: None,
             busy,
@@ -180,6 +185,14 @@ impl Endpoint {
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.cx.transmits.pop_front()
+    }
+
+    /// Writes the log lines of the session state changes since the last call (IPC.md: one
+    /// `info` line per change). A shell calls it once the datagrams and events of an input
+    /// are handed on, so that formatting the lines does not delay them; lines it does not ask
+    /// for are written when a few have gathered, or when the endpoint is dropped.
+    pub fn write_log(&mut self) {
+        self.cx.changes.write();
     }
 
     /// The next event for the attached client.
@@ -436,6 +449,13 @@ impl Endpoint {
         self.cx.send_err(from, BUSY_TEXT);
         self.cx.send_control(from, Kind::Fin, Seq::Zero);
         true
+    }
+}
+
+impl Drop for Endpoint {
+    /// No state change goes unlogged.
+    fn drop(&mut self) {
+        self.write_log();
     }
 }
 

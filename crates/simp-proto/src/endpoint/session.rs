@@ -774,7 +774,8 @@ impl Session {
 
     /// Every state change goes through here: it stops the timers the old state armed and the
     /// new one does not use, and logs `old -> new` with the peer at info level (IPC.md: one
-    /// line per session state change), with the reason when a session ends. `next` builds the
+    /// line per session state change), with the reason when a session ends; the line is
+    /// written once the input's datagrams and events are out (see `changes.rs`). `next` builds the
     /// new state from the old one, so a chat moves into `Leaving` without a copy.
     fn transition(&mut self, cx: &mut Context, reason: Option<EndReason>, next: impl FnOnce(State) -> State) {
         let old = mem::replace(&mut self.state, State::Idle);
@@ -783,11 +784,7 @@ impl Session {
         for timer in old_timers.iter().filter(|t| !self.state.timers().contains(t)) {
             cx.timers.stop(*timer);
         }
-        let to = self.state.name();
         let peer = self.state.peer().or(peer);
-        match reason {
-            Some(reason) => info!(peer = ?peer, %reason, "{from} -> {to}"),
-            None => info!(peer = ?peer, "{from} -> {to}"),
-        }
+        cx.changes.push(from, self.state.name(), peer, reason);
     }
 }

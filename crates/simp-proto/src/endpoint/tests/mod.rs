@@ -7,6 +7,7 @@ mod close;
 mod commands;
 mod handshake;
 mod harness;
+mod log;
 mod options;
 mod properties;
 mod quirks;
