@@ -2,6 +2,8 @@
 //! else.
 #![forbid(unsafe_code)]
 
+mod log_time;
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -14,6 +16,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_timer(log_time::UtcMicros)
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
