@@ -214,3 +214,39 @@ async fn held_messages_whose_chat_fails_are_reported_undelivered_with_the_reason
     let log = daemon.terminate();
     assert!(kept_line(&log).contains("and 0 sent messages"), "given up, not kept again; log:\n{}", log.join("\n"));
 }
+
+/// A sending daemon killed (SIGKILL) with messages queued: nothing settled them, so all are
+/// held after the restart, the one that was in flight included (its ACK may have been lost
+/// in the crash: across a crash of the sender, delivery is at least once, SPEC 2.2).
+#[tokio::test]
+async fn messages_queued_when_the_sender_is_killed_are_held_after_its_restart() {
+    let state = StateDir::new("kill-outbox");
+    let args = ["--state-dir", state.arg(), "--timeout", "100ms", "--retries", "3"];
+    let mut daemon = SimpdProcess::spawn_at(ip(43, 31), 7777, 7778, &args);
+    let raw = RawPeer::bind(ip(43, 32));
+    let mut alice = Ipc::login(daemon.client, "alice").await;
+    alice.send(json!({"cmd": "start", "peer": raw.addr.to_string()})).await;
+    let from = answer_call(&raw);
+    alice.expect_event("established", |e| e["event"] == "established").await;
+    for i in 0..3 {
+        alice.send(json!({"cmd": "chat", "text": format!("k{i}"), "id": format!("k{i}")})).await;
+    }
+    collect(&mut alice, 3, "queued").await;
+    raw.expect(from, &chat(0, "alice", "k0"), "k0");
+    daemon.kill9();
+
+    let bob_port = raw.addr.port();
+    drop(raw);
+    let bob = SimpdProcess::spawn_at(ip(43, 32), bob_port, 0, &["--timeout", "100ms", "--auto-accept"]);
+    let mut daemon = SimpdProcess::spawn_at(ip(43, 31), 7777, 7778, &args);
+    let mut alice = Ipc::login(daemon.client, "alice").await;
+    let held = collect(&mut alice, 3, "held").await;
+    let ids: Vec<&str> = held.iter().map(|e| e["id"].as_str().unwrap_or_default()).collect();
+    assert_eq!(ids, ["k0", "k1", "k2"], "the one in flight too");
+    alice.send(json!({"cmd": "start", "peer": bob.udp.to_string()})).await;
+    let delivered = collect(&mut alice, 3, "delivered").await;
+    let ids: Vec<&str> = delivered.iter().map(|e| e["id"].as_str().unwrap_or_default()).collect();
+    assert_eq!(ids, ["k0", "k1", "k2"]);
+    let log = daemon.terminate();
+    assert!(kept_line(&log).contains("and 0 sent messages"), "log:\n{}", log.join("\n"));
+}
