@@ -26,8 +26,10 @@ use crate::DaemonConfig;
 /// is delivered to the client again on every connect until the client confirms it.
 ///
 /// Logs go to standard error, one line per session change; RUST_LOG=debug shows every dropped
-/// datagram and why. SIGINT or SIGTERM sends FIN to the peer (waiting at most one --timeout for
-/// its ACK), logs how many messages the store keeps, and exits. Under systemd (Type=notify), readiness is reported once every port is
+/// datagram and why. SIGINT or SIGTERM finishes the message being sent, keeps the ones queued
+/// behind it (sent in the next chat with that peer after a restart), sends FIN to the peer
+/// (waiting at most one --timeout for its ACK), logs how many messages the store keeps, and
+/// exits. Under systemd (Type=notify), readiness is reported once every port is
 /// bound.
 #[derive(Debug, Parser)]
 #[command(name = "simpd", version)]
