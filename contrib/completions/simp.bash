@@ -19,11 +19,17 @@ _simp() {
             simp,help)
                 cmd="simp__subcmd__help"
                 ;;
+            simp,history)
+                cmd="simp__subcmd__history"
+                ;;
             simp,status)
                 cmd="simp__subcmd__status"
                 ;;
             simp__subcmd__help,help)
                 cmd="simp__subcmd__help__subcmd__help"
+                ;;
+            simp__subcmd__help,history)
+                cmd="simp__subcmd__help__subcmd__history"
                 ;;
             simp__subcmd__help,status)
                 cmd="simp__subcmd__help__subcmd__status"
@@ -35,7 +41,7 @@ _simp() {
 
     case "${cmd}" in
         simp)
-            opts="-h -V --port --user --config --quiet --daemon --utf8 --lan --plain --demo --help --version status help"
+            opts="-h -V --port --user --config --quiet --daemon --utf8 --lan --plain --demo --help --version status history help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -61,7 +67,7 @@ _simp() {
             return 0
             ;;
         simp__subcmd__help)
-            opts="status help"
+            opts="status history help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -88,6 +94,20 @@ _simp() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        simp__subcmd__help__subcmd__history)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         simp__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -95,6 +115,40 @@ _simp() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        simp__subcmd__history)
+            opts="-n -h --limit --json --daemon-ip --port --user --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --daemon-ip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -46,6 +46,19 @@ _arguments "${_arguments_options[@]}" : \
 '::daemon_ip -- IP of the daemon; `localhost` is 127.0.0.1. Default\: `daemon` in the config file, else 127.0.0.1:_default' \
 && ret=0
 ;;
+(history)
+_arguments "${_arguments_options[@]}" : \
+'-n+[At most this many messages, the most recent (1-1000)]:N:_default' \
+'--limit=[At most this many messages, the most recent (1-1000)]:N:_default' \
+'--daemon-ip=[IP of the daemon; \`localhost\` is 127.0.0.1. Default\: \`daemon\` in the config file, else 127.0.0.1]:IP:_default' \
+'--port=[The daemon'\''s client port]:PORT:_default' \
+'--user=[The name to attach under. Default\: \`user\` in the config file, else simp-history]:USER:_default' \
+'--json[One JSON object per message, as the daemon'\''s \`history\` event (docs/IPC.md), instead of text]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'::peer -- The peer\: an IP, IP\:port, localhost or a contact'\''s name. Default\: every peer:_default' \
+&& ret=0
+;;
 (help)
 _arguments "${_arguments_options[@]}" : \
 ":: :_simp__subcmd__help_commands" \
@@ -59,6 +72,10 @@ _arguments "${_arguments_options[@]}" : \
         curcontext="${curcontext%:*:*}:simp-help-command-$line[1]:"
         case $line[1] in
             (status)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(history)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
@@ -79,6 +96,7 @@ esac
 _simp_commands() {
     local commands; commands=(
 'status:Print the daemon'\''s state in one line and exit, without attaching to it\: works while another client is attached, and leaves stored messages where they are' \
+'history:Print the messages stored by the daemon, with PEER or with everyone, one line each (date and time, from or to, the peer, who wrote it, the text escaped, the delivery mark), oldest first, and exit' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'simp commands' commands "$@"
@@ -87,6 +105,7 @@ _simp_commands() {
 _simp__subcmd__help_commands() {
     local commands; commands=(
 'status:Print the daemon'\''s state in one line and exit, without attaching to it\: works while another client is attached, and leaves stored messages where they are' \
+'history:Print the messages stored by the daemon, with PEER or with everyone, one line each (date and time, from or to, the peer, who wrote it, the text escaped, the delivery mark), oldest first, and exit' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'simp help commands' commands "$@"
@@ -96,10 +115,20 @@ _simp__subcmd__help__subcmd__help_commands() {
     local commands; commands=()
     _describe -t commands 'simp help help commands' commands "$@"
 }
+(( $+functions[_simp__subcmd__help__subcmd__history_commands] )) ||
+_simp__subcmd__help__subcmd__history_commands() {
+    local commands; commands=()
+    _describe -t commands 'simp help history commands' commands "$@"
+}
 (( $+functions[_simp__subcmd__help__subcmd__status_commands] )) ||
 _simp__subcmd__help__subcmd__status_commands() {
     local commands; commands=()
     _describe -t commands 'simp help status commands' commands "$@"
+}
+(( $+functions[_simp__subcmd__history_commands] )) ||
+_simp__subcmd__history_commands() {
+    local commands; commands=()
+    _describe -t commands 'simp history commands' commands "$@"
 }
 (( $+functions[_simp__subcmd__status_commands] )) ||
 _simp__subcmd__status_commands() {

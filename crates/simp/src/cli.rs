@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use clap::Parser;
 use simp_proto::ipc::DEFAULT_CLIENT_PORT;
 
+use crate::history_cmd;
+
 /// Chat over SIMP through your local simpd daemon.
 ///
 /// simp connects to its daemon (simpd) and follows the course's flow: it asks your name; if a
@@ -90,6 +92,46 @@ pub enum Subcommand {
         #[arg(long, default_value_t = DEFAULT_CLIENT_PORT)]
         port: u16,
     },
+    /// Print the messages stored by the daemon, with PEER or with everyone, one line each
+    /// (date and time, from or to, the peer, who wrote it, the text escaped, the delivery
+    /// mark), oldest first, and exit.
+    ///
+    /// The daemon serves its store only to its client, so simp history attaches for a moment:
+    /// it needs the client slot (it fails while another client is attached, and while a call
+    /// rings or a chat is open, rather than end it). Messages not yet shown to a user stay
+    /// unread for the next client; calls missed while no client was attached are printed on
+    /// stderr.
+    History(HistoryArgs),
+}
+
+/// `simp history`'s options.
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// The peer: an IP, IP:port, localhost or a contact's name. Default: every peer.
+    pub peer: Option<String>,
+    /// At most this many messages, the most recent (1-1000).
+    #[arg(
+        short = 'n',
+        long = "limit",
+        value_name = "N",
+        default_value_t = history_cmd::DEFAULT_LIMIT,
+        value_parser = clap::value_parser!(u16).range(1..=1000)
+    )]
+    pub limit: u16,
+    /// One JSON object per message, as the daemon's `history` event (docs/IPC.md), instead
+    /// of text.
+    #[arg(long)]
+    pub json: bool,
+    /// IP of the daemon; `localhost` is 127.0.0.1. Default: `daemon` in the config file,
+    /// else 127.0.0.1.
+    #[arg(long = "daemon-ip", value_name = "IP", value_parser = parse_ip)]
+    pub daemon_ip: Option<IpAddr>,
+    /// The daemon's client port.
+    #[arg(long, default_value_t = DEFAULT_CLIENT_PORT)]
+    pub port: u16,
+    /// The name to attach under. Default: `user` in the config file, else simp-history.
+    #[arg(long)]
+    pub user: Option<String>,
 }
 
 impl Args {
@@ -134,6 +176,8 @@ pub const MAN_SECTIONS: &[(&str, &[&str])] = &[
             "$ printf 'alice\\ns\\n192.168.1.20\\nhello\\n/quit\\n' | simp --plain 192.168.1.10",
             "What is the daemon doing? (works while another client is attached)",
             "$ simp status 192.168.1.10",
+            "The last 20 messages with bob, a contact:",
+            "$ simp history bob -n 20",
         ],
     ),
     ("SEE ALSO", &["simpd(1); docs/IPC.md in the simp sources."]),

@@ -82,6 +82,7 @@ pub mod demo;
 pub mod escape;
 pub mod event_loop;
 pub mod history;
+pub mod history_cmd;
 pub mod lan;
 pub mod log;
 pub mod own_daemon;

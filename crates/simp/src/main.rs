@@ -3,7 +3,7 @@
 //! picks what to run.
 #![forbid(unsafe_code)]
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
@@ -26,6 +26,7 @@ async fn main() {
         match load_config(&args) {
             Ok((path, file)) => match &args.command {
                 Some(cli::Subcommand::Status { daemon_ip, port }) => status(*daemon_ip, *port, &file).await,
+                Some(cli::Subcommand::History(opts)) => history(opts, &file).await,
                 None if args.lan => lan(&args, &file).await,
                 None => session(&args, path, file, full_screen).await,
             },
@@ -89,6 +90,31 @@ fn ask_to_start(addr: SocketAddr) -> bool {
         return false;
     }
     matches!(answer.trim(), "" | "y" | "Y" | "yes")
+}
+
+/// `simp history`: one line per stored message on stdout, missed calls on stderr.
+async fn history(opts: &cli::HistoryArgs, file: &config::Config) -> Result<(), String> {
+    let ip = opts.daemon_ip.or(configured_ip(file)?).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let user = opts.user.clone().or(file.user.clone()).unwrap_or_else(|| simp::history_cmd::DEFAULT_USER.into());
+    let addr = SocketAddr::new(ip, opts.port);
+    let query = simp::history_cmd::Query { addr, user, peer: opts.peer.clone(), limit: opts.limit };
+    let stored = simp::history_cmd::fetch(&query, &file.contacts).await.map_err(|e| e.to_string())?;
+    for missed in &stored.missed {
+        eprintln!("simp: {missed}");
+    }
+    let mut out = std::io::stdout().lock();
+    for entry in &stored.entries {
+        let line = if opts.json {
+            serde_json::to_string(&simp_proto::ipc::Event::History(entry.clone())).map_err(|e| e.to_string())?
+        } else {
+            simp::history_cmd::line(entry, &file.contacts)
+        };
+        // A closed pipe (`| head`) ends the listing quietly.
+        if writeln!(out, "{line}").is_err() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// `simp status`: one line on stdout.

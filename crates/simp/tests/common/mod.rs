@@ -61,6 +61,24 @@ impl Simp {
         }
     }
 
+    /// Reads stdout to its end (bounded by [`WAIT`]); the lines not yet read.
+    pub async fn read_to_end(&mut self) -> String {
+        let mut out = String::new();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stdout.next_line()).await {
+                Ok(Ok(Some(line))) => {
+                    self.seen.push(line.clone());
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+                Ok(Ok(None)) => return out,
+                Ok(Err(e)) => panic!("reading simp's stdout: {e}"),
+                Err(_) => panic!("simp's stdout did not end within {WAIT:?}; seen:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
     /// Waits for the exit; returns the exit code and stderr.
     pub async fn finish(self) -> (i32, String) {
         let out = tokio::time::timeout(WAIT, self.child.wait_with_output())

@@ -1,0 +1,238 @@
+//! `simp history [PEER]`: prints the daemon's stored messages (IPC.md `history`), one line
+//! each, for a person or (`--json`) for a program.
+//!
+//! The daemon answers `history` only to its attached client, so this attaches for a moment:
+//! it needs the client slot (refused while another client is attached) and cannot run while a
+//! call rings or a chat is open (quitting would end it), which it checks with a read-only
+//! `status` first. Attaching hands over what waits for a client; none of it is lost: the
+//! messages not yet confirmed stay unconfirmed (no `seen` is sent, so the next client gets
+//! them), and the calls missed while no client was attached, which the daemon gives to the
+//! client that attaches, are printed on stderr.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use simp_proto::ipc::{parse_peer, Command, Direction, Event, HistoryEntry, StateName};
+
+use crate::config::{self, Contacts};
+use crate::conn::{self, Incoming};
+use crate::escape;
+
+/// Messages printed when `-n` is not given.
+pub const DEFAULT_LIMIT: u16 = 50;
+
+/// The name `simp history` attaches under when neither `--user` nor the config file names one.
+pub const DEFAULT_USER: &str = "simp-history";
+
+/// How long each answer may take.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What `simp history` asks for.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// The daemon's client address.
+    pub addr: SocketAddr,
+    /// The name to attach under.
+    pub user: String,
+    /// The peer as typed (IP, IP:port, `localhost` or a contact's name); all peers when `None`.
+    pub peer: Option<String>,
+    /// At most this many, the most recent.
+    pub limit: u16,
+}
+
+/// Why `simp history` printed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// No daemon, or the connection failed.
+    #[error(transparent)]
+    Conn(#[from] conn::ConnError),
+    /// The peer is not an address, `localhost` or a contact's name.
+    #[error("{peer:?} is neither an address nor a contact's name: {reason}")]
+    BadPeer {
+        /// As typed, escaped.
+        peer: String,
+        /// Why it is not an address.
+        reason: String,
+    },
+    /// A call or chat runs; attaching and leaving again would end it.
+    #[error("simpd at {addr} is {state}; simp history would have to attach and so end it: try again when it is idle")]
+    InUse {
+        /// The daemon's client address.
+        addr: SocketAddr,
+        /// What it is doing.
+        state: String,
+    },
+    /// Another client is attached.
+    #[error(
+        "simpd at {addr} is busy with another client; simp history needs the client slot: try again once it quits"
+    )]
+    Busy {
+        /// The daemon's client address.
+        addr: SocketAddr,
+    },
+    /// The daemon answered something else (the store failed, say).
+    #[error("simpd at {addr}: {answer}")]
+    Answer {
+        /// The daemon's client address.
+        addr: SocketAddr,
+        /// What it said (or did), escaped.
+        answer: String,
+    },
+}
+
+/// What the daemon's store holds, oldest first, and the notes for stderr (missed calls).
+#[derive(Debug, Default)]
+pub struct Stored {
+    /// The messages.
+    pub entries: Vec<HistoryEntry>,
+    /// Missed calls handed over on attaching, as lines.
+    pub missed: Vec<String>,
+}
+
+/// Asks the daemon for its stored messages: `status` (read-only), `connect`, `history`,
+/// `quit`.
+pub async fn fetch(query: &Query, contacts: &Contacts) -> Result<Stored, HistoryError> {
+    let peer = query
+        .peer
+        .as_deref()
+        .map(|typed| {
+            let resolved = config::resolve_peer(typed, contacts);
+            parse_peer(&resolved).map(|addr| addr.to_string()).map_err(|e| HistoryError::BadPeer {
+                peer: escape::field(typed),
+                reason: escape::field(&e.to_string()),
+            })
+        })
+        .transpose()?;
+    let addr = query.addr;
+    let (mut reader, mut writer) = conn::connect(addr).await?;
+    writer.send(&Command::Status).await?;
+    match next(&mut reader, addr).await? {
+        Some(Event::Status(status)) if status.state == StateName::Idle => {}
+        Some(Event::Status(status)) => return Err(HistoryError::InUse { addr, state: crate::texts::status(&status) }),
+        other => return Err(unexpected(addr, other)),
+    }
+    writer.send(&Command::Connect { user: query.user.clone() }).await?;
+    match next(&mut reader, addr).await? {
+        Some(Event::Connected { .. }) => {}
+        // The status came by the read-only path: another client is attached.
+        None => return Err(HistoryError::Busy { addr }),
+        other => return Err(unexpected(addr, other)),
+    }
+    writer.send(&Command::History { peer, limit: Some(usize::from(query.limit)), before: None }).await?;
+    let mut stored = Stored::default();
+    loop {
+        match next(&mut reader, addr).await? {
+            Some(Event::History(entry)) => stored.entries.push(entry),
+            Some(Event::HistoryEnd { .. }) => break,
+            Some(Event::Missed { peer, user }) => {
+                let peer = label(&peer.to_string(), contacts);
+                stored.missed.push(crate::texts::missed(&escape::field(&user), &peer));
+            }
+            None => return Err(unexpected(addr, None)),
+            // The unconfirmed messages handed over again: they stay unconfirmed for the next
+            // client.
+            Some(_) => {}
+        }
+    }
+    writer.send(&Command::Quit).await?;
+    Ok(stored)
+}
+
+/// The next event; `None` when the daemon closed the connection. An `error` event, a line
+/// that does not decode, or silence for [`ANSWER_TIMEOUT`] is an error.
+async fn next(reader: &mut conn::EventReader, addr: SocketAddr) -> Result<Option<Event>, HistoryError> {
+    let answer = match tokio::time::timeout(ANSWER_TIMEOUT, reader.next()).await {
+        Ok(Ok(Some(Incoming::Event(Event::Error { message, .. })))) => escape::field(&message),
+        Ok(Ok(Some(Incoming::Event(event)))) => return Ok(Some(event)),
+        Ok(Ok(Some(Incoming::Garbled(what)))) => what,
+        Ok(Ok(None)) => return Ok(None),
+        Ok(Err(err)) => return Err(err.into()),
+        Err(_) => format!("no answer within {} s", ANSWER_TIMEOUT.as_secs()),
+    };
+    Err(HistoryError::Answer { addr, answer })
+}
+
+/// An answer that is not the one awaited.
+fn unexpected(addr: SocketAddr, event: Option<Event>) -> HistoryError {
+    let answer = match event {
+        Some(event) => escape::field(&format!("unexpected answer {event:?}")),
+        None => "it closed the connection".into(),
+    };
+    HistoryError::Answer { addr, answer }
+}
+
+/// One line per message: local date and time, `from` or `to`, the peer (by contact name when
+/// it is one), who wrote it, the text on one line, escaped as in plain mode; a sent message
+/// ends with its delivery mark, a received one not yet shown to a user with `(unread)`.
+pub fn line(entry: &HistoryEntry, contacts: &Contacts) -> String {
+    let time = crate::app::arrival_time(entry.at)
+        .map_or_else(|| "????-??-?? ??:??:??".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string());
+    let peer = label(&entry.peer, contacts);
+    let text = escape::one_line(&escape::message_lines(&entry.text));
+    let user = escape::field(&entry.user);
+    match entry.direction {
+        Direction::In => {
+            let unread = if entry.outcome == "unseen" { " (unread)" } else { "" };
+            format!("{time} from {peer} {user}: {text}{unread}")
+        }
+        Direction::Out => {
+            let mark = match entry.outcome.as_str() {
+                "delivered" => " ✓".to_owned(),
+                "pending" => " …".to_owned(),
+                other => format!(" ✗ {}", escape::field(other)),
+            };
+            format!("{time} to {peer} {user}: {text}{mark}")
+        }
+    }
+}
+
+/// A stored peer address (`IP:port`) as shown: `NAME (IP:port)` for a contact.
+fn label(peer: &str, contacts: &Contacts) -> String {
+    match peer.parse::<SocketAddr>().ok().and_then(|addr| contacts.name_of(addr)) {
+        Some(name) => format!("{} ({peer})", escape::field(name)),
+        None => escape::field(peer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(direction: Direction, text: &str, outcome: &str) -> HistoryEntry {
+        let at = crate::app::epoch_millis(crate::app::test_time(9, 5, 7));
+        let user = if direction == Direction::In { "bob\x1b" } else { "alice" };
+        let (peer, peer_user) = ("127.0.0.2:7777".into(), "bob".into());
+        HistoryEntry {
+            id: 1,
+            peer,
+            peer_user,
+            user: user.into(),
+            direction,
+            at,
+            text: text.into(),
+            outcome: outcome.into(),
+        }
+    }
+
+    #[test]
+    fn one_line_per_message_with_date_direction_contact_and_escaped_text() {
+        let mut contacts = Contacts::default();
+        assert_eq!(
+            line(&entry(Direction::In, "hi\nthere\x07", "unseen"), &contacts),
+            "2026-12-02 09:05:07 from 127.0.0.2:7777 bob\\x1b: hi\\x0athere\\x07 (unread)"
+        );
+        contacts.insert("bobby", "127.0.0.2:7777".parse().unwrap()).unwrap();
+        assert_eq!(
+            line(&entry(Direction::Out, "hello", "delivered"), &contacts),
+            "2026-12-02 09:05:07 to bobby (127.0.0.2:7777) alice: hello ✓"
+        );
+        assert_eq!(
+            line(&entry(Direction::Out, "gone", "undelivered: peer unreachable"), &contacts),
+            "2026-12-02 09:05:07 to bobby (127.0.0.2:7777) alice: gone ✗ undelivered: peer unreachable"
+        );
+        assert_eq!(
+            line(&entry(Direction::In, "seen", "seen"), &contacts),
+            "2026-12-02 09:05:07 from bobby (127.0.0.2:7777) bob\\x1b: seen"
+        );
+    }
+}
