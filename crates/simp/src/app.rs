@@ -61,6 +61,11 @@ pub enum Phase {
         /// Callee's address.
         peer: String,
     },
+    /// `/lan` found daemons: call one by its number.
+    PickLan {
+        /// The daemons, in the order shown.
+        daemons: Vec<LanChoice>,
+    },
     /// A chat is open: typed lines are messages.
     Chatting {
         /// Peer's address.
@@ -89,6 +94,15 @@ impl Phase {
     pub fn takes_text(&self) -> bool {
         matches!(self, Phase::AskName | Phase::AskPeer | Phase::Chatting { .. })
     }
+}
+
+/// A daemon `/lan` found, as the list shows it; escaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LanChoice {
+    /// The address to call ([`crate::lan::call_address`]).
+    pub addr: String,
+    /// The user attached to it, if any.
+    pub user: Option<String>,
 }
 
 /// Something the user may want to hear about even when not looking: the full-screen
@@ -149,6 +163,10 @@ pub struct App {
     connected_at: Option<NaiveDateTime>,
     /// The unread line was drawn above the messages stored while away.
     away_marked: bool,
+    /// `/lan` asked for a listing the front has not started yet.
+    lan_wanted: bool,
+    /// A `/lan` listing runs.
+    lan_running: bool,
 }
 
 impl App {
@@ -175,6 +193,34 @@ impl App {
             history: History::new(false),
             connected_at: None,
             away_marked: false,
+            lan_wanted: false,
+            lan_running: false,
+        }
+    }
+
+    /// Whether `/lan` asked for a listing of the daemons on the LAN since the last call: the
+    /// front listens ([`crate::lan::browse`]) and hands the result to [`App::on_lan`].
+    pub fn take_lan_request(&mut self) -> bool {
+        std::mem::take(&mut self.lan_wanted)
+    }
+
+    /// The daemons `/lan` found (or why it could not look): listed, and offered for a call
+    /// when nothing else is going on.
+    pub fn on_lan(&mut self, found: Result<Vec<crate::lan::LanDaemon>, String>, now: NaiveDateTime) {
+        self.lan_running = false;
+        let daemons: Vec<LanChoice> = match found {
+            Err(why) => return self.push(now, EntryKind::Error(texts::lan_failed(&escape::field(&why)))),
+            Ok(found) if found.is_empty() => return self.push(now, EntryKind::Info(texts::LAN_NONE.into())),
+            Ok(found) => found
+                .iter()
+                .map(|d| LanChoice { addr: crate::lan::call_address(d), user: d.user.as_deref().map(escape::field) })
+                .collect(),
+        };
+        for (i, d) in daemons.iter().enumerate() {
+            self.push(now, EntryKind::Info(texts::lan_entry(i + 1, &d.addr, d.user.as_deref())));
+        }
+        if matches!(self.phase, Phase::Menu | Phase::AskPeer | Phase::Waiting | Phase::PickLan { .. }) {
+            self.set_phase(Phase::PickLan { daemons });
         }
     }
 
@@ -349,6 +395,7 @@ impl App {
                         self.set_phase(Phase::Waiting);
                         Vec::new()
                     }
+                    w if words::is_lan(w) && rest.is_empty() => self.slash(words::CHAT_LAN, now),
                     w if w.starts_with(words::CHAT_COMMAND) => self.slash(trimmed, now),
                     _ if parse_peer(&config::resolve_peer(trimmed, &self.contacts)).is_ok() => self.start(trimmed, now),
                     _ => self.refuse(now, texts::not_a_choice(&escape::field(trimmed))),
@@ -398,6 +445,19 @@ impl App {
                     self.held.push_back(line.to_owned());
                     Vec::new()
                 }
+            },
+            Phase::PickLan { daemons } => match trimmed {
+                w if words::is_quit(w) => self.quit(),
+                t if t.starts_with(words::CHAT_COMMAND) => self.slash(t, now),
+                "" => {
+                    self.set_phase(Phase::Menu);
+                    Vec::new()
+                }
+                n => match n.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| daemons.get(i)) {
+                    Some(choice) => self.start(&choice.addr, now),
+                    None if parse_peer(&config::resolve_peer(n, &self.contacts)).is_ok() => self.start(n, now),
+                    None => self.refuse(now, texts::not_a_choice(&escape::field(n))),
+                },
             },
             Phase::Chatting { .. } => self.chat_line(line, now),
             Phase::Connecting
@@ -646,6 +706,12 @@ impl App {
             words::CHAT_CALL if arg.is_empty() => self.set_phase(Phase::AskPeer),
             words::CHAT_CALL => return self.start(arg, now),
             words::CHAT_SAVE => self.save(arg, now),
+            words::CHAT_LAN if self.lan_running => self.push(now, EntryKind::Error(texts::LAN_BUSY.into())),
+            words::CHAT_LAN => {
+                self.lan_wanted = true;
+                self.lan_running = true;
+                self.push(now, EntryKind::Info(texts::lan_looking(crate::lan::WAIT.as_secs())));
+            }
             words::CHAT_ME if chatting && !arg.is_empty() => {
                 let text = texts::me(self.user().unwrap_or(texts::YOU), arg);
                 return self.send_text(&text, now);
@@ -835,6 +901,15 @@ pub(crate) fn stored(id: u64, out: bool, time: NaiveDateTime, text: &str, outcom
     })
 }
 
+/// Two daemons as `/lan` might find them (tests).
+#[cfg(test)]
+pub(crate) fn lan_daemons() -> Vec<crate::lan::LanDaemon> {
+    vec![
+        crate::lan::LanDaemon { addr: "192.168.1.20:7777".parse().unwrap(), user: Some("bob".into()) },
+        crate::lan::LanDaemon { addr: "192.168.1.30:7000".parse().unwrap(), user: None },
+    ]
+}
+
 /// 2026-12-02 at this time of day (tests).
 #[cfg(test)]
 pub(crate) fn test_time(h: u32, m: u32, s: u32) -> NaiveDateTime {
@@ -843,8 +918,8 @@ pub(crate) fn test_time(h: u32, m: u32, s: u32) -> NaiveDateTime {
 
 #[cfg(test)]
 mod tests {
-    use super::stored;
     use super::*;
+    use super::{lan_daemons, stored};
     use crate::history;
     use crate::log::LOG_LIMIT;
     use simp_proto::ipc::EndReason;
@@ -988,6 +1063,46 @@ mod tests {
     }
 
     #[test]
+    fn lan_lists_the_daemons_found_and_a_number_calls_one() {
+        let mut app = connected("alice");
+        assert!(!app.take_lan_request());
+        assert!(app.on_line("l", t(2)).is_empty());
+        assert!(app.take_lan_request(), "the front is asked to listen");
+        assert!(!app.take_lan_request(), "once");
+        assert_eq!(last(&app), &EntryKind::Info("looking for daemons announcing themselves on the LAN (3 s)…".into()));
+        app.on_line("/lan", t(2));
+        assert_eq!(last(&app), &EntryKind::Error(texts::LAN_BUSY.into()), "one listing at a time");
+        app.on_lan(Ok(lan_daemons()), t(5));
+        assert!(matches!(app.phase(), Phase::PickLan { daemons } if daemons.len() == 2));
+        let listed: Vec<&EntryKind> = app.log().iter().rev().take(2).map(|e| &e.kind).collect();
+        assert_eq!(listed[1], &EntryKind::Info("  1  192.168.1.20  bob".into()));
+        assert_eq!(listed[0], &EntryKind::Info("  2  192.168.1.30:7000  (no client attached)".into()));
+        assert!(app.take_prompt().unwrap().starts_with("call which daemon? 1-2"));
+        assert!(app.on_line("3", t(6)).is_empty());
+        assert!(matches!(last(&app), EntryKind::Error(m) if m.contains('3')));
+        assert_eq!(app.on_line("2", t(6)), vec![Command::Start { peer: "192.168.1.30:7000".into() }]);
+
+        let mut app = connected("alice");
+        app.on_line("/lan", t(2));
+        app.on_lan(Ok(Vec::new()), t(5));
+        assert_eq!(last(&app), &EntryKind::Info(texts::LAN_NONE.into()));
+        assert_eq!(app.phase(), &Phase::Menu);
+        app.on_line("/lan", t(6));
+        app.on_lan(Err("no interface holds 127.0.0.9".into()), t(9));
+        assert_eq!(last(&app), &EntryKind::Error("cannot list the LAN: no interface holds 127.0.0.9".into()));
+        app.on_line("/lan", t(10));
+        app.on_lan(Ok(lan_daemons()), t(11));
+        assert_eq!(app.on_line("", t(12)), vec![], "Enter alone: back to the menu");
+        assert_eq!(app.phase(), &Phase::Menu);
+
+        // In a chat the list is shown, not offered: one chat at a time.
+        let mut app = chatting();
+        app.on_line("/lan", t(4));
+        app.on_lan(Ok(lan_daemons()), t(5));
+        assert!(matches!(app.phase(), Phase::Chatting { .. }));
+    }
+
+    #[test]
     fn a_message_is_confirmed_when_shown_and_shown_once_at_its_arrival_time() {
         let mut app = chatting();
         let first = test_message("bob", "first", t(1));
@@ -1021,7 +1136,10 @@ mod tests {
             t(1),
         );
         assert_eq!(app.user(), Some("alice"));
-        assert_eq!(app.take_prompt().as_deref(), Some("[s] start a chat, [w] wait for a call, [q] quit"));
+        assert_eq!(
+            app.take_prompt().as_deref(),
+            Some("[s] start a chat, [w] wait for a call, [l] list the LAN, [q] quit")
+        );
 
         assert!(app.on_line("s", t(2)).is_empty());
         assert_eq!(app.phase(), &Phase::AskPeer);

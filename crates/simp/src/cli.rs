@@ -63,7 +63,8 @@ pub struct Args {
     pub utf8: bool,
     /// List the daemons announcing themselves on the LAN (`simpd --announce`), one line each
     /// (address, then the user attached), and exit. It asks over mDNS only on the interface
-    /// that holds DAEMON_IP, never on the others.
+    /// that holds DAEMON_IP, never on the others. In a session, `l` in the menu (or /lan) lists
+    /// them to call one.
     #[arg(long, conflicts_with = "demo")]
     pub lan: bool,
     /// Line mode: one line per event. The default when stdin or stdout is not a terminal.

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use crate::app::{App, Phase};
 use crate::config::{self, Contacts};
 use crate::conn::{CommandWriter, ConnError, EventReader, Incoming};
+use crate::lan::{self, LanDaemon};
 
 /// How long `connected` may take once `connect` is sent.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -120,6 +121,8 @@ pub(crate) async fn run<F: Front>(
     app.set_history(F::HISTORY);
     let mut quit_sent = false;
     let mut deadline: Option<Instant> = None;
+    // A `/lan` listing: mDNS on the interface holding the daemon's IP, off the runtime.
+    let mut lan: Option<tokio::task::JoinHandle<Result<Vec<LanDaemon>, String>>> = None;
     let mut cmds: Vec<Command> = initial.iter().flat_map(|line| app.on_line(line, now())).collect();
     loop {
         if !cmds.is_empty() {
@@ -139,6 +142,10 @@ pub(crate) async fn run<F: Front>(
                 }
             }
         }
+        if app.take_lan_request() {
+            let ip = addr.ip();
+            lan = Some(tokio::task::spawn_blocking(move || lan::browse(ip, lan::WAIT).map_err(|e| e.to_string())));
+        }
         front.show(&mut app)?;
         if app.is_finished() {
             break;
@@ -150,6 +157,12 @@ pub(crate) async fn run<F: Front>(
         let handshake = async {
             match deadline {
                 Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let listed = async {
+            match &mut lan {
+                Some(listing) => listing.await,
                 None => std::future::pending().await,
             }
         };
@@ -176,6 +189,11 @@ pub(crate) async fn run<F: Front>(
                 Input::Nothing => Vec::new(),
             },
             () = handshake => return Err(SessionError::Handshake { addr }),
+            found = listed => {
+                lan = None;
+                app.on_lan(found.unwrap_or_else(|e| Err(format!("the listing stopped: {e}"))), now());
+                Vec::new()
+            }
         };
     }
     if quit_sent {

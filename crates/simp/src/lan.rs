@@ -1,4 +1,4 @@
-//! `simp --lan`: the daemons that announce themselves on the LAN (`simpd --announce`, issue
+//! `simp --lan` and `/lan`: the daemons that announce themselves on the LAN (`simpd --announce`, issue
 //! 13 "Who is on the LAN"), found over mDNS/DNS-SD on the interface that holds the daemon's
 //! own address, never on the others (the rule of `simpd::announce`).
 
@@ -56,17 +56,23 @@ pub fn browse(own_ip: IpAddr, wait: Duration) -> Result<Vec<LanDaemon>, LanError
 /// One line per daemon, as `simp --lan` prints them: the address to call, then who is there.
 pub fn listing(daemons: &[LanDaemon]) -> String {
     if daemons.is_empty() {
-        return "no simp daemon announces itself on this LAN (simpd --announce)\n".into();
+        return format!("{}\n", crate::texts::LAN_NONE);
     }
     daemons
         .iter()
-        .map(|d| {
-            // The address as a call takes it: the IP alone on the default peer port.
-            let addr = if d.addr.port() == DEFAULT_PORT { d.addr.ip().to_string() } else { d.addr.to_string() };
-            match &d.user {
-                Some(user) => format!("{addr}\t{}\n", crate::escape::field(user)),
-                None => format!("{addr}\t(no client attached)\n"),
-            }
+        .map(|d| match &d.user {
+            Some(user) => format!("{}\t{}\n", call_address(d), crate::escape::field(user)),
+            None => format!("{}\t{}\n", call_address(d), crate::texts::LAN_NO_CLIENT),
         })
         .collect()
+}
+
+/// The address as a call takes it: the IP alone on the default peer port.
+pub fn call_address(daemon: &LanDaemon) -> String {
+    let addr = daemon.addr;
+    if addr.port() == DEFAULT_PORT {
+        addr.ip().to_string()
+    } else {
+        addr.to_string()
+    }
 }

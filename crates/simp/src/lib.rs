@@ -21,7 +21,7 @@
 //! ```text
 //! your name? (q quits)
 //! [12:00:01] * connected to daemon 127.0.0.1:7777 as alice
-//! [s] start a chat, [w] wait for a call, [q] quit
+//! [s] start a chat, [w] wait for a call, [l] list the LAN, [q] quit
 //! peer IP (IP, IP:port or a contact's name; empty for the menu, q quits)?
 //! [12:00:02] * calling 127.0.0.2:7777
 //! calling 127.0.0.2:7777 — c cancels, q quits
@@ -53,7 +53,7 @@
 //! | `[t] * status: …` | answer to `/status` |
 //! | `[t] ! …` | a refusal or error, with what to do; daemon errors end with their code in parentheses, e.g. `(queue-full)` |
 //!
-//! Prompts: `your name? (q quits)`, `[s] start a chat, [w] wait for a call, [q] quit`,
+//! Prompts: `your name? (q quits)`, `[s] start a chat, [w] wait for a call, [l] list the LAN, [q] quit`,
 //! `peer IP (IP, IP:port or a contact's name; empty for the menu, q quits)?`,
 //! `waiting for a call — Enter for the menu, q quits`,
 //! `request from NAME at ADDR — accept? [y/n/q]`, `calling ADDR — c cancels, q quits`,

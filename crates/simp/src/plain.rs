@@ -152,7 +152,7 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         let expected = "\
 [12:00:01] * connected to daemon 127.0.0.1:7777 as alice
-[s] start a chat, [w] wait for a call, [q] quit
+[s] start a chat, [w] wait for a call, [l] list the LAN, [q] quit
 [12:00:02] * calling 127.0.0.2:7777
 [12:00:03] * chat with bob at 127.0.0.2:7777 open
 [12:00:03] * 127.0.0.2:7777 is not in your contacts: /save keeps it as bob, /save NAME as NAME
@@ -163,7 +163,7 @@ chatting with bob — type a message; /leave ends the chat, /quit quits
 [12:00:04] alice: again
 [12:00:09] ✗ undelivered (peer unreachable): again
 [12:00:09] * chat with bob ended: peer unreachable
-[s] start a chat, [w] wait for a call, [q] quit
+[s] start a chat, [w] wait for a call, [l] list the LAN, [q] quit
 ";
         assert_eq!(text, expected);
     }

@@ -19,13 +19,16 @@ pub const YOU: &str = "you";
 pub fn prompt(phase: &Phase) -> Option<String> {
     Some(match phase {
         Phase::AskName => "your name? (q quits)".into(),
-        Phase::Menu => "[s] start a chat, [w] wait for a call, [q] quit".into(),
+        Phase::Menu => "[s] start a chat, [w] wait for a call, [l] list the LAN, [q] quit".into(),
         Phase::AskPeer => "peer IP (IP, IP:port or a contact's name; empty for the menu, q quits)?".into(),
         Phase::Waiting => "waiting for a call — Enter for the menu, q quits".into(),
         Phase::Ringing { peer, user } => format!("request from {user} at {peer} — accept? [y/n/q]"),
         Phase::Calling { peer } => format!("calling {peer} — c cancels, q quits"),
         Phase::Chatting { user, .. } => {
             format!("chatting with {user} — type a message; /leave ends the chat, /quit quits")
+        }
+        Phase::PickLan { daemons } => {
+            format!("call which daemon? 1-{} (or ↑/↓ and Enter); Enter alone for the menu, q quits", daemons.len())
         }
         Phase::Connecting
         | Phase::Starting { .. }
@@ -41,6 +44,7 @@ pub fn describe(phase: &Phase) -> String {
         Phase::AskName => "choosing a name".into(),
         Phase::Connecting => "connecting".into(),
         Phase::Menu | Phase::AskPeer => "idle".into(),
+        Phase::PickLan { .. } => "choosing a daemon on the LAN".into(),
         Phase::Waiting => "waiting for a call".into(),
         Phase::Ringing { peer, user } => format!("request from {user} ({peer})"),
         Phase::Accepting { peer, user } => format!("accepting {user} ({peer})"),
@@ -138,6 +142,7 @@ pub fn help(chatting: bool) -> Vec<&'static str> {
         ]);
     } else {
         lines.push("  /call PEER      call an IP, IP:port, localhost or a contact's name");
+        lines.push("  /lan            list the daemons announcing themselves on the LAN, to call one");
     }
     lines.extend([
         "  /save [NAME]    save the last peer as a contact (in the config file)",
@@ -164,6 +169,33 @@ pub fn who(user: Option<&str>, daemon: Option<&str>, phase: &Phase, contacts: &C
     }
     lines
 }
+
+/// `/lan` started listening.
+pub fn lan_looking(secs: u64) -> String {
+    format!("looking for daemons announcing themselves on the LAN ({secs} s)…")
+}
+
+/// `/lan` and `simp --lan` found none.
+pub const LAN_NONE: &str = "no simp daemon announces itself on this LAN (simpd --announce)";
+
+/// A daemon on the LAN with no client attached.
+pub const LAN_NO_CLIENT: &str = "(no client attached)";
+
+/// `/lan` while one is running.
+pub const LAN_BUSY: &str = "already looking for daemons on the LAN";
+
+/// `/lan` could not listen.
+pub fn lan_failed(why: &str) -> String {
+    format!("cannot list the LAN: {why}")
+}
+
+/// One daemon `/lan` found, numbered for the choice; `user` is escaped.
+pub fn lan_entry(n: usize, addr: &str, user: Option<&str>) -> String {
+    format!("  {n}  {addr}  {}", user.unwrap_or(LAN_NO_CLIENT))
+}
+
+/// The title of the full-screen list of daemons.
+pub const LAN_TITLE: &str = " Daemons on the LAN ";
 
 /// The history of a chat could not be read; the chat goes on without it.
 pub fn no_history(message: &str) -> String {

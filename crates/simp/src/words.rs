@@ -12,6 +12,8 @@ pub const START: &str = "s";
 pub const WAIT: &str = "w";
 /// Back from waiting to the menu (an empty line).
 pub const MENU: &str = "";
+/// Lists the daemons on the LAN from the menu (as `/lan`).
+pub const LAN: &str = "l";
 /// Accepts a request.
 pub const ACCEPT: &str = "y";
 /// Declines a request.
@@ -37,6 +39,8 @@ pub const CHAT_CALL: &str = "/call";
 pub const CHAT_SAVE: &str = "/save";
 /// Sends an action line, `* NAME TEXT`.
 pub const CHAT_ME: &str = "/me";
+/// Lists the daemons announcing themselves on the LAN, to call one.
+pub const CHAT_LAN: &str = "/lan";
 /// Starts a command in a chat.
 pub const CHAT_COMMAND: char = '/';
 /// Starts a chat line that is sent without its first `/`, so a message may start with one.
@@ -51,6 +55,11 @@ pub fn is_quit(word: &str) -> bool {
 /// held: the spellings that quit in a menu as well as in a chat, where a held line may land.
 pub fn is_quit_while_waiting(line: &str) -> bool {
     matches!(line, QUIT | CHAT_QUIT)
+}
+
+/// Whether `word` lists the LAN from the menu.
+pub fn is_lan(word: &str) -> bool {
+    matches!(word, LAN | "lan")
 }
 
 /// Whether `word` starts a chat from the menu.

@@ -7,6 +7,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+mod common;
 mod netns;
 
 use simp::conn::{self, Incoming};
@@ -73,5 +74,65 @@ fn inside_the_namespace() {
         drop((reader, writer));
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(listed(ip).await, [nobody], "the name goes once the client detaches");
+    });
+}
+
+/// Set in the re-run of the `/lan` test inside its namespace.
+const INSIDE_CALL: &str = "SIMP_LAN_CALL_TEST_IN_NETNS";
+const CALL_TEST_NAME: &str = "lan_in_simp_lists_the_daemons_and_a_number_calls_one";
+
+/// `/lan` in a session (here `l` in plain mode's menu, through pipes): the real `simp` lists
+/// the daemon announcing itself, and its number calls it.
+#[test]
+fn lan_in_simp_lists_the_daemons_and_a_number_calls_one() {
+    netns::run_isolated(
+        INSIDE_CALL,
+        CALL_TEST_NAME,
+        &[&["link", "set", "lo", "up"], &["link", "set", "lo", "multicast", "on"]],
+        lan_call_inside_the_namespace,
+    );
+}
+
+fn lan_call_inside_the_namespace() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut config = DaemonConfig::new(ip);
+        (config.port, config.client_port, config.announce) = (0, 0, true);
+        let bobs = Daemon::bind(config).await.expect("bind bob's daemon");
+        let (bob_peer, bob_client) = (bobs.udp_addr(), bobs.client_addr());
+        tokio::spawn(bobs.run(std::future::pending()));
+        let mut config = DaemonConfig::new(ip);
+        (config.port, config.client_port) = (0, 0);
+        let alices = Daemon::bind(config).await.expect("bind alice's daemon");
+        let alice_client = alices.client_addr();
+        tokio::spawn(alices.run(std::future::pending()));
+
+        let (mut bob, mut bob_w) = conn::connect(bob_client).await.unwrap();
+        bob_w.send(&IpcCommand::Connect { user: "bob".into() }).await.unwrap();
+        let mut simp = common::Simp::spawn(&["--plain", "--port", &alice_client.port().to_string(), "--user", "alice"]);
+        simp.expect("[l] list the LAN").await;
+        simp.type_line("l").await;
+        simp.expect("looking for daemons announcing themselves on the LAN").await;
+        let line = simp.expect(&format!("  1  {bob_peer}  bob")).await;
+        assert!(line.ends_with(&format!("*   1  {bob_peer}  bob")), "one numbered line: {line}");
+        simp.expect("call which daemon? 1-1").await;
+        simp.type_line("1").await;
+        simp.expect(&format!("* calling {bob_peer}")).await;
+        tokio::time::timeout(WAIT, async {
+            while let Ok(Some(item)) = bob.next().await {
+                if matches!(item, Incoming::Event(Event::Request { .. })) {
+                    return;
+                }
+            }
+            panic!("bob's daemon closed the connection before the call");
+        })
+        .await
+        .expect("the call reaches bob");
+        bob_w.send(&IpcCommand::Accept).await.unwrap();
+        simp.expect("* chat with bob at").await;
+        simp.type_line("/quit").await;
+        let (code, stderr) = simp.finish().await;
+        assert_eq!(code, 0, "{stderr}");
     });
 }

@@ -19,7 +19,7 @@ async fn a_whole_chat_through_pipes() {
     let line = simp.expect("* connected to daemon").await;
     assert!(line.ends_with("] * connected to daemon 127.0.0.1:7777 as alice"), "{line}");
     assert!(line.starts_with('[') && line.as_bytes()[9] == b']', "timestamp [HH:MM:SS]: {line}");
-    simp.expect("[s] start a chat, [w] wait for a call, [q] quit").await;
+    simp.expect("[s] start a chat, [w] wait for a call, [l] list the LAN, [q] quit").await;
 
     simp.type_line("s").await;
     simp.expect("peer IP").await;

@@ -37,6 +37,8 @@ pub struct UiState {
     pub focused: bool,
     /// `--utf8`: non-ASCII text is sent, not refused.
     pub utf8: bool,
+    /// The daemon selected in the list of daemons on the LAN.
+    pub lan_selected: usize,
 }
 
 /// A question the input line asks before acting.
@@ -150,6 +152,9 @@ pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
         KeyCode::End => ui.scroll = 0,
         _ => {}
     }
+    if let Phase::PickLan { daemons } = phase {
+        return pick_key(ui, key, daemons.len());
+    }
     if !phase.takes_text() {
         return menu_key(key, phase);
     }
@@ -212,6 +217,26 @@ fn answer(ui: &mut UiState, confirm: Confirm, key: KeyEvent) -> Input {
     }
 }
 
+/// The list of daemons on the LAN: ↑/↓ select, Enter calls the selected one, a digit calls
+/// that one, Backspace or `m` goes back to the menu, `q` quits.
+fn pick_key(ui: &mut UiState, key: KeyEvent, count: usize) -> Input {
+    let last = count.saturating_sub(1);
+    ui.lan_selected = ui.lan_selected.min(last);
+    match key.code {
+        KeyCode::Up => ui.lan_selected = ui.lan_selected.saturating_sub(1),
+        KeyCode::Down => ui.lan_selected = (ui.lan_selected + 1).min(last),
+        KeyCode::Enter => return Input::Line((std::mem::take(&mut ui.lan_selected) + 1).to_string()),
+        KeyCode::Char(c @ '1'..='9') => {
+            ui.lan_selected = 0;
+            return Input::Line(c.to_string());
+        }
+        KeyCode::Backspace | KeyCode::Char('m') => return Input::Line(words::MENU.to_owned()),
+        KeyCode::Char('q') => return Input::Line(words::QUIT.to_owned()),
+        _ => {}
+    }
+    Input::Nothing
+}
+
 /// Outside free-text prompts a key is a choice, spelled as the line plain mode would read.
 fn menu_key(key: KeyEvent, phase: &Phase) -> Input {
     let choice = match (key.code, phase) {
@@ -224,6 +249,7 @@ fn menu_key(key: KeyEvent, phase: &Phase) -> Input {
         (KeyCode::Char('d' | 'n'), Phase::Ringing { .. }) => words::DECLINE,
         (KeyCode::Char('s'), Phase::Menu) => words::START,
         (KeyCode::Char('w'), Phase::Menu) => words::WAIT,
+        (KeyCode::Char('l'), Phase::Menu) => words::LAN,
         (KeyCode::Enter | KeyCode::Char('m'), Phase::Waiting) => words::MENU,
         (KeyCode::Char('c'), Phase::Calling { .. }) => words::CANCEL,
         _ => return Input::Nothing,

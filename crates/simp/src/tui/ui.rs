@@ -14,7 +14,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
 use super::keys::{Confirm, UiState};
-use crate::app::{App, Phase};
+use crate::app::{App, LanChoice, Phase};
 use crate::log::{Delivery, Entry, EntryKind};
 use crate::{escape, texts};
 
@@ -73,9 +73,42 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, ui: &mut UiState) {
 
     draw_input(frame, app, ui, input_area);
 
-    if let Phase::Ringing { peer, user } = app.phase() {
-        draw_request(frame, peer, user);
+    match app.phase() {
+        Phase::Ringing { peer, user } => draw_request(frame, peer, user),
+        Phase::PickLan { daemons } => draw_lan(frame, daemons, ui.lan_selected),
+        _ => {}
     }
+}
+
+/// The daemons `/lan` found, the selected one highlighted.
+fn draw_lan(frame: &mut Frame<'_>, daemons: &[LanChoice], selected: usize) {
+    let selected = selected.min(daemons.len().saturating_sub(1));
+    let lines: Vec<Line<'static>> = daemons
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let text = texts::lan_entry(i + 1, &d.addr, d.user.as_deref());
+            let text = format!("{} ", text.trim_start());
+            if i == selected {
+                Line::from(Span::styled(format!("▶ {text}"), Style::new().add_modifier(Modifier::REVERSED)))
+            } else {
+                Line::from(format!("  {text}"))
+            }
+        })
+        .collect();
+    let area = frame.area();
+    let width = (lines.iter().map(Line::width).max().unwrap_or(0) + 4).max(texts::LAN_TITLE.len() + 4);
+    let width = u16::try_from(width).unwrap_or(u16::MAX).min(area.width);
+    let height =
+        u16::try_from(lines.len() + 2).unwrap_or(u16::MAX).min(area.height.saturating_sub(3)).max(3.min(area.height));
+    let dialog =
+        Rect::new(area.x + (area.width - width) / 2, area.y + (area.height.saturating_sub(height)) / 2, width, height);
+    // Keep the selected one in view when the list is taller than the screen.
+    let room = usize::from(height.saturating_sub(2)).max(1);
+    let skip = (selected + 1).saturating_sub(room);
+    frame.render_widget(Clear, dialog);
+    frame
+        .render_widget(Paragraph::new(lines[skip..].to_vec()).block(Block::bordered().title(texts::LAN_TITLE)), dialog);
 }
 
 /// The log as wrapped screen lines, with a date line before the first entry and wherever
@@ -486,10 +519,47 @@ mod tests {
     }
 
     #[test]
+    fn the_lan_list_is_a_dialog_and_enter_calls_the_selected_daemon() {
+        use crate::event_loop::Input;
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
+        let mut app = connected("alice");
+        let mut ui = UiState::new();
+        assert_eq!(
+            super::super::keys::handle_key(&mut ui, key(KeyCode::Char('l')), app.phase()),
+            Input::Line("l".into())
+        );
+        app.on_line("l", t(2));
+        assert!(app.take_lan_request());
+        app.on_lan(Ok(crate::app::lan_daemons()), t(5));
+        let shown = rows(&render(&app, &mut ui, 80, 16));
+        assert!(row_with(&shown, "Daemons on the LAN").contains('┌'));
+        assert!(row_with(&shown, "▶ 1  192.168.1.20  bob").contains('│'), "the first is selected");
+        row_with(&shown, "  2  192.168.1.30:7000  (no client attached)");
+        assert!(row_with(&shown, "call which daemon? 1-2").starts_with("call which"));
+        let buf = render(&app, &mut ui, 80, 16);
+        let y = shown.iter().position(|r| r.contains("▶ 1")).unwrap();
+        let x = shown[y].find('▶').map(|b| shown[y][..b].chars().count()).unwrap();
+        assert!(buf[(u16::try_from(x).unwrap(), u16::try_from(y).unwrap())].modifier.contains(Modifier::REVERSED));
+
+        let phase = app.phase().clone();
+        assert_eq!(super::super::keys::handle_key(&mut ui, key(KeyCode::Down), &phase), Input::Nothing);
+        assert_eq!(super::super::keys::handle_key(&mut ui, key(KeyCode::Down), &phase), Input::Nothing);
+        let shown = rows(&render(&app, &mut ui, 80, 16));
+        row_with(&shown, "▶ 2  192.168.1.30:7000");
+        let Input::Line(line) = super::super::keys::handle_key(&mut ui, key(KeyCode::Enter), &phase) else {
+            panic!("Enter chooses")
+        };
+        let cmds = app.on_line(&line, t(6));
+        assert_eq!(cmds, vec![simp_proto::ipc::Command::Start { peer: "192.168.1.30:7000".into() }]);
+        assert!(!rows(&render(&app, &mut ui, 80, 16)).iter().any(|r| r.contains("Daemons on the LAN")));
+    }
+
+    #[test]
     fn menu_prompt_and_tiny_terminals_do_not_panic() {
         let app = connected("alice");
         let rows = rows(&render(&app, &mut UiState::new(), 80, 6));
-        assert_eq!(rows[4], "[s] start a chat, [w] wait for a call, [q] quit");
+        assert_eq!(rows[4], "[s] start a chat, [w] wait for a call, [l] list the LAN, [q] quit");
         let mut app = connected("bob");
         app.on_event(Event::Request { peer: "127.0.0.1:7777".parse().unwrap(), user: "alice".into() }, t(2));
         for (w, h) in [(1, 1), (5, 3), (20, 4), (200, 2)] {
