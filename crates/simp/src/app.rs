@@ -610,7 +610,10 @@ impl App {
                     }
                     if entry.outcome == UNSEEN {
                         seen.push(entry.id);
-                        if !std::mem::replace(&mut marked, true) {
+                        // The line marks what came while the user was away, not a message
+                        // that arrives as the chat opens.
+                        let away = self.connected_at.is_some_and(|connected| time < connected);
+                        if away && !std::mem::replace(&mut marked, true) {
                             block.push((time, EntryKind::Unread, None));
                         }
                     }
@@ -975,16 +978,18 @@ mod tests {
         let open = app.log().len();
         // The daemon delivers an unconfirmed message again before the answer comes: it waits
         // for the history, so that it is shown once, below the older ones.
-        let again = Event::Message { id: 99, at: epoch_millis(t(1)), user: "bob".into(), text: "new".into() };
+        let again = Event::Message { id: 99, at: epoch_millis(t(0)), user: "bob".into(), text: "new".into() };
         assert!(app.on_event(again, t(3)).is_empty());
         // A full page: older ones may be stored.
         assert!(app.on_event(stored(10, true, yesterday(1), "hi bob", "delivered"), t(3)).is_empty());
         for id in 11..10 + history::PAGE as u64 {
             app.on_event(stored(id, false, yesterday(2), "hi alice", "seen"), t(3));
         }
-        app.on_event(stored(99, false, t(1), "new", "unseen"), t(3));
+        app.on_event(stored(99, false, t(0), "new", "unseen"), t(3));
+        // Not seen either, but it came as the chat opened: no unread line for it.
+        app.on_event(stored(100, false, t(3), "just now", "unseen"), t(3));
         let cmds = app.on_event(Event::HistoryEnd { count: history::PAGE }, t(3));
-        assert_eq!(cmds, vec![Command::Seen { ids: vec![99] }, Command::Seen { ids: vec![99] }]);
+        assert_eq!(cmds, vec![Command::Seen { ids: vec![99, 100] }, Command::Seen { ids: vec![99] }]);
         let outgoing = EntryKind::Outgoing {
             user: "alice".into(),
             id: String::new(),
@@ -993,14 +998,15 @@ mod tests {
             queued: true,
         };
         let shown = kinds(&app);
-        assert_eq!(shown.len(), open + history::PAGE + 2, "each once, and the unread line");
+        assert_eq!(shown.len(), open + history::PAGE + 3, "each once, and the unread line");
         assert_eq!(shown[open..open + 2], [("01 09:01".into(), outgoing), ("01 09:02".into(), incoming("hi alice"))]);
         assert_eq!(
-            shown[shown.len() - 3..],
+            shown[shown.len() - 4..],
             [
                 ("01 09:02".into(), incoming("hi alice")),
                 ("02 12:00".into(), EntryKind::Unread),
                 ("02 12:00".into(), incoming("new")),
+                ("02 12:00".into(), incoming("just now")),
             ],
             "at their own times, the unread line above the message not seen"
         );

@@ -474,13 +474,13 @@ mod tests {
         for id in 100..100 + page - 1 {
             app.on_event(stored(id, false, yesterday(1), &format!("old {id}"), "seen"), t(3));
         }
-        app.on_event(stored(300, false, t(2), "new", "unseen"), t(3));
+        app.on_event(stored(300, false, t(0), "new", "unseen"), t(3));
         app.on_event(Event::HistoryEnd { count: crate::history::PAGE }, t(3));
         let mut ui = UiState::new();
         let shown = rows(&render(&app, &mut ui, 60, 12));
         let unread = shown.iter().position(|r| r.contains("──── unread ────")).expect("an unread line");
         assert_eq!(shown[unread - 1], "──── Wednesday 2 December 2026 ────", "the day changed: a date line");
-        assert_eq!(shown[unread + 1], "12:00:02 bob: new", "the unread line is right above what was not seen");
+        assert_eq!(shown[unread + 1], "12:00:00 bob: new", "the unread line is right above what was not seen");
         assert_eq!(shown[unread - 2], "09:01:00 bob: old 148");
 
         let pg_up = KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE);
