@@ -50,6 +50,7 @@
 //! | `[t] ✗ undelivered (REASON): TEXT` | our message will not arrive |
 //! | `[t] * chat with NAME ended: REASON` | also `call to ADDR ended: …`, `request from NAME ended: …`; REASON as in IPC.md, `busy` with the peer's text in parentheses |
 //! | `[t] * missed call from NAME at ADDR: …` | someone called while we were busy (or away: listed after connecting) |
+//! | `[t] *   N  ADDR  USER` | after `l` or `/lan`: a daemon announcing itself on the LAN (USER `(no client attached)` when none is); followed by the prompt `call which daemon? 1-N …`, answered with a number |
 //! | `[t] * status: …` | answer to `/status` |
 //! | `[t] ! …` | a refusal or error, with what to do; daemon errors end with their code in parentheses, e.g. `(queue-full)` |
 //!
@@ -57,7 +58,11 @@
 //! `peer IP (IP, IP:port or a contact's name; empty for the menu, q quits)?`,
 //! `waiting for a call — Enter for the menu, q quits`,
 //! `request from NAME at ADDR — accept? [y/n/q]`, `calling ADDR — c cancels, q quits`,
-//! `chatting with NAME — type a message; /leave ends the chat, /quit quits`.
+//! `chatting with NAME — type a message; /leave ends the chat, /quit quits`,
+//! `call which daemon? 1-N (or ↑/↓ and Enter); Enter alone for the menu, q quits`.
+//!
+//! Plain mode shows no stored history (the full-screen interface does, as a chat opens);
+//! `simp history` prints it ([`history_cmd`]).
 //!
 //! In the menu an address may be typed directly instead of `s`. Lines typed while the client
 //! waits for the daemon's answer (after the name, a start, an accept, a leave) are held and
