@@ -45,7 +45,8 @@ struct Args {
     /// Scale every count down (about 1/10) for a run of well under a minute.
     #[arg(long)]
     quick: bool,
-    /// Rounds of floor and simp, alternately (at least 5 for a verdict worth quoting; at most 30).
+    /// Rounds of floor, simp and simp --no-history, in turn (at least 5 for a verdict worth
+    /// quoting; at most 21).
     #[arg(long, default_value_t = 5)]
     rounds: usize,
     /// Also measure loss recovery: 10 % loss through simp-relay, fixed 5 s RTO against
@@ -98,8 +99,8 @@ struct Args {
 
 /// Sources of the SYN flood.
 const FLOOD_SOURCES: u8 = 100;
-/// The most rounds: each takes four addresses of the /24, below the flood's sources.
-const MAX_ROUNDS: usize = 30;
+/// The most rounds: each takes six addresses of the /24, from .20, below the flood's sources.
+const MAX_ROUNDS: usize = 21;
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -161,8 +162,8 @@ fn run(args: &Args) -> Result<()> {
     let mut rounds = Vec::new();
     for r in 0..args.rounds {
         let load = procfs::loadavg();
-        eprintln!("round {}/{} (load {:.2}): floor, then simp …", r + 1, args.rounds, load[0]);
-        let base = 20 + 4 * r;
+        eprintln!("round {}/{} (load {:.2}): floor, simp, simp --no-history …", r + 1, args.rounds, load[0]);
+        let base = 20 + 6 * r;
         let floor = rounds::run(&floor, [ip(base), ip(base + 1)], &[], &[], &counts, syscalls_missing.is_none())?;
         let simp = rounds::run(
             &simpd,
@@ -172,14 +173,25 @@ fn run(args: &Args) -> Result<()> {
             &counts,
             syscalls_missing.is_none(),
         )?;
+        // The same with a store that keeps only what is owed: what the history costs.
+        let simp_no_history = rounds::run(
+            &simpd,
+            [ip(base + 4), ip(base + 5)],
+            &["--timeout", timeout, "--no-history"],
+            &["--auto-accept"],
+            &counts,
+            syscalls_missing.is_none(),
+        )?;
         eprintln!(
-            "      one way {} vs {} msg/s, latency {:.0} vs {:.0} µs (floor vs simp)",
+            "      one way {} vs {} vs {} msg/s, latency {:.0} vs {:.0} vs {:.0} µs (floor vs simp vs --no-history)",
             fmt_count(floor.one_way_per_sec),
             fmt_count(simp.one_way_per_sec),
+            fmt_count(simp_no_history.one_way_per_sec),
             floor.latency.to_message.median_us,
-            simp.latency.to_message.median_us
+            simp.latency.to_message.median_us,
+            simp_no_history.latency.to_message.median_us
         );
-        rounds.push(Round { load, floor, simp });
+        rounds.push(Round { load, floor, simp, simp_no_history });
     }
 
     let sources: Vec<Ipv4Addr> = (0..usize::from(FLOOD_SOURCES)).map(|i| ip(150 + i)).collect();

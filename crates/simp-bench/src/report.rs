@@ -37,13 +37,16 @@ pub struct Machine {
     pub kernel: String,
 }
 
-/// One round: the floor, then simp.
+/// One round: the floor, simp, then simp with `--no-history`.
 #[derive(Debug, Serialize)]
 pub struct Round {
     /// Load averages when the round started.
     pub load: [f64; 3],
     pub floor: SystemRound,
     pub simp: SystemRound,
+    /// simpd keeping only what is still owed (a message is deleted once confirmed or
+    /// settled): what keeping the history costs. Not a target.
+    pub simp_no_history: SystemRound,
 }
 
 /// One chat run without the flood and one with it, on the same pair of simp daemons.
@@ -189,6 +192,7 @@ impl Report {
             });
         }
         out.push_str(&stats::table(&rows));
+        out.push_str(&self.render_history());
         let p = &self.ping_pong;
         out.push_str(&format!(
             "\nreference: UDP ping-pong between two threads, {} round trips: median {}, {} RT/s\n",
@@ -239,6 +243,43 @@ impl Report {
         }
         out.push_str(&stats::table(&table));
         out
+    }
+
+    /// simp with its history against simp with `--no-history`, from the same rounds.
+    fn render_history(&self) -> String {
+        let s = |text: &str| text.to_string();
+        let mut rows = vec![vec![
+            s("the history's cost, median"),
+            s("--no-history"),
+            s("simp"),
+            s("simp/no-history"),
+            s("spread"),
+        ]];
+        let mut row = |what: String, pick: &dyn Fn(&SystemRound) -> Option<f64>, fmt: &dyn Fn(f64) -> String| {
+            let median_of = |side: &dyn Fn(&Round) -> &SystemRound| {
+                let values: Option<Vec<f64>> = self.rounds.iter().map(|r| pick(side(r))).collect();
+                values.and_then(|v| stats::median(&v))
+            };
+            let ratio: Option<Vec<f64>> =
+                self.rounds.iter().map(|r| Some(pick(&r.simp)? / pick(&r.simp_no_history)?)).collect();
+            let ratio = ratio.and_then(Spread::of);
+            let cell = |v: Option<f64>| v.map_or_else(|| s("—"), fmt);
+            rows.push(vec![
+                what,
+                cell(median_of(&|r| &r.simp_no_history)),
+                cell(median_of(&|r| &r.simp)),
+                ratio.as_ref().map_or_else(|| s("—"), |r| format!("{:.2}", r.median)),
+                ratio.as_ref().map_or_else(|| s("—"), |r| format!("±{:.0} %", r.spread * 100.0)),
+            ]);
+        };
+        row(s("throughput one way, msg/s"), &|r| Some(r.one_way_per_sec), &fmt_count);
+        row(s("latency, chat → message"), &|r| Some(r.latency.to_message.median_us), &fmt_us);
+        row(s("latency, chat → delivered"), &|r| Some(r.latency.to_delivered.median_us), &fmt_us);
+        for (i, d) in ["A", "B"].into_iter().enumerate() {
+            row(format!("daemon {d}: CPU per message"), &|r| Some(r.costs[i].cpu_us), &fmt_us);
+            row(format!("daemon {d}: syscalls per message"), &|r| r.costs[i].syscalls, &|v| format!("{v:.2}"));
+        }
+        format!("\n{}", stats::table(&rows))
     }
 }
 
