@@ -4,7 +4,8 @@
 //!
 //! The drive contract: after every input the endpoint is drained, events before datagrams
 //! where a message is involved (SPEC 2.2: acknowledged only once handed over), and the one
-//! timer re-armed from `poll_timeout`.
+//! timer re-armed from `poll_timeout`. After a long run of turns that never had to wait (a
+//! flood), the loop yields once so that the runtime sees what else became ready (`turns.rs`).
 
 use std::future::{pending, poll_fn, Future};
 use std::net::SocketAddr;
@@ -29,6 +30,7 @@ mod peer;
 mod slot;
 mod tcp;
 mod timer;
+mod turns;
 
 use course::CoursePort;
 use inbox::Outbox;
@@ -37,6 +39,7 @@ use peer::PeerSocket;
 use slot::{ClientSlot, SlotReady};
 use tcp::AcceptPause;
 use timer::Timer;
+use turns::Turns;
 
 /// Log lines about one source (a refused client, a datagram on the client port) written per
 /// [`QUIET_WINDOW`]; the rest are counted and summarised, so a flood cannot fill the log.
@@ -104,27 +107,34 @@ pub(crate) async fn run(
     tokio::pin!(shutdown);
     // Set once shutdown has begun: the moment we stop waiting for the peer's ACK.
     let mut stop_by: Option<Instant> = None;
+    let mut turns = Turns::default();
     loop {
         timer.arm(shell.wake_at());
         let mut close_client = false;
-        tokio::select! {
-            () = &mut shutdown, if stop_by.is_none() => stop_by = shell.shut_down(linger),
-            () = sleep_until_some(stop_by) => {
-                warn!("the peer did not acknowledge our FIN in time; exiting anyway");
-                break;
-            }
-            received = shell.peer.recv() => shell.peer_received(received),
-            // Polled each turn: `poll_accept` keeps no waiter to remove again (see `course.rs`).
-            accepted = poll_fn(|cx| listener.poll_accept(cx)), if stop_by.is_none() && !shell.accept_pause.is_on() => {
-                shell.accepted(accepted)
-            }
-            () = sleep_until_some(shell.accept_pause.until()) => shell.accept_pause.end(),
-            received = shell.course.recv(), if stop_by.is_none() => shell.course_received(received),
-            ready = shell.slot.ready() => match ready {
-                SlotReady::Tcp(ready) => close_client = shell.client_ready(ready),
-                SlotReady::Course(ready) => shell.course_ready(ready),
-            },
-            () = timer.fired() => shell.timeout(),
+        let mut give_up = false;
+        turns
+            .watch(async {
+                tokio::select! {
+                    () = &mut shutdown, if stop_by.is_none() => stop_by = shell.shut_down(linger),
+                    () = sleep_until_some(stop_by) => give_up = true,
+                    received = shell.peer.recv() => shell.peer_received(received),
+                    // Polled each turn: `poll_accept` keeps no waiter to remove again (see `course.rs`).
+                    accepted = poll_fn(|cx| listener.poll_accept(cx)), if stop_by.is_none() && !shell.accept_pause.is_on() => {
+                        shell.accepted(accepted)
+                    }
+                    () = sleep_until_some(shell.accept_pause.until()) => shell.accept_pause.end(),
+                    received = shell.course.recv(), if stop_by.is_none() => shell.course_received(received),
+                    ready = shell.slot.ready() => match ready {
+                        SlotReady::Tcp(ready) => close_client = shell.client_ready(ready),
+                        SlotReady::Course(ready) => shell.course_ready(ready),
+                    },
+                    () = timer.fired() => shell.timeout(),
+                }
+            })
+            .await;
+        if give_up {
+            warn!("the peer did not acknowledge our FIN in time; exiting anyway");
+            break;
         }
         shell.drain();
         shell.course_settle();
@@ -139,6 +149,7 @@ pub(crate) async fn run(
             info!("left cleanly");
             break;
         }
+        turns.pause_if_busy().await;
     }
     // What the course client was sent counts; what it was not stays stored.
     if let Some(client) = shell.slot.take_course() {

@@ -173,7 +173,8 @@ impl Daemon {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
         // Unconstrained: tokio's cooperative budget would otherwise make a busy loop yield
         // every few dozen turns through a self-wake (an eventfd write and an extra epoll_wait);
-        // the loop returns to the runtime on its own whenever it has nothing to do.
+        // the loop returns to the runtime on its own whenever it has nothing to do, and once
+        // after a long run of turns that all found work (a flood: `event_loop/turns.rs`).
         tokio::task::unconstrained(event_loop::run(
             self.udp,
             self.listener,

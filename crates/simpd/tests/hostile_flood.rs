@@ -135,8 +135,6 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
 }
 
 #[tokio::test]
-#[ignore = "regressed since the store landed (5b3d566): on an idle machine some ACKs reach the \
-            non-resending peer only after 3 s; under investigation, run with --run-ignored only"]
 async fn a_syn_flood_does_not_cost_a_non_resending_peer_one_ack() {
     let measuring: Option<usize> = std::env::var("SIMP_FLOOD_MESSAGES").ok().and_then(|n| n.parse().ok());
     let messages = measuring.unwrap_or(DEFAULT_MESSAGES);
