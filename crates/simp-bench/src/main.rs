@@ -20,7 +20,7 @@ mod stats;
 mod syscount;
 mod targets;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::thread;
@@ -195,8 +195,8 @@ fn run(args: &Args) -> Result<()> {
     }
 
     let sources: Vec<Ipv4Addr> = (0..usize::from(FLOOD_SOURCES)).map(|i| ip(150 + i)).collect();
-    let flooded_pair = FloodPair { simpd: &simpd, ips: [ip(11), ip(12)], sources: &sources };
-    let (flood, footprint) = flooded_pair.run(args.rounds, flood_messages, counts.latency / 2, idle_secs)?;
+    let flooded_pair = FloodPair { simpd: &simpd, ips: [ip(11), ip(12)], raw_peer: ip(13), sources: &sources };
+    let (flood, raw_peer, footprint) = flooded_pair.run(args.rounds, flood_messages, counts.latency / 2, idle_secs)?;
 
     let mut loss = Vec::new();
     if args.loss {
@@ -219,6 +219,7 @@ fn run(args: &Args) -> Result<()> {
         ping_pong,
         rounds,
         flood,
+        raw_peer,
         footprint,
         loss,
         syscalls_missing,
@@ -238,19 +239,22 @@ fn run(args: &Args) -> Result<()> {
 struct FloodPair<'a> {
     simpd: &'a Program,
     ips: [Ipv4Addr; 2],
+    /// Where the raw peer that never re-sends calls the flooded daemon from.
+    raw_peer: Ipv4Addr,
     sources: &'a [Ipv4Addr],
 }
 
 impl FloodPair<'_> {
-    /// `rounds` pairs of chat runs, calm and flooded (in alternating order), then the
-    /// footprint: resident memory and `idle_secs` of idleness after the chat's linger.
+    /// `rounds` pairs of chat runs, calm and flooded (in alternating order), then the raw
+    /// peer's chat with the flooded daemon, then the footprint: resident memory and
+    /// `idle_secs` of idleness after the chat's linger.
     fn run(
         &self,
         rounds: usize,
         messages: usize,
         acks: usize,
         idle_secs: u64,
-    ) -> Result<(Vec<FloodRound>, Vec<Footprint>)> {
+    ) -> Result<(Vec<FloodRound>, Option<flood::RawPeerRun>, Vec<Footprint>)> {
         // A 1 s timeout keeps the post-chat linger (2 × timeout) before the idle measurement short.
         let flags = ["--timeout", "1s"];
         let mut a_daemon = Daemon::spawn(self.simpd, "A", self.ips[0], &flags)?;
@@ -274,24 +278,25 @@ impl FloodPair<'_> {
                 let ack_latency = runs::latency(a, b, acks, acks / 20)?.to_delivered;
                 Ok(ChatFigures { one_way_per_sec, ack_latency })
             };
-            let flooded = |a: &mut Client, b: &mut Client| -> Result<(ChatFigures, f64)> {
+            let flooded = |a: &mut Client, b: &mut Client| -> Result<(ChatFigures, flood::FloodTally)> {
                 let syns = flood::Flood::start(self.sources, b_daemon.udp)?;
                 let figures = chat(a, b);
-                let (_, syns_per_sec) = syns.stop();
-                Ok((figures?, syns_per_sec))
+                let tally = syns.stop()?;
+                Ok((figures?, tally))
             };
-            let (calm, (flooded, syns_per_sec)) = if r % 2 == 0 {
+            let (calm, (flooded, tally)) = if r % 2 == 0 {
                 let calm = chat(&mut a, &mut b)?;
                 (calm, flooded(&mut a, &mut b)?)
             } else {
                 let flooded = flooded(&mut a, &mut b)?;
                 (chat(&mut a, &mut b)?, flooded)
             };
-            flood.push(FloodRound { load, calm, flooded, syns_per_sec });
+            flood.push(FloodRound { load, calm, flooded, syns_per_sec: tally.syns_per_sec, busy: tally.busy });
         }
         a.send(&Command::Leave)?;
         a.expect("ended", |e| matches!(e, Event::Ended { reason: EndReason::YouLeft, .. }))?;
         b.expect("ended", |e| matches!(e, Event::Ended { reason: EndReason::PeerLeft, .. }))?;
+        let raw_peer = if messages == 0 { None } else { Some(self.raw_peer(&mut b, b_daemon.udp)?) };
         a_daemon.check_alive()?;
         b_daemon.check_alive()?;
 
@@ -311,7 +316,30 @@ impl FloodPair<'_> {
                 idle_context_switches: switches_after - switches,
             });
         }
-        Ok((flood, footprint))
+        Ok((flood, raw_peer, footprint))
+    }
+
+    /// A raw peer that never re-sends chats with B (`--auto-accept`), [`flood::RAW_MESSAGES`]
+    /// messages without a flood, then as many during one (issue 11 §2).
+    fn raw_peer(&self, b: &mut Client, daemon: SocketAddr) -> Result<flood::RawPeerRun> {
+        let load = procfs::loadavg();
+        eprintln!(
+            "flood: a raw peer that never re-sends, {} messages without and with 100 sources' SYNs (load {:.2}) …",
+            flood::RAW_MESSAGES,
+            load[0]
+        );
+        let mut peer = flood::RawPeer::call(self.raw_peer, daemon)?;
+        b.expect("established with the raw peer", |e| matches!(e, Event::Established { .. }))?;
+        let calm = peer.chat(flood::RAW_MESSAGES)?;
+        let syns = flood::Flood::start(self.sources, daemon)?;
+        // Let the flood fill the listening socket's queue before the chat goes on.
+        thread::sleep(Duration::from_millis(200));
+        let flooded = peer.chat(flood::RAW_MESSAGES);
+        let tally = syns.stop()?;
+        let flooded = flooded?;
+        peer.leave()?;
+        b.expect("ended by the raw peer", |e| matches!(e, Event::Ended { reason: EndReason::PeerLeft, .. }))?;
+        Ok(flood::RawPeerRun { calm, flooded, flood: tally })
     }
 }
 

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::flood::{BusyReplies, RawPeerRun};
 use crate::limit::Limit;
 use crate::rounds::{Counts, SystemRound};
 use crate::runs::LossRun;
@@ -22,6 +23,8 @@ pub struct Report {
     /// Floor then simp, each round on fresh daemons.
     pub rounds: Vec<Round>,
     pub flood: Vec<FloodRound>,
+    /// The raw peer that never re-sends, without and during a flood.
+    pub raw_peer: Option<RawPeerRun>,
     pub footprint: Vec<Footprint>,
     pub loss: Vec<LossRun>,
     /// Why system calls were not counted, if they were not.
@@ -57,6 +60,7 @@ pub struct FloodRound {
     pub flooded: ChatFigures,
     /// SYNs the flood sent per second, from all sources together.
     pub syns_per_sec: f64,
+    pub busy: BusyReplies,
 }
 
 /// Throughput and ACK latency of one chat run.
@@ -145,6 +149,26 @@ impl Report {
                 Spread::of(values).unwrap_or(empty()),
             ));
         }
+        if let Some(raw) = &self.raw_peer {
+            t.push(Target::once(
+                "raw peer under a SYN flood: ACK latency p99 (ms)",
+                Bound::AtMost(50.0),
+                raw.flooded.latency.p99_us / 1000.0,
+            ));
+            t.push(Target::once(
+                "raw peer under a SYN flood: messages with no ACK in 2 s",
+                Bound::AtMost(0.0),
+                raw.flooded.late as f64,
+            ));
+        }
+        let busy = self.flood.iter().map(|r| r.busy).chain(self.raw_peer.iter().map(|r| r.flood.busy));
+        if let Some(worst) = busy.map(|b| b.most as f64 / b.allowance as f64).reduce(f64::max) {
+            t.push(Target::once(
+                "busy replies: most to one flood source / bucket allowance",
+                Bound::AtMost(1.0),
+                worst,
+            ));
+        }
         t
     }
 
@@ -205,13 +229,41 @@ impl Report {
         }
         for (i, f) in self.flood.iter().enumerate() {
             out.push_str(&format!(
-                "flood round {}: one way {} → {} msg/s, ACK latency {} → {} with {} SYN/s from 100 sources\n",
+                "flood round {}: one way {} → {} msg/s (×{:.2}), ACK latency median {} → {} (×{:.2}), p99 {} → {}, \
+                 with {} SYN/s from 100 sources; busy replies {}, at most {} to a source (bucket {})\n",
                 i + 1,
                 fmt_count(f.calm.one_way_per_sec),
                 fmt_count(f.flooded.one_way_per_sec),
+                f.flooded.one_way_per_sec / f.calm.one_way_per_sec,
                 fmt_us(f.calm.ack_latency.median_us),
                 fmt_us(f.flooded.ack_latency.median_us),
-                fmt_count(f.syns_per_sec)
+                f.flooded.ack_latency.median_us / f.calm.ack_latency.median_us,
+                fmt_us(f.calm.ack_latency.p99_us),
+                fmt_us(f.flooded.ack_latency.p99_us),
+                fmt_count(f.syns_per_sec),
+                f.busy.total,
+                f.busy.most,
+                f.busy.allowance
+            ));
+        }
+        if let Some(r) = &self.raw_peer {
+            let (c, f) = (&r.calm, &r.flooded);
+            out.push_str(&format!(
+                "raw peer that never re-sends, {} messages: ACK p50 {} → {}, p99 {} → {}, max {} → {}, late (no ACK in 2 s) \
+                 {} → {}, with {} SYN/s from 100 sources; busy replies {}, at most {} to a source (bucket {})\n",
+                f.messages,
+                fmt_us(c.latency.median_us),
+                fmt_us(f.latency.median_us),
+                fmt_us(c.latency.p99_us),
+                fmt_us(f.latency.p99_us),
+                fmt_us(c.latency.max_us),
+                fmt_us(f.latency.max_us),
+                c.late,
+                f.late,
+                fmt_count(r.flood.syns_per_sec),
+                r.flood.busy.total,
+                r.flood.busy.most,
+                r.flood.busy.allowance
             ));
         }
         for f in &self.footprint {
