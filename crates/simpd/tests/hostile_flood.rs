@@ -67,27 +67,30 @@ impl Flood {
             .collect();
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = Arc::clone(&stop);
-        let thread = thread::spawn(move || {
-            let started = Instant::now();
-            let syn = control(wire::OP_SYN, 0, "flood");
-            let mut tallies = vec![Tally::default(); sockets.len()];
-            while !stopping.load(Ordering::Relaxed) {
-                for (socket, tally) in sockets.iter().zip(&mut tallies) {
-                    if socket.send_to(&syn, target).is_ok() {
-                        tally.syns += 1;
+        let thread = thread::Builder::new()
+            .name("flood".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let syn = control(wire::OP_SYN, 0, "flood");
+                let mut tallies = vec![Tally::default(); sockets.len()];
+                while !stopping.load(Ordering::Relaxed) {
+                    for (socket, tally) in sockets.iter().zip(&mut tallies) {
+                        if socket.send_to(&syn, target).is_ok() {
+                            tally.syns += 1;
+                        }
+                    }
+                    for (socket, tally) in sockets.iter().zip(&mut tallies) {
+                        collect(socket, target, tally);
                     }
                 }
+                // Replies to SYNs still queued at the daemon: let them arrive, then count.
+                thread::sleep(Duration::from_millis(300));
                 for (socket, tally) in sockets.iter().zip(&mut tallies) {
                     collect(socket, target, tally);
                 }
-            }
-            // Replies to SYNs still queued at the daemon: let them arrive, then count.
-            thread::sleep(Duration::from_millis(300));
-            for (socket, tally) in sockets.iter().zip(&mut tallies) {
-                collect(socket, target, tally);
-            }
-            (tallies, started.elapsed())
-        });
+                (tallies, started.elapsed())
+            })
+            .unwrap();
         Flood { stop, thread }
     }
 

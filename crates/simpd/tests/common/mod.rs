@@ -72,20 +72,23 @@ pub fn start_daemon(ip: IpAddr, tweak: impl FnOnce(&mut DaemonConfig)) -> TestDa
     let (addrs_tx, addrs_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let (done_tx, done) = std::sync::mpsc::channel();
-    let thread = thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        runtime.block_on(async move {
-            let daemon = Daemon::bind(config).await.expect("daemon binds");
-            addrs_tx.send((daemon.udp_addr(), daemon.client_addr())).expect("test waits for addresses");
-            daemon
-                .run(async {
-                    let _ = stop_rx.await;
-                })
-                .await
-                .expect("daemon runs");
-        });
-        let _ = done_tx.send(());
-    });
+    let thread = thread::Builder::new()
+        .name("simpd-daemon".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async move {
+                let daemon = Daemon::bind(config).await.expect("daemon binds");
+                addrs_tx.send((daemon.udp_addr(), daemon.client_addr())).expect("test waits for addresses");
+                daemon
+                    .run(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+                    .expect("daemon runs");
+            });
+            let _ = done_tx.send(());
+        })
+        .unwrap();
     let (udp, client) = addrs_rx.recv_timeout(WAIT).expect("daemon did not bind within 10 s");
     TestDaemon { udp, client, stop: Some(stop_tx), done, thread: Some(thread) }
 }
