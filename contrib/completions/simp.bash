@@ -123,7 +123,7 @@ _simp() {
             return 0
             ;;
         simp__subcmd__history)
-            opts="-n -h --limit --json --daemon-ip --port --user --help"
+            opts="-n -h --limit --json --daemon-ip --port --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -142,10 +142,6 @@ _simp() {
                     return 0
                     ;;
                 --port)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

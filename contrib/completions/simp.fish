@@ -43,7 +43,6 @@ complete -c simp -n "__fish_simp_using_subcommand status" -s h -l help -d 'Print
 complete -c simp -n "__fish_simp_using_subcommand history" -s n -l limit -d 'At most this many messages, the most recent (1-1000)' -r
 complete -c simp -n "__fish_simp_using_subcommand history" -l daemon-ip -d 'IP of the daemon; `localhost` is 127.0.0.1. Default: `daemon` in the config file, else 127.0.0.1' -r
 complete -c simp -n "__fish_simp_using_subcommand history" -l port -d 'The daemon\'s client port' -r
-complete -c simp -n "__fish_simp_using_subcommand history" -l user -d 'The name to attach under. Default: `user` in the config file, else simp-history' -r
 complete -c simp -n "__fish_simp_using_subcommand history" -l json -d 'One JSON object per message, as the daemon\'s `history` event (docs/IPC.md), instead of text'
 complete -c simp -n "__fish_simp_using_subcommand history" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c simp -n "__fish_simp_using_subcommand help; and not __fish_seen_subcommand_from status history help" -f -a "status" -d 'Print the daemon\'s state in one line and exit, without attaching to it: works while another client is attached, and leaves stored messages where they are'

@@ -52,7 +52,6 @@ _arguments "${_arguments_options[@]}" : \
 '--limit=[At most this many messages, the most recent (1-1000)]:N:_default' \
 '--daemon-ip=[IP of the daemon; \`localhost\` is 127.0.0.1. Default\: \`daemon\` in the config file, else 127.0.0.1]:IP:_default' \
 '--port=[The daemon'\''s client port]:PORT:_default' \
-'--user=[The name to attach under. Default\: \`user\` in the config file, else simp-history]:USER:_default' \
 '--json[One JSON object per message, as the daemon'\''s \`history\` event (docs/IPC.md), instead of text]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \

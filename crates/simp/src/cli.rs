@@ -97,11 +97,9 @@ pub enum Subcommand {
     /// (date and time, from or to, the peer, who wrote it, the text escaped, the delivery
     /// mark), oldest first, and exit.
     ///
-    /// The daemon serves its store only to its client, so simp history attaches for a moment:
-    /// it needs the client slot (it fails while another client is attached, and while a call
-    /// rings or a chat is open, rather than end it). Messages not yet shown to a user stay
-    /// unread for the next client; calls missed while no client was attached are printed on
-    /// stderr.
+    /// It only reads: it works while another client is attached and while a call rings or a
+    /// chat runs, and disturbs none of them. Messages not yet shown to a user stay unread, and
+    /// calls missed while no client was attached stay for the next client.
     History(HistoryArgs),
 }
 
@@ -130,9 +128,6 @@ pub struct HistoryArgs {
     /// The daemon's client port.
     #[arg(long, default_value_t = DEFAULT_CLIENT_PORT)]
     pub port: u16,
-    /// The name to attach under. Default: `user` in the config file, else simp-history.
-    #[arg(long)]
-    pub user: Option<String>,
 }
 
 impl Args {

@@ -1,18 +1,16 @@
 //! `simp history [PEER]`: prints the daemon's stored messages (IPC.md `history`), one line
 //! each, for a person or (`--json`) for a program.
 //!
-//! The daemon answers `history` only to its attached client, so this attaches for a moment:
-//! it needs the client slot (refused while another client is attached) and cannot run while a
-//! call rings or a chat is open (quitting would end it), which it checks with a read-only
-//! `status` first. Attaching hands over what waits for a client; none of it is lost: the
-//! messages not yet confirmed stay unconfirmed (no `seen` is sent, so the next client gets
-//! them), and the calls missed while no client was attached, which the daemon gives to the
-//! client that attaches, are printed on stderr.
+//! `history` is a read-only query (IPC.md "Access"): sent as the first line, it is answered
+//! whether or not another client is attached, without attaching, so reading the history
+//! disturbs nothing — not the user's own client, not a call ringing or a chat running, not
+//! the messages and missed calls waiting for the next client. It confirms nothing: unread
+//! messages stay unread.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use simp_proto::ipc::{parse_peer, Command, Direction, Event, HistoryEntry, StateName};
+use simp_proto::ipc::{parse_peer, Command, Direction, Event, HistoryEntry};
 
 use crate::config::{self, Contacts};
 use crate::conn::{self, Incoming};
@@ -20,9 +18,6 @@ use crate::escape;
 
 /// Messages printed when `-n` is not given.
 pub const DEFAULT_LIMIT: u16 = 50;
-
-/// The name `simp history` attaches under when neither `--user` nor the config file names one.
-pub const DEFAULT_USER: &str = "simp-history";
 
 /// How long each answer may take.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -32,8 +27,6 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Query {
     /// The daemon's client address.
     pub addr: SocketAddr,
-    /// The name to attach under.
-    pub user: String,
     /// The peer as typed (IP, IP:port, `localhost` or a contact's name); all peers when `None`.
     pub peer: Option<String>,
     /// At most this many, the most recent.
@@ -54,22 +47,6 @@ pub enum HistoryError {
         /// Why it is not an address.
         reason: String,
     },
-    /// A call or chat runs; attaching and leaving again would end it.
-    #[error("simpd at {addr} is {state}; simp history would have to attach and so end it: try again when it is idle")]
-    InUse {
-        /// The daemon's client address.
-        addr: SocketAddr,
-        /// What it is doing.
-        state: String,
-    },
-    /// Another client is attached.
-    #[error(
-        "simpd at {addr} is busy with another client; simp history needs the client slot: try again once it quits"
-    )]
-    Busy {
-        /// The daemon's client address.
-        addr: SocketAddr,
-    },
     /// The daemon answered something else (the store failed, say).
     #[error("simpd at {addr}: {answer}")]
     Answer {
@@ -80,18 +57,9 @@ pub enum HistoryError {
     },
 }
 
-/// What the daemon's store holds, oldest first, and the notes for stderr (missed calls).
-#[derive(Debug, Default)]
-pub struct Stored {
-    /// The messages.
-    pub entries: Vec<HistoryEntry>,
-    /// Missed calls handed over on attaching, as lines.
-    pub missed: Vec<String>,
-}
-
-/// Asks the daemon for its stored messages: `status` (read-only), `connect`, `history`,
-/// `quit`.
-pub async fn fetch(query: &Query, contacts: &Contacts) -> Result<Stored, HistoryError> {
+/// Asks the daemon for its stored messages, oldest first: one read-only `history`, its
+/// answer, then the connection is closed.
+pub async fn fetch(query: &Query, contacts: &Contacts) -> Result<Vec<HistoryEntry>, HistoryError> {
     let peer = query
         .peer
         .as_deref()
@@ -105,37 +73,15 @@ pub async fn fetch(query: &Query, contacts: &Contacts) -> Result<Stored, History
         .transpose()?;
     let addr = query.addr;
     let (mut reader, mut writer) = conn::connect(addr).await?;
-    writer.send(&Command::Status).await?;
-    match next(&mut reader, addr).await? {
-        Some(Event::Status(status)) if status.state == StateName::Idle => {}
-        Some(Event::Status(status)) => return Err(HistoryError::InUse { addr, state: crate::texts::status(&status) }),
-        other => return Err(unexpected(addr, other)),
-    }
-    writer.send(&Command::Connect { user: query.user.clone() }).await?;
-    match next(&mut reader, addr).await? {
-        Some(Event::Connected { .. }) => {}
-        // The status came by the read-only path: another client is attached.
-        None => return Err(HistoryError::Busy { addr }),
-        other => return Err(unexpected(addr, other)),
-    }
     writer.send(&Command::History { peer, limit: Some(usize::from(query.limit)), before: None }).await?;
-    let mut stored = Stored::default();
+    let mut entries = Vec::new();
     loop {
         match next(&mut reader, addr).await? {
-            Some(Event::History(entry)) => stored.entries.push(entry),
-            Some(Event::HistoryEnd { .. }) => break,
-            Some(Event::Missed { peer, user }) => {
-                let peer = label(&peer.to_string(), contacts);
-                stored.missed.push(crate::texts::missed(&escape::field(&user), &peer));
-            }
-            None => return Err(unexpected(addr, None)),
-            // The unconfirmed messages handed over again: they stay unconfirmed for the next
-            // client.
-            Some(_) => {}
+            Some(Event::History(entry)) => entries.push(entry),
+            Some(Event::HistoryEnd { .. }) => return Ok(entries),
+            other => return Err(unexpected(addr, other)),
         }
     }
-    writer.send(&Command::Quit).await?;
-    Ok(stored)
 }
 
 /// The next event; `None` when the daemon closed the connection. An `error` event, a line

@@ -92,18 +92,14 @@ fn ask_to_start(addr: SocketAddr) -> bool {
     matches!(answer.trim(), "" | "y" | "Y" | "yes")
 }
 
-/// `simp history`: one line per stored message on stdout, missed calls on stderr.
+/// `simp history`: one line per stored message on stdout.
 async fn history(opts: &cli::HistoryArgs, file: &config::Config) -> Result<(), String> {
     let ip = opts.daemon_ip.or(configured_ip(file)?).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let user = opts.user.clone().or(file.user.clone()).unwrap_or_else(|| simp::history_cmd::DEFAULT_USER.into());
     let addr = SocketAddr::new(ip, opts.port);
-    let query = simp::history_cmd::Query { addr, user, peer: opts.peer.clone(), limit: opts.limit };
-    let stored = simp::history_cmd::fetch(&query, &file.contacts).await.map_err(|e| e.to_string())?;
-    for missed in &stored.missed {
-        eprintln!("simp: {missed}");
-    }
+    let query = simp::history_cmd::Query { addr, peer: opts.peer.clone(), limit: opts.limit };
+    let entries = simp::history_cmd::fetch(&query, &file.contacts).await.map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
-    for entry in &stored.entries {
+    for entry in &entries {
         let line = if opts.json {
             serde_json::to_string(&simp_proto::ipc::Event::History(entry.clone())).map_err(|e| e.to_string())?
         } else {

@@ -19,7 +19,7 @@ use serde_json::Value;
 use simp::app::App;
 use simp::conn::{self, CommandWriter, EventReader, Incoming};
 use simp::tui::keys::UiState;
-use simp_proto::ipc::{Command, Event};
+use simp_proto::ipc::{Command, Event, StateName};
 
 fn ip(host: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 61, host))
@@ -186,36 +186,53 @@ fn json_peer(line: &str) -> String {
     serde_json::from_str::<Value>(line).unwrap()["peer"].as_str().unwrap().to_owned()
 }
 
+/// `simp history` only reads (IPC.md "Access"): it prints the store while the user's own
+/// client is attached and chatting, and while a call rings with no client attached, and
+/// neither notices.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn simp_history_refuses_rather_than_end_a_chat_or_take_a_busy_slot() {
+async fn simp_history_reads_during_a_chat_and_a_ringing_call_and_disturbs_neither() {
     let (a_udp, a_client) = daemon(ip(11)).await;
-    let (_, b_client) = daemon(ip(12)).await;
+    let (b_udp, b_client) = daemon(ip(12)).await;
     let port = a_client.port().to_string();
     let daemon_ip = a_client.ip().to_string();
     let (mut alice, mut alice_w) = attach(a_client, "alice").await;
+    let (mut bob, mut bob_w) = attach(b_client, "bob").await;
+    bob_w.send(&Command::Start { peer: a_udp.to_string() }).await.unwrap();
+    next_matching(&mut alice, |e| matches!(e, Event::Request { .. })).await;
+    alice_w.send(&Command::Accept).await.unwrap();
+    next_matching(&mut alice, |e| matches!(e, Event::Established { .. })).await;
+    next_matching(&mut bob, |e| matches!(e, Event::Established { .. })).await;
+    bob_w.send(&Command::Chat { text: "one".into(), id: Some("1".into()), utf8: None }).await.unwrap();
+    next_matching(&mut alice, |e| matches!(e, Event::Message { text, .. } if text == "one")).await;
+    alice_w.send(&Command::Chat { text: "two".into(), id: Some("2".into()), utf8: None }).await.unwrap();
+    next_matching(&mut alice, |e| matches!(e, Event::Delivered { id } if id == "2")).await;
 
-    let mut busy = Simp::spawn(&["history", "--port", &port, "--daemon-ip", &daemon_ip]);
-    drop(busy.stdin.take());
-    let (code, stderr) = busy.finish().await;
-    assert_eq!(code, 1);
-    assert!(stderr.contains("another client"), "{stderr}");
+    // Alice's client is attached and chatting: simp history prints the store all the same.
+    let peer = b_udp.to_string();
+    let lines = run_simp(&["history", &peer, "--port", &port, "--daemon-ip", &daemon_ip]).await;
+    let tails: Vec<&str> = lines.iter().map(|l| l.split_once(&peer).map_or("", |(_, rest)| rest)).collect();
+    assert_eq!(tails, [" bob: one (unread)", " alice: two ✓"], "{lines:?}");
 
+    // Her session saw nothing of it, and goes on.
+    alice_w.send(&Command::Status).await.unwrap();
+    let next = next_matching(&mut alice, |_| true).await;
+    assert!(matches!(&next, Event::Status(s) if s.state == StateName::Chatting), "{next:?}");
+    bob_w.send(&Command::Chat { text: "three".into(), id: Some("3".into()), utf8: None }).await.unwrap();
+    let next = next_matching(&mut alice, |_| true).await;
+    assert!(matches!(&next, Event::Message { text, .. } if text == "three"), "{next:?}");
+
+    // Alice's client goes; bob calls again: the call rings with no client attached.
     alice_w.send(&Command::Quit).await.unwrap();
     while let Ok(Ok(Some(_))) = tokio::time::timeout(WAIT, alice.next()).await {}
     drop((alice, alice_w));
-
-    // A call rings at alice's daemon with no client attached: attaching and leaving would
-    // end it.
-    let (mut bob, mut bob_w) = attach(b_client, "bob").await;
+    next_matching(&mut bob, |e| matches!(e, Event::Ended { .. })).await;
     bob_w.send(&Command::Start { peer: a_udp.to_string() }).await.unwrap();
     next_matching(&mut bob, |e| matches!(e, Event::Calling { .. })).await;
-    let mut ringing = Simp::spawn(&["history", "--port", &port, "--daemon-ip", &daemon_ip]);
-    drop(ringing.stdin.take());
-    let (code, stderr) = ringing.finish().await;
-    assert_eq!(code, 1);
-    assert!(stderr.contains("try again when it is idle"), "{stderr}");
-    bob_w.send(&Command::Leave).await.unwrap();
-    next_matching(&mut bob, |e| matches!(e, Event::Ended { .. })).await;
+    let lines = run_simp(&["history", "-n", "1", "--port", &port, "--daemon-ip", &daemon_ip]).await;
+    assert!(lines.len() == 1 && lines[0].ends_with(" bob: three (unread)"), "{lines:?}");
+    // The call still rings: alice, attaching now, is asked.
+    let (mut alice, _alice_w) = attach(a_client, "alice").await;
+    next_matching(&mut alice, |e| matches!(e, Event::Request { user, .. } if user == "bob")).await;
 
     let mut bad = Simp::spawn(&["history", "not-a-contact", "--port", &port, "--daemon-ip", &daemon_ip]);
     drop(bad.stdin.take());

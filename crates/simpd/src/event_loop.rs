@@ -37,7 +37,7 @@ use inbox::Outbox;
 use limit::Limiter;
 use peer::PeerSocket;
 use slot::{ClientSlot, SlotReady};
-use tcp::AcceptPause;
+use tcp::{AcceptPause, Queries};
 use timer::Timer;
 use turns::Turns;
 
@@ -75,6 +75,8 @@ struct Shell {
     connect_deadline: Duration,
     /// `--announce`: who is attached, told to the LAN.
     announcer: Option<Announcer>,
+    /// `history` asked by connections that found the client slot taken (IPC.md "Access").
+    queries: Queries,
 }
 
 /// Serves peers and the client until `shutdown` completes, then leaves any chat (see
@@ -128,6 +130,7 @@ pub(crate) async fn run(
                         SlotReady::Tcp(ready) => close_client = shell.client_ready(ready),
                         SlotReady::Course(ready) => shell.course_ready(ready),
                     },
+                    query = shell.queries.next() => shell.answer_query(query),
                     () = timer.fired() => shell.timeout(),
                 }
             })
@@ -181,6 +184,7 @@ impl Shell {
             user: None,
             connect_deadline,
             announcer: None,
+            queries: Queries::new(),
         })
     }
 

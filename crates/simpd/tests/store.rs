@@ -103,14 +103,75 @@ async fn history_pages_back_and_forget_deletes_a_peer() {
     ca.expect(json!({"event": "history-end", "count": 0})).await;
 }
 
+/// `history` is read-only (IPC.md "Access"): answered before `connect` without attaching;
+/// `seen` and `forget` change the store and need the client.
 #[tokio::test]
-async fn the_store_commands_need_a_connected_client() {
+async fn before_connect_history_is_answered_and_the_other_store_commands_are_refused() {
     let a = start_daemon(ip(30, 21), |_| {});
     let mut c = Ipc::connect("anonymous", a.client).await;
-    for cmd in
-        [json!({"cmd": "seen", "ids": [1]}), json!({"cmd": "history"}), json!({"cmd": "forget", "peer": "127.0.0.9"})]
-    {
+    for cmd in [json!({"cmd": "seen", "ids": [1]}), json!({"cmd": "forget", "peer": "127.0.0.9"})] {
         c.send(cmd).await;
         c.expect(json!({"event": "error", "code": "not-connected"})).await;
     }
+    c.send(json!({"cmd": "history"})).await;
+    c.expect(json!({"event": "history-end", "count": 0})).await;
+    c.send(json!({"cmd": "seen", "ids": [1]})).await;
+    c.expect(json!({"event": "error", "code": "not-connected"})).await;
+    c.send(json!({"cmd": "connect", "user": "alice"})).await;
+    c.expect(json!({"event": "connected", "user": "alice"})).await;
+}
+
+/// What a connection that sends `cmd` as its first line gets before the daemon closes it.
+async fn read_only(addr: std::net::SocketAddr, cmd: Value) -> Vec<Value> {
+    let mut q = Ipc::connect("read-only", addr).await;
+    q.send(cmd).await;
+    q.expect_closed().await
+}
+
+/// `simp history` while the user's own client chats: a second connection's `history` is
+/// answered from the store and closed; its `seen`, `chat` or `forget` is refused and changes
+/// nothing; the attached client sees none of it and its chat goes on.
+#[tokio::test]
+async fn a_second_connection_reads_the_history_during_a_chat_and_changes_nothing() {
+    let a = start_daemon(ip(30, 31), |_| {});
+    let b = start_daemon(ip(30, 32), |_| {});
+    let (mut ca, mut cb) = chat_between(&a, &b, "alice", "bob").await;
+    ca.send(json!({"cmd": "chat", "text": "hello", "id": "1"})).await;
+    ca.expect_event("delivered", |e| e["event"] == "delivered").await;
+    let id = cb.expect(json!({"event": "message", "text": "hello"})).await["id"].clone();
+
+    let stored = json!([
+        {"event": "history", "id": id, "peer": a.udp.to_string(), "peer_user": "alice", "user": "alice",
+         "direction": "in", "text": "hello", "outcome": "unseen"},
+        {"event": "history-end", "count": 1},
+    ]);
+    let check = |answer: &[Value]| {
+        let Some(expected) = stored.as_array() else { unreachable!() };
+        assert_eq!(answer.len(), expected.len(), "{answer:?}");
+        for (event, pattern) in answer.iter().zip(expected) {
+            assert!(common::matches(event, pattern), "{event} is not like {pattern}");
+        }
+    };
+    check(&read_only(b.client, json!({"cmd": "history", "peer": a.udp.to_string()})).await);
+    for cmd in [
+        json!({"cmd": "seen", "ids": [id]}),
+        json!({"cmd": "chat", "text": "sneaky"}),
+        json!({"cmd": "forget", "peer": a.udp.to_string()}),
+    ] {
+        let answer = read_only(b.client, cmd.clone()).await;
+        assert_eq!(answer.len(), 1, "{cmd}: {answer:?}");
+        assert!(common::matches(&answer[0], &json!({"event": "error", "code": "client-busy"})), "{cmd}: {answer:?}");
+    }
+    check(&read_only(b.client, json!({"cmd": "history"})).await);
+
+    // Bob's client got nothing of all that: its next event answers its own command, and its
+    // chat goes on (alice gets the next message, not the refused one).
+    cb.send(json!({"cmd": "status"})).await;
+    cb.expect(json!({"event": "status", "state": "chatting", "user": "bob"})).await;
+    cb.send(json!({"cmd": "chat", "text": "still here", "id": "1"})).await;
+    cb.expect(json!({"event": "queued", "id": "1"})).await;
+    cb.expect(json!({"event": "delivered", "id": "1"})).await;
+    ca.expect(json!({"event": "message", "text": "still here"})).await;
+    ca.send(json!({"cmd": "chat", "text": "and me", "id": "2"})).await;
+    cb.expect(json!({"event": "message", "text": "and me"})).await;
 }

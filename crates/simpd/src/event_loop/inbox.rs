@@ -1,7 +1,9 @@
 //! The shell's side of the store (SPEC 2.2, IPC.md "Messages and their store"): committing
 //! what the endpoint asks to persist before its ACK leaves, replaying unconfirmed messages to
 //! a client that connects, recording sent messages and their outcomes, and the store's own
-//! commands (`seen`, `history`, `forget`), which never reach the endpoint.
+//! commands (`seen`, `history`, `forget`), which never reach the endpoint. `history` is
+//! read-only: it is answered before `connect` too, and to a connection that finds the client
+//! slot taken (IPC.md "Access"); `seen` and `forget` change the store and need the client.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -40,7 +42,7 @@ impl Shell {
     /// a successful `connect` is followed by every message not yet confirmed, in order.
     pub(super) fn command(&mut self, now: simp_proto::Instant, cmd: Command) {
         match cmd {
-            Command::Seen { .. } | Command::History { .. } | Command::Forget { .. } if !self.ep.has_client() => {
+            Command::Seen { .. } | Command::Forget { .. } if !self.ep.has_client() => {
                 self.send_to_client(&Event::error(
                     ErrorCode::NotConnected,
                     "send {\"cmd\":\"connect\",\"user\":\"NAME\"} first",
@@ -52,7 +54,11 @@ impl Shell {
                     self.send_to_client(&Event::error(ErrorCode::StoreFailed, error.to_string()));
                 }
             }
-            Command::History { peer, limit, before } => self.history(peer.as_deref(), limit, before),
+            Command::History { peer, limit, before } => {
+                for event in self.history(peer.as_deref(), limit, before) {
+                    self.send_to_client(&event);
+                }
+            }
             Command::Forget { peer } => self.forget(&peer),
             Command::Chat { text, id, utf8 } => {
                 let before = self.ep.outgoing();
@@ -195,21 +201,22 @@ impl Shell {
         }
     }
 
-    fn history(&mut self, peer: Option<&str>, limit: Option<usize>, before: Option<u64>) {
+    /// The answer to a `history` command: `history` events, oldest first, then `history-end`;
+    /// or one `error`. Reads the store and nothing else, so any local connection may ask.
+    pub(super) fn history(&self, peer: Option<&str>, limit: Option<usize>, before: Option<u64>) -> Vec<Event> {
         let peer = match peer.map(ipc::parse_peer).transpose() {
             Ok(peer) => peer,
-            Err(error) => return self.send_to_client(&Event::error(ErrorCode::BadPeer, error.to_string())),
+            Err(error) => return vec![Event::error(ErrorCode::BadPeer, error.to_string())],
         };
         let limit = limit.unwrap_or(HISTORY_MAX).min(HISTORY_MAX);
         match self.store.history(peer, limit, before) {
             Ok(entries) => {
                 let count = entries.len();
-                for entry in entries {
-                    self.send_to_client(&Event::History(entry));
-                }
-                self.send_to_client(&Event::HistoryEnd { count });
+                let mut events: Vec<Event> = entries.into_iter().map(Event::History).collect();
+                events.push(Event::HistoryEnd { count });
+                events
             }
-            Err(error) => self.send_to_client(&Event::error(ErrorCode::StoreFailed, error.to_string())),
+            Err(error) => vec![Event::error(ErrorCode::StoreFailed, error.to_string())],
         }
     }
 

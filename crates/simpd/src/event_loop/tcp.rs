@@ -9,13 +9,16 @@
 //! line of `MAX_LINE` being assembled). A connection that has not sent `connect` within
 //! [`crate::DaemonConfig::connect_deadline`] gives the one client slot up to the next client
 //! that wants it (IPC.md "Access"); until then it may take its time (`simp` asks its user's
-//! name on an open connection). Bookkeeping events
+//! name on an open connection). A connection that finds the slot taken may still ask the
+//! read-only queries, `status` and `history`, as its first line: answered, then closed.
+//! Bookkeeping events
 //! (`queued`, `delivered`) may be held for up to [`HOLD`] to share a write with their
 //! successors.
 
 use std::future::pending;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use simp_proto::ipc::jsonl::{parse_command, write_event};
@@ -23,6 +26,7 @@ use simp_proto::ipc::{Command, ErrorCode, Event, MAX_LINE};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::{timeout, Instant};
 use tracing::{debug, info, warn};
 
@@ -56,6 +60,10 @@ const HOLD_MAX: usize = 16 * 1024;
 /// How long a connection that finds the client slot taken has to say it only wants `status`
 /// (IPC.md "Access") before it is refused as a second client.
 const QUERY_WAIT: Duration = Duration::from_millis(500);
+/// `history` answers being written to connections that found the slot taken, at most: each
+/// holds up to [`simp_proto::ipc::HISTORY_MAX`] messages in memory until its reader takes
+/// them, so a crowd of such connections is told to try again instead.
+const HISTORY_QUERIES: usize = 4;
 /// How long the listener is left alone after a failed `accept` (e.g. out of file descriptors:
 /// the connection stays queued and would fail again at once), while the loop serves everything
 /// else.
@@ -80,6 +88,39 @@ pub(super) struct TcpClient {
     /// Until `connect` is accepted: the moment the connection gives the slot up to the next
     /// client that wants it.
     connect_by: Option<Instant>,
+}
+
+/// A `history` from a connection that found the client slot taken (IPC.md "Access"). The
+/// store belongs to the loop, so the connection's task asks the loop and writes the answer.
+pub(super) struct HistoryQuery {
+    peer: Option<String>,
+    limit: Option<usize>,
+    before: Option<u64>,
+    answer: oneshot::Sender<Vec<Event>>,
+}
+
+/// The read-only `history` queries of connections that found the slot taken, on their way
+/// to the loop.
+pub(super) struct Queries {
+    tx: mpsc::Sender<HistoryQuery>,
+    rx: mpsc::Receiver<HistoryQuery>,
+    /// One permit per answer being written: see [`HISTORY_QUERIES`].
+    writing: Arc<Semaphore>,
+}
+
+impl Queries {
+    pub(super) fn new() -> Queries {
+        let (tx, rx) = mpsc::channel(HISTORY_QUERIES);
+        Queries { tx, rx, writing: Arc::new(Semaphore::new(HISTORY_QUERIES)) }
+    }
+
+    /// The next query. Cancel-safe; never ends (the loop keeps a sender).
+    pub(super) async fn next(&mut self) -> HistoryQuery {
+        match self.rx.recv().await {
+            Some(query) => query,
+            None => pending().await,
+        }
+    }
 }
 
 /// After `accept` failed: the listener is not polled until [`AcceptPause::until`], so the one
@@ -269,6 +310,14 @@ impl Shell {
         }
     }
 
+    /// A `history` from a connection that found the slot taken: the store's answer, read
+    /// now; nothing is confirmed or taken.
+    pub(super) fn answer_query(&mut self, query: HistoryQuery) {
+        let events = self.history(query.peer.as_deref(), query.limit, query.before);
+        // The connection may have gone meanwhile: then nobody wants the answer.
+        let _ = query.answer.send(events);
+    }
+
     /// Before a new client is refused because the slot is taken: a TCP connection that has
     /// not sent `connect` within its deadline is closed, with a `not-connected` error, so the
     /// newcomer gets the slot (issue 12, defect 5).
@@ -299,13 +348,19 @@ impl Shell {
         }
         self.evict_unattached(now);
         if let Some(current) = self.slot.busy() {
-            // A read-only `status` is answered from a snapshot taken now; anything else (or
-            // nothing within QUERY_WAIT) is a second client, refused. Such connections count
-            // against the source's log budget, so a flood of them writes a few lines.
-            let status = Event::Status(self.ep.status());
-            let busy = Event::error(ErrorCode::ClientBusy, current);
-            let log = self.quiet.admit(now, from.ip());
-            tokio::spawn(answer_query_or_refuse(stream, from, status, busy, log));
+            // A read-only `status` is answered from a snapshot taken now, a `history` by the
+            // loop from the store; anything else (or nothing within QUERY_WAIT) is a second
+            // client, refused. Such connections count against the source's log budget, so a
+            // flood of them writes a few lines.
+            let second = Second {
+                from,
+                status: Event::Status(self.ep.status()),
+                busy: Event::error(ErrorCode::ClientBusy, current),
+                queries: self.queries.tx.clone(),
+                writing: Arc::clone(&self.queries.writing),
+                log: self.quiet.admit(now, from.ip()),
+            };
+            tokio::spawn(second.answer_or_refuse(stream));
             return;
         }
         info!(client = %from, "client connection opened");
@@ -392,29 +447,73 @@ impl Shell {
     }
 }
 
-/// A connection that found the slot taken: answers its `status` (sent as the first line within
-/// [`QUERY_WAIT`]) with `status`, or refuses it with `busy`, then closes; the refusal is
-/// logged if `log` (the source's log budget allowed it).
-async fn answer_query_or_refuse(stream: TcpStream, from: SocketAddr, status: Event, busy: Event, log: bool) {
-    let (reader, writer) = stream.into_split();
-    let mut reader = LineReader::new(reader, MAX_LINE);
-    let first = timeout(QUERY_WAIT, reader.next()).await;
-    let query = matches!(&first, Ok(Ok(Line::Complete(bytes))) if matches!(parse_command(bytes), Ok(Command::Status)));
-    let answer = if query {
-        debug!(client = %from, "answered a status query");
-        status
-    } else {
-        if let Event::Error { message, .. } = &busy {
-            if log {
-                info!(client = %from, "refused a second client: {message}");
+/// A connection that found the slot taken, and what it may be told.
+struct Second {
+    from: SocketAddr,
+    /// The answer to `status`: a snapshot taken as it connected.
+    status: Event,
+    /// The refusal of anything but a read-only query.
+    busy: Event,
+    /// Where a `history` goes to be answered.
+    queries: mpsc::Sender<HistoryQuery>,
+    writing: Arc<Semaphore>,
+    /// Whether a refusal is logged (the source's log budget allowed it).
+    log: bool,
+}
+
+impl Second {
+    /// Answers a `status` or `history` sent as the first line within [`QUERY_WAIT`]; refuses
+    /// anything else with `busy` (so a `seen`, `chat` or `forget` changes nothing); then
+    /// closes.
+    async fn answer_or_refuse(self, stream: TcpStream) {
+        let (reader, writer) = stream.into_split();
+        let mut reader = LineReader::new(reader, MAX_LINE);
+        let first = timeout(QUERY_WAIT, reader.next()).await;
+        let command = match &first {
+            Ok(Ok(Line::Complete(bytes))) => parse_command(bytes).ok(),
+            _ => None,
+        };
+        let from = self.from;
+        // Held until the answer is written (or the grace period ends).
+        let mut permit = None;
+        let answer = match command {
+            Some(Command::Status) => {
+                debug!(client = %from, "answered a status query");
+                vec![self.status]
+            }
+            Some(Command::History { peer, limit, before }) => match Arc::clone(&self.writing).try_acquire_owned() {
+                Ok(p) => {
+                    permit = Some(p);
+                    debug!(client = %from, "answering a history query");
+                    let (answer, answered) = oneshot::channel();
+                    let query = HistoryQuery { peer, limit, before, answer };
+                    // Neither fails unless the daemon is stopping: then there is no answer.
+                    match self.queries.send(query).await {
+                        Ok(()) => answered.await.unwrap_or_default(),
+                        Err(_) => Vec::new(),
+                    }
+                }
+                Err(_) => vec![Event::error(
+                    ErrorCode::ClientBusy,
+                    format!("{HISTORY_QUERIES} history queries are being answered; try again in a moment"),
+                )],
+            },
+            _ => {
+                if let (Event::Error { message, .. }, true) = (&self.busy, self.log) {
+                    info!(client = %from, "refused a second client: {message}");
+                }
+                vec![self.busy]
+            }
+        };
+        let mut out = Vec::new();
+        for event in &answer {
+            if let Err(error) = write_event(&mut out, event) {
+                warn!(%error, ?event, "could not encode an event");
             }
         }
-        busy
-    };
-    let mut out = Vec::new();
-    if write_event(&mut out, &answer).is_ok() {
         drop(reader);
         close_gracefully(writer, out).await;
+        drop(permit);
     }
 }
 
