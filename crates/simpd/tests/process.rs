@@ -97,6 +97,20 @@ async fn a_client_port_in_use_exits_1_naming_the_address() {
 }
 
 #[tokio::test]
+async fn a_state_dir_in_use_by_another_simpd_exits_1_naming_it() {
+    let (mut first, _, _, state) = spawn_simpd(&["127.0.4.13"]).await;
+    let args = ["127.0.4.14", "--port", "0", "--client-port", "0", "--state-dir", state.arg()];
+    let output = tokio::time::timeout(WAIT, simpd().args(args).output())
+        .await
+        .expect("the second simpd did not exit within 10 s")
+        .expect("simpd runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "exit status; stderr:\n{stderr}");
+    assert!(stderr.contains(state.arg()) && stderr.contains("in use"), "names the directory and why:\n{stderr}");
+    assert!(first.try_wait().expect("the first simpd can be watched").is_none(), "the first simpd still runs");
+}
+
+#[tokio::test]
 async fn bad_flags_exit_2_with_usage() {
     let output = tokio::time::timeout(WAIT, simpd().arg("--bogus").output()).await.expect("exits").expect("runs");
     assert!(String::from_utf8_lossy(&output.stderr).contains("Usage: simpd"), "usage for an unknown flag");
