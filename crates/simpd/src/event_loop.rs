@@ -33,7 +33,7 @@ mod timer;
 mod turns;
 
 use course::CoursePort;
-use inbox::Outbox;
+use inbox::{Batch, Outbox};
 use limit::Limiter;
 use peer::PeerSocket;
 use slot::{ClientSlot, SlotReady};
@@ -259,14 +259,18 @@ impl Shell {
             // that storing it caused (the crate docs' drive contract).
             let now = self.now();
             loop {
+                // What these events record about sent messages is one transaction, committed
+                // before anything leaves (see `inbox.rs`).
+                let mut batch = Batch::default();
                 while let Some(event) = self.ep.poll_event() {
                     let bookkeeping = matches!(event, Event::Queued { .. } | Event::Delivered { .. });
                     message |= matches!(event, Event::Message { .. });
                     urgent |= !bookkeeping;
                     held |= bookkeeping;
-                    self.record(&event);
+                    self.record_in(&mut batch, &event);
                     self.send_to_client(&event);
                 }
+                self.end_batch(batch);
                 while let Some(event) = self.ep.poll_unheard() {
                     self.record(&event);
                 }

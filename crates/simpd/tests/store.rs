@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{chat_between, ip, start_daemon, Ipc};
+use common::{chat_between, ip, start_daemon, Ipc, StateDir};
 use serde_json::{json, Value};
 
 const N: usize = 50;
@@ -63,6 +63,27 @@ async fn messages_a_client_did_not_confirm_are_delivered_again_in_order_with_the
     let mut cb = Ipc::login(b.client, "bob").await;
     cb.send(json!({"cmd": "status"})).await;
     cb.expect(json!({"event": "status"})).await;
+}
+
+/// The sending daemon records a burst of `chat`s in one transaction (README, "where the cost
+/// goes"): its WAL then holds about two pages per message (each one's outcome), where one
+/// transaction per message writes six (its row, `sqlite_sequence` and two indexes, then the
+/// outcome's two).
+#[tokio::test]
+async fn a_burst_of_sent_messages_is_recorded_in_few_wal_frames() {
+    let state = StateDir::new("burst");
+    let a = start_daemon(ip(30, 31), |c| c.state_dir = Some(state.0.clone()));
+    let b = start_daemon(ip(30, 32), |_| {});
+    let (mut ca, _cb) = chat_between(&a, &b, "alice", "bob").await;
+    let burst: String = (0..N)
+        .map(|i| format!("{}\n", json!({"cmd": "chat", "text": format!("m{i}"), "id": format!("{i}")})))
+        .collect();
+    ca.send_raw(burst.as_bytes()).await;
+    collect_until(&mut ca, |e| e.iter().filter(|e| e["event"] == "delivered").count() == N).await;
+    // A WAL frame is a 24-byte header and a 4 KiB page, after the 32-byte file header.
+    let wal = std::fs::metadata(state.0.join("simpd.sqlite3-wal")).expect("the store's WAL").len();
+    let frames = wal.saturating_sub(32) / (24 + 4096);
+    assert!(frames < 4 * N as u64, "{frames} WAL frames for {N} messages sent in one burst");
 }
 
 #[tokio::test]

@@ -15,6 +15,13 @@ use tracing::{info, warn};
 use super::Shell;
 use crate::store::{now_ms, Outgoing};
 
+/// The store's writes of one pass over the endpoint's events (see [`Shell::record_in`]).
+#[derive(Default)]
+pub(super) struct Batch {
+    /// A transaction is open.
+    open: bool,
+}
+
 /// What the shell remembers to record sent messages: the `chat` commands the endpoint
 /// accepted, until their `queued` event names their id, and the chat's peer.
 #[derive(Default)]
@@ -92,6 +99,32 @@ impl Shell {
         };
         self.ep.handle_persisted(now, stored);
         true
+    }
+
+    /// [`Shell::record`] within `batch`: the first event that writes to the store opens the
+    /// batch's transaction. A burst of `chat` lines read in one turn is then one commit: on
+    /// the sending daemon about 7 fewer `pwrite`s per message (README, "where the cost goes").
+    pub(super) fn record_in(&mut self, batch: &mut Batch, event: &Event) {
+        let writes = matches!(event, Event::Queued { .. } | Event::Delivered { .. } | Event::Undelivered { .. });
+        if writes && !batch.open {
+            match self.store.begin() {
+                Ok(()) => batch.open = true,
+                // Each write then commits on its own, as it would without a batch.
+                Err(error) => warn!(%error, "could not open a transaction in the store"),
+            }
+        }
+        self.record(event);
+    }
+
+    /// Commits what a batch recorded. Called before the client's lines are written and the
+    /// datagrams sent, so that a `queued` the client sees is on disk, and before a received
+    /// message's own transaction.
+    pub(super) fn end_batch(&mut self, batch: Batch) {
+        if batch.open {
+            if let Err(error) = self.store.commit() {
+                warn!(%error, "could not record sent messages in the store");
+            }
+        }
     }
 
     /// Notes what an event means for the store, before it goes to the client.

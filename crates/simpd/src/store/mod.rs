@@ -159,6 +159,23 @@ impl Store {
         Ok(first.unwrap_or(0))
     }
 
+    /// Opens one transaction for the writes that follow, until [`Store::commit`]: the shell
+    /// records what one turn of its loop says about sent messages (a burst of `chat`s queued,
+    /// an outcome) together, so each page they touch goes to the WAL once, not once per message.
+    pub(crate) fn begin(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("BEGIN").map_err(|e| self.error(e))
+    }
+
+    /// Commits what [`Store::begin`] opened; if that fails, rolls it back, so that no later
+    /// write (a received message's own transaction) finds a transaction left open.
+    pub(crate) fn commit(&mut self) -> Result<(), StoreError> {
+        let committed = self.conn.execute_batch("COMMIT");
+        if committed.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        committed.map_err(|e| self.error(e))
+    }
+
     /// Every received message not yet confirmed, oldest first, as `message` events.
     pub(crate) fn unseen(&self) -> Result<Vec<Event>, StoreError> {
         self.unseen_between(0, u64::MAX, usize::MAX)
