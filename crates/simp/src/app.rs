@@ -21,6 +21,7 @@ use simp_proto::wire::{validate_text, UserName};
 use crate::config::{self, Contacts};
 use crate::history::History;
 use crate::log::{Change, Delivery, Entry, EntryKind, Log};
+use crate::restart::Restart;
 use crate::{escape, texts, words};
 
 /// Where the conversation with the daemon stands. Variants carry what the prompt and the
@@ -163,6 +164,8 @@ pub struct App {
     connected_at: Option<NaiveDateTime>,
     /// The unread line was drawn above the messages stored while away.
     away_marked: bool,
+    /// Sent messages the daemon kept across its restart (IPC.md `held`).
+    restart: Restart,
     /// `/lan` asked for a listing the front has not started yet.
     lan_wanted: bool,
     /// A `/lan` listing runs.
@@ -193,6 +196,7 @@ impl App {
             history: History::new(false),
             connected_at: None,
             away_marked: false,
+            restart: Restart::new(),
             lan_wanted: false,
             lan_running: false,
         }
@@ -468,6 +472,12 @@ impl App {
         }
     }
 
+    /// Whether the last event began or continued a run of `held` events whose line no front
+    /// has shown yet: the event loop waits a moment for the rest before showing it.
+    pub fn in_held_run(&self) -> bool {
+        self.restart.run_open(&self.log)
+    }
+
     /// Handles one event from the daemon. May return commands: lines typed ahead during a
     /// wait are replayed once the wait is over.
     pub fn on_event(&mut self, event: Event, now: NaiveDateTime) -> Vec<Command> {
@@ -542,8 +552,12 @@ impl App {
                 return commands;
             }
             Event::Queued { id } => self.log.mark_queued(&id),
-            Event::Delivered { id } => self.log.mark(&id, Delivery::Delivered, now),
-            Event::Undelivered { id, reason } => self.log.mark(&id, Delivery::Undelivered(reason.to_string()), now),
+            Event::Delivered { id } => self.settled(&id, Delivery::Delivered, now),
+            Event::Undelivered { id, reason } => self.settled(&id, Delivery::Undelivered(reason.to_string()), now),
+            Event::Held { id, peer, text, at: _ } => {
+                let label = self.peer_label(&peer);
+                self.restart.held(&mut self.log, id, peer, &label, &text, now);
+            }
             Event::Ended { reason, detail } => {
                 let detail = detail.map(|d| escape::field(&d));
                 self.push(now, EntryKind::Info(texts::ended(&texts::what(&self.phase), &reason, detail.as_deref())));
@@ -583,10 +597,9 @@ impl App {
                 self.push(now, EntryKind::Info(texts::peer_quirk(quirk.as_str(), &escape::field(&detail))))
             }
             Event::HistoryEnd { .. } => return self.show_history(now),
-            // An entry that no request awaits (the history takes those it does), the answer
-            // to a command this client does not send, and a sent message held from before the
-            // daemon's restart (its queued/delivered follow with its id).
-            Event::History(_) | Event::Forgotten { .. } | Event::Held { .. } => {}
+            // An entry that no request awaits (the history takes those it does), and the
+            // answer to a command this client does not send.
+            Event::History(_) | Event::Forgotten { .. } => {}
         }
         self.replay_held(now)
     }
@@ -763,12 +776,25 @@ impl App {
             self.utf8_warned = true;
             self.push(now, EntryKind::Info(texts::UTF8_WARNING.into()));
         }
-        let id = self.next_id.to_string();
+        // Not the id of a message held from before the daemon's restart: its outcome is to come.
+        let mut id = self.next_id.to_string();
+        while self.restart.is_waiting(&id) {
+            self.next_id += 1;
+            id = self.next_id.to_string();
+        }
         self.next_id += 1;
         let user = self.user.clone().unwrap_or_else(|| texts::YOU.into());
         let lines = escape::message_lines(text);
         self.push(now, EntryKind::Outgoing { user, id: id.clone(), lines, delivery: Delivery::Pending, queued: false });
         vec![Command::Chat { text: text.to_owned(), id: Some(id), utf8: utf8.then_some(true) }]
+    }
+
+    /// `delivered` or `undelivered`: the mark of our message, or of one held from before the
+    /// daemon's restart.
+    fn settled(&mut self, id: &str, delivery: Delivery, now: NaiveDateTime) {
+        if !self.restart.settled(&mut self.log, id, delivery.clone(), now) {
+            self.log.mark(id, delivery, now);
+        }
     }
 
     fn leave(&mut self) -> Vec<Command> {
@@ -867,7 +893,8 @@ pub fn arrival_time(at: u64) -> Option<NaiveDateTime> {
 fn stored_delivery(outcome: &str) -> Delivery {
     match outcome {
         "delivered" => Delivery::Delivered,
-        "pending" => Delivery::Pending,
+        // Held from before the daemon's restart: sent in the next chat with its peer.
+        "pending" | "held" => Delivery::Pending,
         other => Delivery::Undelivered(escape::field(other.strip_prefix("undelivered: ").unwrap_or(other))),
     }
 }
@@ -962,6 +989,71 @@ mod tests {
 
     fn incoming(text: &str) -> EntryKind {
         EntryKind::Incoming { user: "bob".into(), lines: vec![text.into()] }
+    }
+
+    fn held(id: &str, peer: &str, text: &str) -> Event {
+        Event::Held { id: id.into(), peer: peer.parse().unwrap(), text: text.into(), at: 0 }
+    }
+
+    #[test]
+    fn held_messages_are_one_line_per_run_and_their_outcomes_are_shown() {
+        let mut app = connected("alice");
+        let before = app.log().len();
+        for i in 1..=3 {
+            assert!(app.on_event(held(&i.to_string(), "127.0.0.2:7777", &format!("m{i}\x1b")), t(1)).is_empty());
+        }
+        app.on_event(held("4", "127.0.0.3:7777", "for carol"), t(1));
+        let lines: Vec<EntryKind> = app.log()[before..].iter().map(|e| e.kind.clone()).collect();
+        assert_eq!(
+            lines,
+            [
+                EntryKind::Info(
+                    "3 messages to 127.0.0.2:7777 from before the daemon restarted are held: they will be sent \
+                     when the chat with 127.0.0.2:7777 is open again"
+                        .into()
+                ),
+                EntryKind::Info(
+                    "1 message to 127.0.0.3:7777 from before the daemon restarted is held: it will be sent \
+                     when the chat with 127.0.0.3:7777 is open again"
+                        .into()
+                ),
+            ]
+        );
+        // Once shown, a line is not rewritten: the next held message starts another.
+        app.take_changes();
+        app.on_event(held("5", "127.0.0.3:7777", "again"), t(1));
+        assert!(matches!(last(&app), EntryKind::Info(text) if text.starts_with("1 message to 127.0.0.3:7777")));
+
+        // The chat with bob opens; the client's own messages get ids of their own.
+        app.on_line("127.0.0.2", t(2));
+        app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(3));
+        let cmds = app.on_line("new", t(3));
+        assert_eq!(cmds, vec![Command::Chat { text: "new".into(), id: Some("6".into()), utf8: None }]);
+        for id in ["1", "2", "3", "6"] {
+            app.on_event(Event::Queued { id: id.into() }, t(4));
+        }
+        app.on_event(Event::Delivered { id: "1".into() }, t(4));
+        app.on_event(Event::Undelivered { id: "2".into(), reason: EndReason::PeerUnreachable }, t(5));
+        app.on_event(Event::Delivered { id: "6".into() }, t(5));
+        let tail: Vec<EntryKind> = app.log()[app.log().len() - 3..].iter().map(|e| e.kind.clone()).collect();
+        assert_eq!(
+            tail,
+            [
+                EntryKind::Outgoing {
+                    user: "alice".into(),
+                    id: "6".into(),
+                    lines: vec!["new".into()],
+                    delivery: Delivery::Delivered,
+                    queued: true
+                },
+                EntryKind::Info("held message to 127.0.0.2:7777 delivered: m1\\x1b".into()),
+                EntryKind::Error("held message to 127.0.0.2:7777 undelivered (peer unreachable): m2\\x1b".into()),
+            ]
+        );
+        // Told once: a repeated outcome adds nothing.
+        let len = app.log().len();
+        app.on_event(Event::Delivered { id: "1".into() }, t(6));
+        assert_eq!(app.log().len(), len);
     }
 
     #[test]

@@ -21,6 +21,15 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for the daemon to close the connection after `quit`.
 pub const QUIT_GRACE: Duration = Duration::from_secs(2);
 
+/// Daemon events handled in one turn at most before the front shows them.
+const BURST: usize = 1024;
+/// While `held` events come (IPC.md: one per sent message kept across the daemon's restart,
+/// right after `connected`), how long to wait for the next before showing their line: the
+/// daemon writes them in one go, but they may come in several reads.
+const HELD_SETTLE: Duration = Duration::from_millis(20);
+/// At most this long in all, per turn.
+const HELD_SETTLE_MAX: Duration = Duration::from_millis(250);
+
 /// What a session knows besides its connection: from the config file and the command line.
 #[derive(Debug, Clone, Default)]
 pub struct Setup {
@@ -167,19 +176,34 @@ pub(crate) async fn run<F: Front>(
             }
         };
         cmds = tokio::select! {
-            item = events.recv() => match item {
-                Some(Ok(Some(Incoming::Event(event)))) => app.on_event(event, now()),
-                Some(Ok(Some(Incoming::Garbled(what)))) => {
-                    app.on_garbled(&what, now());
-                    Vec::new()
+            item = events.recv() => {
+                // What came with it is handled before anything is shown: a burst (the replay
+                // after `connect`) is shown at once, and a run of `held` events is one line.
+                let mut cmds = Vec::new();
+                let mut item = item;
+                let settle_by = Instant::now() + HELD_SETTLE_MAX;
+                for _ in 0..BURST {
+                    match on_item(&mut app, item, addr) {
+                        Ok(more) => cmds.extend(more),
+                        Err(end) => {
+                            front.show(&mut app)?;
+                            return Err(end);
+                        }
+                    }
+                    item = if app.in_held_run() {
+                        let until = settle_by.min(Instant::now() + HELD_SETTLE);
+                        match tokio::time::timeout_at(until, events.recv()).await {
+                            Ok(next) => next,
+                            Err(_) => break,
+                        }
+                    } else {
+                        match events.try_recv() {
+                            Ok(next) => Some(next),
+                            Err(_) => break,
+                        }
+                    };
                 }
-                Some(Ok(None)) | None => {
-                    return Err(match app.refused() {
-                        Some(message) => SessionError::Refused { addr, message: message.to_owned() },
-                        None => SessionError::DaemonGone { addr },
-                    })
-                }
-                Some(Err(err)) => return Err(daemon_gone(addr, err)),
+                cmds
             },
             input = front.input(&phase) => match input? {
                 Input::Line(line) => app.on_line(&line, now()),
@@ -212,6 +236,27 @@ pub(crate) async fn run<F: Front>(
     }
     front.show(&mut app)?;
     Ok(())
+}
+
+/// One item from the daemon's connection: the commands the [`App`] answers with, or why the
+/// session is over.
+fn on_item(
+    app: &mut App,
+    item: Option<Result<Option<Incoming>, ConnError>>,
+    addr: SocketAddr,
+) -> Result<Vec<Command>, SessionError> {
+    match item {
+        Some(Ok(Some(Incoming::Event(event)))) => Ok(app.on_event(event, now())),
+        Some(Ok(Some(Incoming::Garbled(what)))) => {
+            app.on_garbled(&what, now());
+            Ok(Vec::new())
+        }
+        Some(Ok(None)) | None => Err(match app.refused() {
+            Some(message) => SessionError::Refused { addr, message: message.to_owned() },
+            None => SessionError::DaemonGone { addr },
+        }),
+        Some(Err(err)) => Err(daemon_gone(addr, err)),
+    }
 }
 
 fn daemon_gone(addr: SocketAddr, err: ConnError) -> SessionError {

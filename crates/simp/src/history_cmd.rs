@@ -125,6 +125,7 @@ pub fn line(entry: &HistoryEntry, contacts: &Contacts) -> String {
             let mark = match entry.outcome.as_str() {
                 "delivered" => " ✓".to_owned(),
                 "pending" => " …".to_owned(),
+                "held" => " … held".to_owned(),
                 other => format!(" ✗ {}", escape::field(other)),
             };
             format!("{time} to {peer} {user}: {text}{mark}")

@@ -49,6 +49,8 @@
 //! | `[t] ✓ delivered: TEXT` | the peer acknowledged our message |
 //! | `[t] ✗ undelivered (REASON): TEXT` | our message will not arrive |
 //! | `[t] * chat with NAME ended: REASON` | also `call to ADDR ended: …`, `request from NAME ended: …`; REASON as in IPC.md, `busy` with the peer's text in parentheses |
+//! | `[t] * N messages to ADDR from before the daemon restarted are held: …` | after connecting: sent messages the daemon kept across its restart (one line per run of them), sent when the chat with ADDR is open again |
+//! | `[t] * held message to ADDR delivered: TEXT` | one of those arrived; `[t] ! held message to ADDR undelivered (REASON): TEXT` if it will not |
 //! | `[t] * missed call from NAME at ADDR: …` | someone called while we were busy (or away: listed after connecting) |
 //! | `[t] *   N  ADDR  USER` | after `l` or `/lan`: a daemon announcing itself on the LAN (USER `(no client attached)` when none is); followed by the prompt `call which daemon? 1-N …`, answered with a number |
 //! | `[t] * status: …` | answer to `/status` |
@@ -92,6 +94,7 @@ pub mod lan;
 pub mod log;
 pub mod own_daemon;
 pub mod plain;
+pub mod restart;
 pub mod texts;
 pub mod tui;
 pub mod words;

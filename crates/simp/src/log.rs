@@ -126,6 +126,21 @@ impl Log {
         self.entries.splice(index..index, entries);
     }
 
+    /// The last entry, if no front has taken the change that appended it: nobody has shown
+    /// it, so it may still be rewritten (a line counting held messages, `restart.rs`).
+    pub fn unshown_last(&mut self) -> Option<&mut Entry> {
+        if self.last_unshown() {
+            self.entries.last_mut()
+        } else {
+            None
+        }
+    }
+
+    /// Whether no front has taken the change that appended the last entry yet.
+    pub fn last_unshown(&self) -> bool {
+        self.entries.len().checked_sub(1).is_some_and(|i| self.changes.contains(&Change::Appended(i)))
+    }
+
     /// Where the entry showing stored message `id` is, if it is still in the log.
     pub fn position_of_stored(&self, id: u64) -> Option<usize> {
         self.entries.iter().position(|e| e.stored == Some(id))
@@ -172,6 +187,20 @@ impl Log {
         if let Some(i) = self.outgoing(id) {
             self.set_delivery(i, delivery, now);
         }
+    }
+
+    /// Sets the delivery mark of the oldest message from the stored history still pending
+    /// with these lines: a held message sent after a restart (`restart.rs`), which the history
+    /// shows without the id its outcome names. False if there is none.
+    pub fn mark_stored_pending(&mut self, text: &[String], delivery: Delivery, now: NaiveDateTime) -> bool {
+        let found = self.entries.iter().position(|e| {
+            e.stored.is_some()
+                && matches!(&e.kind, EntryKind::Outgoing { lines, delivery: Delivery::Pending, .. } if lines == text)
+        });
+        if let Some(i) = found {
+            self.set_delivery(i, delivery, now);
+        }
+        found.is_some()
     }
 
     /// Sets the delivery mark of the oldest message the daemon has neither queued nor settled.

@@ -169,6 +169,28 @@ chatting with bob — type a message; /leave ends the chat, /quit quits
     }
 
     #[test]
+    fn a_run_of_held_messages_is_one_line_and_each_outcome_one_more() {
+        let mut out = Vec::new();
+        let (_tx, rx) = mpsc::unbounded_channel();
+        let mut plain = Plain { out: &mut out, lines: rx, ended: false };
+        let (mut app, _) = App::with_user("alice", t(0));
+        let peer: std::net::SocketAddr = "127.0.0.2:7777".parse().unwrap();
+        for i in 0..500 {
+            app.on_event(Event::Held { id: i.to_string(), peer, text: format!("m{i}"), at: 0 }, t(1));
+        }
+        plain.show(&mut app).unwrap();
+        app.on_event(Event::Delivered { id: "0".into() }, t(2));
+        plain.show(&mut app).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "[12:00:01] * 500 messages to 127.0.0.2:7777 from before the daemon restarted are held: they will be \
+             sent when the chat with 127.0.0.2:7777 is open again\n\
+             [12:00:02] * held message to 127.0.0.2:7777 delivered: m0\n"
+        );
+    }
+
+    #[test]
     fn a_peer_quirk_is_one_line() {
         let mut out = Vec::new();
         let (_tx, rx) = mpsc::unbounded_channel();

@@ -119,6 +119,25 @@ pub const NO_CALL_YET: &str = "no call yet: Enter goes back to the menu, q quits
 /// A line that answers a request with neither yes nor no.
 pub const ANSWER_THE_REQUEST: &str = "answer y to accept, n to decline, q to quit";
 
+/// `held`: a run of `count` sent messages to `peer` kept across the daemon's restart.
+pub fn held(count: usize, peer: &str) -> String {
+    let (what, are, they) =
+        if count == 1 { ("1 message".to_owned(), "is", "it") } else { (format!("{count} messages"), "are", "they") };
+    format!(
+        "{what} to {peer} from before the daemon restarted {are} held: {they} will be sent when the chat with {peer} is open again"
+    )
+}
+
+/// A held message was delivered, where no line showed it.
+pub fn held_delivered(peer: &str, text: &str) -> String {
+    format!("held message to {peer} delivered: {text}")
+}
+
+/// A held message will not arrive, where no line showed it.
+pub fn held_undelivered(peer: &str, reason: &str, text: &str) -> String {
+    format!("held message to {peer} undelivered ({reason}): {text}")
+}
+
 /// Lines typed ahead for a chat whose call failed.
 pub fn held_not_sent(count: usize) -> String {
     let lines = if count == 1 { "1 line".to_owned() } else { format!("{count} lines") };

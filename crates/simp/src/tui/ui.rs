@@ -367,6 +367,37 @@ mod tests {
     }
 
     #[test]
+    fn held_messages_are_one_line_then_marked_in_the_chat_history_as_they_go() {
+        let mut app = connected("alice");
+        app.set_history(true);
+        for (id, text) in [("1", "kept"), ("2", "lost")] {
+            let peer = "127.0.0.2:7777".parse().unwrap();
+            app.on_event(Event::Held { id: id.into(), peer, text: text.into(), at: 0 }, t(1));
+        }
+        let shown = rows(&render(&app, &mut UiState::new(), 160, 8));
+        assert_eq!(
+            row_with(&shown, "held"),
+            "12:00:01 * 2 messages to 127.0.0.2:7777 from before the daemon restarted are held: they will be sent when \
+             the chat with 127.0.0.2:7777 is open again"
+        );
+        // The chat opens; its history shows the first (queued again, pending), not the second.
+        app.on_line("127.0.0.2", t(2));
+        app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(3));
+        app.on_event(crate::app::stored(7, true, t(0), "kept", "pending"), t(3));
+        app.on_event(Event::HistoryEnd { count: 1 }, t(3));
+        let shown = rows(&render(&app, &mut UiState::new(), 140, 12));
+        assert_eq!(row_with(&shown, "alice: kept"), "12:00:00 alice: kept …");
+        app.on_event(Event::Delivered { id: "1".into() }, t(4));
+        app.on_event(Event::Undelivered { id: "2".into(), reason: EndReason::PeerUnreachable }, t(5));
+        let shown = rows(&render(&app, &mut UiState::new(), 140, 12));
+        assert_eq!(row_with(&shown, "alice: kept"), "12:00:00 alice: kept ✓");
+        assert_eq!(
+            row_with(&shown, "held message"),
+            "12:00:05 ! held message to 127.0.0.2:7777 undelivered (peer unreachable): lost"
+        );
+    }
+
+    #[test]
     fn status_bar_prompt_and_input_line() {
         let mut app = chatting();
         app.on_event(crate::app::test_message("bob", "hi", t(4)), t(4));
