@@ -196,3 +196,33 @@ async fn a_second_connection_reads_the_history_during_a_chat_and_changes_nothing
     ca.send(json!({"cmd": "chat", "text": "and me", "id": "2"})).await;
     cb.expect(json!({"event": "message", "text": "and me"})).await;
 }
+
+/// Each `history` answer to a second connection holds up to 1,000 messages until its reader
+/// takes them: at most 4 are written at a time, a fifth is told to try again.
+#[tokio::test]
+async fn at_most_four_history_answers_to_second_connections_at_a_time() {
+    let a = start_daemon(ip(30, 41), |_| {});
+    let _attached = Ipc::login(a.client, "alice").await;
+    let mut readers = Vec::new();
+    for i in 0..4 {
+        let mut q = Ipc::connect(&format!("reader {i}"), a.client).await;
+        q.send(json!({"cmd": "history"})).await;
+        q.expect(json!({"event": "history-end", "count": 0})).await;
+        // Not closed: its answer's permit is held until it closes (or 2 s pass).
+        readers.push(q);
+    }
+    let answer = read_only(a.client, json!({"cmd": "history"})).await;
+    assert_eq!(answer.len(), 1, "{answer:?}");
+    assert!(common::matches(&answer[0], &json!({"event": "error", "code": "client-busy"})), "{answer:?}");
+    assert!(answer[0]["message"].as_str().is_some_and(|m| m.contains("try again")), "{answer:?}");
+    drop(readers);
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    loop {
+        let answer = read_only(a.client, json!({"cmd": "history"})).await;
+        if common::matches(&answer[0], &json!({"event": "history-end"})) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still refused: {answer:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
