@@ -186,8 +186,14 @@ fn sent_messages_without_an_outcome_are_held_after_reopening_until_queued_again(
     assert!(store.held(Some("127.0.0.3:7777".parse().unwrap()), 10).unwrap().is_empty(), "only for their peer");
     assert_eq!(store.held(Some(bob()), 1).unwrap().len(), 1, "limited");
     store.requeued(held[0].row).unwrap();
+    let left: Vec<u64> = store.held(None, 10).unwrap().iter().map(|m| m.row).collect();
+    assert_eq!(left, [held[1].row], "the other one is still held");
     store.settled("2", Some(EndReason::PeerUnreachable)).unwrap();
     let outcomes: Vec<String> = store.history(None, 10, None).unwrap().into_iter().map(|e| e.outcome).collect();
     assert_eq!(outcomes, ["delivered", "undelivered: peer unreachable", "held"]);
     assert_eq!(store.kept().unwrap(), (0, 1));
+    // Forgetting the peer forgets its held message; one held again at the next start is found.
+    store.forget(bob()).unwrap();
+    assert!(store.held(None, 10).unwrap().is_empty());
+    assert_eq!(store.kept().unwrap(), (0, 0));
 }
