@@ -15,25 +15,33 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a daemon may take to exit after SIGTERM (one FIN timeout, and then some).
 const STOP_GRACE: Duration = Duration::from_secs(8);
 
-/// The `simpd` next to this executable (`target/release/simpd` under `cargo run --release`),
-/// built with cargo first if it is not there.
+/// The `simpd` next to this executable (`target/release/simpd` under `cargo run --release`).
+/// Under `cargo run` (cargo sets `CARGO`) it is always built first: `cargo run -p simp-bench`
+/// rebuilds only the bench, and a `simpd` left from older sources would be measured without a
+/// word (it happened). Run directly, the bench builds it only if it is missing.
 pub fn locate_simpd() -> Result<PathBuf> {
     let exe = std::env::current_exe().context(|| "cannot find this executable's path".into())?;
     let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
     let simpd = dir.join(format!("simpd{}", std::env::consts::EXE_SUFFIX));
-    if simpd.is_file() {
+    let under_cargo = std::env::var_os("CARGO");
+    if simpd.is_file() && under_cargo.is_none() {
         return Ok(simpd);
     }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo = under_cargo.unwrap_or_else(|| "cargo".into());
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    eprintln!("simp-bench: {} is missing; running `cargo build --release -p simpd`", simpd.display());
+    let why = if simpd.is_file() { "run by cargo" } else { "simpd is missing" };
+    // The profile this executable was built with: its directory is `target/<profile>`.
+    let release = dir.file_name().is_some_and(|name| name == "release");
+    let args: &[&str] = if release { &["build", "--release", "-p", "simpd"] } else { &["build", "-p", "simpd"] };
+    let command = format!("cargo {}", args.join(" "));
+    eprintln!("simp-bench: {why}; running `{command}` for {}", simpd.display());
     let status = Command::new(&cargo)
-        .args(["build", "--release", "-p", "simpd"])
+        .args(args)
         .current_dir(&workspace)
         .status()
         .context(|| format!("cannot run {} to build simpd", cargo.to_string_lossy()))?;
     if !status.success() {
-        fail!("`cargo build --release -p simpd` failed ({status})");
+        fail!("`{command}` failed ({status})");
     }
     if !simpd.is_file() {
         fail!("built simpd, but it is not at {}; give its path with --simpd", simpd.display());

@@ -56,7 +56,7 @@ struct Args {
     /// Write the figures as JSON to this file too.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
-    /// The simpd binary (default: next to this executable, built if missing). A wrapper script
+    /// The simpd binary (default: next to this executable; built first under `cargo run`, else only if missing). A wrapper script
     /// can run it under a profiler.
     #[arg(long, value_name = "PATH")]
     simpd: Option<PathBuf>,
