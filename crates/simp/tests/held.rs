@@ -12,8 +12,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Simp, WAIT};
-use simp::conn::{self, EventReader, Incoming};
+use common::{next_matching, Simp, WAIT};
+use simp::conn;
 use simp_proto::ipc::{Command, Event};
 use simp_proto::wire;
 
@@ -58,17 +58,6 @@ fn recv(socket: &UdpSocket, what: &str) -> (Vec<u8>, SocketAddr) {
     let mut buf = vec![0u8; 65_536];
     let (n, from) = socket.recv_from(&mut buf).unwrap_or_else(|e| panic!("no datagram while waiting for {what}: {e}"));
     (buf[..n].to_vec(), from)
-}
-
-async fn next_matching(reader: &mut EventReader, want: impl Fn(&Event) -> bool) -> Event {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        match tokio::time::timeout_at(deadline, reader.next()).await {
-            Ok(Ok(Some(Incoming::Event(event)))) if want(&event) => return event,
-            Ok(Ok(Some(_))) => {}
-            other => panic!("no matching event within {WAIT:?}: {other:?}"),
-        }
-    }
 }
 
 /// A state directory of this test's own, removed at the end.

@@ -12,12 +12,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use chrono::{DateTime, Local};
-use common::{Simp, WAIT};
+use common::{next_matching, Simp, WAIT};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use serde_json::Value;
 use simp::app::App;
-use simp::conn::{self, CommandWriter, EventReader, Incoming};
+use simp::conn::{self, CommandWriter, EventReader};
 use simp::tui::keys::UiState;
 use simp_proto::ipc::{Command, Event, StateName};
 
@@ -45,16 +45,21 @@ async fn attach(addr: SocketAddr, user: &str) -> (EventReader, CommandWriter) {
     (reader, writer)
 }
 
-/// Reads events until one matches; fails loudly after [`WAIT`].
-async fn next_matching(reader: &mut EventReader, want: impl Fn(&Event) -> bool) -> Event {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        match tokio::time::timeout_at(deadline, reader.next()).await {
-            Ok(Ok(Some(Incoming::Event(event)))) if want(&event) => return event,
-            Ok(Ok(Some(_))) => {}
-            other => panic!("no matching event within {WAIT:?}: {other:?}"),
-        }
-    }
+/// Alice attached to the daemon at `a_client`, bob to the one at `b_client`; bob calls alice
+/// (at `a_udp`), she accepts: both clients, the chat established.
+async fn chat(
+    a_client: SocketAddr,
+    a_udp: SocketAddr,
+    b_client: SocketAddr,
+) -> ((EventReader, CommandWriter), (EventReader, CommandWriter)) {
+    let (mut alice, mut alice_w) = attach(a_client, "alice").await;
+    let (mut bob, mut bob_w) = attach(b_client, "bob").await;
+    bob_w.send(&Command::Start { peer: a_udp.to_string() }).await.unwrap();
+    next_matching(&mut alice, |e| matches!(e, Event::Request { .. })).await;
+    alice_w.send(&Command::Accept).await.unwrap();
+    next_matching(&mut alice, |e| matches!(e, Event::Established { .. })).await;
+    next_matching(&mut bob, |e| matches!(e, Event::Established { .. })).await;
+    ((alice, alice_w), (bob, bob_w))
 }
 
 fn millis_now() -> u64 {
@@ -90,13 +95,7 @@ async fn a_message_stored_while_no_client_was_attached_is_shown_later_at_its_arr
     let daemon_ip = a_client.ip().to_string();
 
     // Alice calls bob; a first exchange, read and confirmed by alice's client.
-    let (mut alice, mut alice_w) = attach(a_client, "alice").await;
-    let (mut bob, mut bob_w) = attach(b_client, "bob").await;
-    bob_w.send(&Command::Start { peer: a_udp.to_string() }).await.unwrap();
-    next_matching(&mut alice, |e| matches!(e, Event::Request { .. })).await;
-    alice_w.send(&Command::Accept).await.unwrap();
-    next_matching(&mut bob, |e| matches!(e, Event::Established { .. })).await;
-    next_matching(&mut alice, |e| matches!(e, Event::Established { .. })).await;
+    let ((mut alice, mut alice_w), (mut bob, mut bob_w)) = chat(a_client, a_udp, b_client).await;
     alice_w.send(&Command::Chat { text: "hello bob".into(), id: Some("1".into()), utf8: None }).await.unwrap();
     next_matching(&mut alice, |e| matches!(e, Event::Delivered { .. })).await;
     bob_w.send(&Command::Chat { text: "hi alice".into(), id: Some("1".into()), utf8: None }).await.unwrap();
@@ -195,13 +194,7 @@ async fn simp_history_reads_during_a_chat_and_a_ringing_call_and_disturbs_neithe
     let (b_udp, b_client) = daemon(ip(12)).await;
     let port = a_client.port().to_string();
     let daemon_ip = a_client.ip().to_string();
-    let (mut alice, mut alice_w) = attach(a_client, "alice").await;
-    let (mut bob, mut bob_w) = attach(b_client, "bob").await;
-    bob_w.send(&Command::Start { peer: a_udp.to_string() }).await.unwrap();
-    next_matching(&mut alice, |e| matches!(e, Event::Request { .. })).await;
-    alice_w.send(&Command::Accept).await.unwrap();
-    next_matching(&mut alice, |e| matches!(e, Event::Established { .. })).await;
-    next_matching(&mut bob, |e| matches!(e, Event::Established { .. })).await;
+    let ((mut alice, mut alice_w), (mut bob, mut bob_w)) = chat(a_client, a_udp, b_client).await;
     bob_w.send(&Command::Chat { text: "one".into(), id: Some("1".into()), utf8: None }).await.unwrap();
     next_matching(&mut alice, |e| matches!(e, Event::Message { text, .. } if text == "one")).await;
     alice_w.send(&Command::Chat { text: "two".into(), id: Some("2".into()), utf8: None }).await.unwrap();

@@ -127,3 +127,18 @@ impl FakeDaemon {
         assert!(matches!(next, Ok(None)), "expected the connection closed, got {next:?}");
     }
 }
+
+/// Reads a daemon's events until one matches; fails loudly after [`WAIT`].
+pub async fn next_matching(
+    reader: &mut simp::conn::EventReader,
+    want: impl Fn(&simp_proto::ipc::Event) -> bool,
+) -> simp_proto::ipc::Event {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, reader.next()).await {
+            Ok(Ok(Some(simp::conn::Incoming::Event(event)))) if want(&event) => return event,
+            Ok(Ok(Some(_))) => {}
+            other => panic!("no matching event within {WAIT:?}: {other:?}"),
+        }
+    }
+}
