@@ -31,13 +31,18 @@ impl io::Write for Captured {
     }
 }
 
-#[test]
-fn state_changes_are_logged_once_asked_after_their_datagrams_and_all_when_dropped() {
+/// Runs `f` with the log going to a [`Captured`] it can read.
+fn with_captured_log(f: impl FnOnce(&Captured)) {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber =
         tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).without_time().finish();
-    tracing::subscriber::with_default(subscriber, || {
+    tracing::subscriber::with_default(subscriber, || f(&captured));
+}
+
+#[test]
+fn state_changes_are_logged_once_asked_after_their_datagrams_and_all_when_dropped() {
+    with_captured_log(|captured| {
         let mut h = H::connected();
         h.cmd(C::Start { peer: "127.0.0.2".into() });
         h.expect_sent(&[w(peer(), Kind::Syn, 0, "alice", "")]);
@@ -57,11 +62,7 @@ fn state_changes_are_logged_once_asked_after_their_datagrams_and_all_when_droppe
 
 #[test]
 fn a_shell_that_never_asks_gets_every_line_in_order_after_a_few() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber =
-        tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).without_time().finish();
-    tracing::subscriber::with_default(subscriber, || {
+    with_captured_log(|captured| {
         let mut h = H::connected();
         for _ in 0..9 {
             h.cmd(C::Start { peer: "127.0.0.2".into() });
