@@ -140,7 +140,13 @@ pub(crate) async fn run(
             break;
         }
         shell.drain();
+        // A course client found unreachable here has left the chat: its FIN (or decline)
+        // leaves in this turn, not at the next retransmission.
+        let had_client = shell.ep.has_client();
         shell.course_settle();
+        if had_client && !shell.ep.has_client() {
+            shell.drain();
+        }
         shell.follow_chat();
         if close_client {
             shell.close_client();

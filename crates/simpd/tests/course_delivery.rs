@@ -201,6 +201,25 @@ async fn a_crashed_course_client_loses_nothing_the_sender_saw_delivered() {
     later.expect(json!({"event": "status"})).await;
 }
 
+/// A crashed course client's chat ends at once: the daemon that finds the client's port
+/// unreachable leaves the chat in the same turn, so the peer hears FIN without waiting for a
+/// retransmission (the callee's timeout here is 5 s; the FIN once waited for it).
+#[tokio::test]
+async fn the_chat_of_a_crashed_course_client_ends_without_waiting_for_a_timeout() {
+    let a = start_daemon(ip(47, 31), |_| {});
+    let b = start_daemon(ip(47, 32), |c| c.endpoint.timeout = Duration::from_secs(5));
+    let bob = CourseClient::new(33, &b, None);
+    let mut alice = call_course_client(&a, &b, &bob).await;
+    drop(bob);
+
+    let sent = Instant::now();
+    alice.send(json!({"cmd": "chat", "text": "anyone?", "id": "1"})).await;
+    alice.expect_event("ended", |e| e["event"] == "ended").await;
+    let took = sent.elapsed();
+    println!("the chat ended {took:?} after the message to the crashed client");
+    assert!(took < Duration::from_secs(2), "the chat ended only after {took:?}: the FIN waited for a timeout");
+}
+
 /// The course's clients leave a chat with `quit` at once followed by `connect` (simp-check's
 /// course driver does): the `connect` reaches the client's own socket before the daemon has
 /// taken the `quit`, and is served all the same.
