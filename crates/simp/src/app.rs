@@ -579,7 +579,10 @@ impl App {
             Event::Error { code, message } => {
                 if let Some(held) = self.history.fail(code) {
                     self.push(now, EntryKind::Error(texts::no_history(&escape::field(&message))));
-                    return held.into_iter().flat_map(|event| self.on_event(event, now)).collect();
+                    let mut commands: Vec<Command> =
+                        held.into_iter().flat_map(|event| self.on_event(event, now)).collect();
+                    commands.extend(self.history.resume());
+                    return commands;
                 }
                 self.on_error(code, &escape::field(&message), now)
             }
@@ -656,6 +659,7 @@ impl App {
             commands.extend(self.on_event(event, now));
         }
         commands.extend(self.replay_held(now));
+        commands.extend(self.history.resume());
         commands
     }
 

@@ -25,6 +25,9 @@ pub struct History {
     views: HashMap<SocketAddr, View>,
     current: Option<SocketAddr>,
     pending: Option<Pending>,
+    /// A chat that opened while another peer's answer was on its way: asked for once that
+    /// answer is complete ([`History::resume`]).
+    deferred: Option<SocketAddr>,
 }
 
 /// A `history` answer, complete.
@@ -70,12 +73,26 @@ impl History {
     /// A chat with `peer` opened: the command asking for its history, the first time.
     pub fn open(&mut self, peer: SocketAddr) -> Option<Command> {
         self.current = Some(peer);
-        if !self.enabled || self.views.contains_key(&peer) || self.pending.is_some() {
+        if !self.enabled || self.views.contains_key(&peer) {
+            return None;
+        }
+        if self.pending.is_some() {
+            self.deferred = Some(peer);
             return None;
         }
         self.views.insert(peer, View::default());
         self.pending = Some(Pending { peer, older: false, entries: Vec::new(), held: Vec::new() });
         Some(command(peer, None))
+    }
+
+    /// After an answer (or its failure): the command asking for the history of a chat that
+    /// opened meanwhile, if that chat is still the current one.
+    pub fn resume(&mut self) -> Option<Command> {
+        let peer = self.deferred.take()?;
+        if self.current != Some(peer) {
+            return None;
+        }
+        self.open(peer)
     }
 
     /// The command asking for the page before the oldest message shown with the current
@@ -198,6 +215,27 @@ mod tests {
         assert_eq!(h.fail(ErrorCode::StoreFailed), Some(vec![message]));
         assert!(!h.is_pending());
         assert_eq!(h.older(), None);
+    }
+
+    #[test]
+    fn a_chat_that_opens_while_another_answer_comes_is_asked_for_after_it() {
+        let other: SocketAddr = "127.0.0.3:7777".parse().unwrap();
+        let mut h = History::new(true);
+        assert_eq!(h.open(peer()), Some(command(peer(), None)));
+        assert_eq!(h.open(other), None, "one answer at a time");
+        assert_eq!(h.resume(), None, "not while the first answer comes");
+        h.finish().unwrap();
+        assert_eq!(h.resume(), Some(command(other, None)));
+        assert_eq!(h.resume(), None, "asked once");
+        // A chat that opened and was left for another before the answer came is not asked for.
+        let third: SocketAddr = "127.0.0.4:7777".parse().unwrap();
+        h.finish().unwrap();
+        assert_eq!(h.open(third), Some(command(third, None)));
+        h.open(peer());
+        let fourth: SocketAddr = "127.0.0.5:7777".parse().unwrap();
+        assert_eq!(h.open(fourth), None);
+        h.fail(ErrorCode::StoreFailed).unwrap();
+        assert_eq!(h.resume(), Some(command(fourth, None)), "after a failed answer too");
     }
 
     #[test]
