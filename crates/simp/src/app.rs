@@ -554,9 +554,10 @@ impl App {
             Event::Queued { id } => self.log.mark_queued(&id),
             Event::Delivered { id } => self.settled(&id, Delivery::Delivered, now),
             Event::Undelivered { id, reason } => self.settled(&id, Delivery::Undelivered(reason.to_string()), now),
-            Event::Held { id, peer, text, at: _ } => {
+            Event::Held { id, peer, text, at } => {
                 let label = self.peer_label(&peer);
-                self.restart.held(&mut self.log, id, peer, &label, &text, now);
+                let held = crate::restart::HeldMessage { id, peer, label: &label, text: &text, sent: arrival_time(at) };
+                self.restart.held(&mut self.log, held, now);
             }
             Event::Ended { reason, detail } => {
                 let detail = detail.map(|d| escape::field(&d));

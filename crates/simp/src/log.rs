@@ -190,11 +190,19 @@ impl Log {
     }
 
     /// Sets the delivery mark of the oldest message from the stored history still pending
-    /// with these lines: a held message sent after a restart (`restart.rs`), which the history
-    /// shows without the id its outcome names. False if there is none.
-    pub fn mark_stored_pending(&mut self, text: &[String], delivery: Delivery, now: NaiveDateTime) -> bool {
+    /// with these lines and sent at `sent` (when known): a held message sent after a restart
+    /// (`restart.rs`), which the history shows without the id its outcome names, so the same
+    /// text to another peer is told apart by its time. False if there is none.
+    pub fn mark_stored_pending(
+        &mut self,
+        text: &[String],
+        sent: Option<NaiveDateTime>,
+        delivery: Delivery,
+        now: NaiveDateTime,
+    ) -> bool {
         let found = self.entries.iter().position(|e| {
             e.stored.is_some()
+                && sent.is_none_or(|sent| e.time == sent)
                 && matches!(&e.kind, EntryKind::Outgoing { lines, delivery: Delivery::Pending, .. } if lines == text)
         });
         if let Some(i) = found {

@@ -29,6 +29,21 @@ pub struct Restart {
     run: Option<Run>,
 }
 
+/// A `held` event, as the client takes it.
+#[derive(Debug)]
+pub struct HeldMessage<'a> {
+    /// The id its `chat` had.
+    pub id: String,
+    /// The peer it is for.
+    pub peer: SocketAddr,
+    /// The peer as shown.
+    pub label: &'a str,
+    /// Its text, as sent.
+    pub text: &'a str,
+    /// When `chat` accepted it, local time (the time its history line shows).
+    pub sent: Option<NaiveDateTime>,
+}
+
 /// A held message without an outcome yet.
 #[derive(Debug)]
 struct Waiting {
@@ -36,6 +51,8 @@ struct Waiting {
     peer: String,
     /// Its text as display lines (escaped).
     lines: Vec<String>,
+    /// When `chat` accepted it: with the text, what finds its line in the history.
+    sent: Option<NaiveDateTime>,
 }
 
 /// A run of `held` events for one peer, counted on one log line.
@@ -55,8 +72,9 @@ impl Restart {
 
     /// A `held` event: remembered, and counted on the run's line if that is still the last
     /// line and unshown, else on a new one. `label` is the peer as shown.
-    pub fn held(&mut self, log: &mut Log, id: String, peer: SocketAddr, label: &str, text: &str, now: NaiveDateTime) {
-        self.waiting.insert(id, Waiting { peer: label.to_owned(), lines: escape::message_lines(text) });
+    pub fn held(&mut self, log: &mut Log, held: HeldMessage<'_>, now: NaiveDateTime) {
+        let HeldMessage { id, peer, label, text, sent } = held;
+        self.waiting.insert(id, Waiting { peer: label.to_owned(), lines: escape::message_lines(text), sent });
         if let Some(run) = self.run.as_mut().filter(|run| run.peer == peer) {
             if let Some(entry) = log.unshown_last().filter(|entry| entry.seq == run.seq) {
                 run.count += 1;
@@ -86,7 +104,7 @@ impl Restart {
     /// line showing it, or adds one saying what became of it.
     pub fn settled(&mut self, log: &mut Log, id: &str, delivery: Delivery, now: NaiveDateTime) -> bool {
         let Some(held) = self.waiting.remove(id) else { return false };
-        if !log.mark_stored_pending(&held.lines, delivery.clone(), now) {
+        if !log.mark_stored_pending(&held.lines, held.sent, delivery.clone(), now) {
             let (peer, text) = (&held.peer, escape::one_line(&held.lines));
             let kind = match &delivery {
                 Delivery::Undelivered(reason) => EntryKind::Error(texts::held_undelivered(peer, reason, &text)),
