@@ -21,7 +21,7 @@ _simp() {
 '--quiet[No notifications\: no bell, window title or desktop notification on a call or on a message while the window is unfocused or scrolled back]' \
 '--daemon[When no daemon answers, start one in this process (on DAEMON_IP, ports 7777 and --port) that lives as long as simp, without asking. On a terminal simp asks first]' \
 '--utf8[Send UTF-8 text, not only ASCII\: outside the course spec, so course peers may reject or mangle it (a warning says so on the first such message). Control characters other than TAB and newline stay refused. Without it, non-ASCII text is refused and not sent]' \
-'(--demo)--lan[List the daemons announcing themselves on the LAN (\`simpd --announce\`), one line each (address, then the user attached), and exit. It asks over mDNS only on the interface that holds DAEMON_IP, never on the others. In a session, \`l\` in the menu (or /lan) lists them to call one]' \
+'(--demo)--lan[List the daemons announcing themselves on the LAN (\`simpd --announce\`), one line each (address, then the user attached), and exit. It asks over mDNS only on the interface that holds DAEMON_IP, never on the others. In a session, \`l\` and Enter in the menu (or /lan) lists them to call one]' \
 '--plain[Line mode\: one line per event. The default when stdin or stdout is not a terminal]' \
 '(--port --user --config)--demo[Try it out\: start two daemons in-process on 127.0.0.1 and 127.0.0.2 with an echo bot on the second, and call it as user \`you\`]' \
 '-h[Print help]' \

@@ -89,12 +89,6 @@ impl Phase {
     pub fn is_transient(&self) -> bool {
         matches!(self, Phase::Connecting | Phase::Starting { .. } | Phase::Accepting { .. } | Phase::Leaving { .. })
     }
-
-    /// Whether this phase reads free text (a name, an address, messages); in the others the
-    /// full-screen interface treats single keys as menu choices.
-    pub fn takes_text(&self) -> bool {
-        matches!(self, Phase::AskName | Phase::AskPeer | Phase::Chatting { .. })
-    }
 }
 
 /// A daemon `/lan` found, as the list shows it; escaped.

@@ -23,9 +23,12 @@ use crate::history_cmd;
 /// wheel; End jumps to the newest line), timestamps, a status bar and delivery marks. A chat
 /// opens with the last messages with that peer from the daemon's store, a date line where the
 /// day changes and an "unread" line above what you had not seen; PgUp at the top of the
-/// scrollback fetches older ones. A paste
-/// is one message (confirmed when over 5 lines or one datagram), and Ctrl-C in a chat asks
-/// before leaving. Otherwise (or with --plain) it prints one line per event, so
+/// scrollback fetches older ones. Nothing acts before Enter: at the menu type s, w, l or q, an
+/// address or a command (/call NAME, /lan, /help) and press Enter, as in plain mode; only a
+/// dialog (an incoming call: y/a accepts, n/d declines) takes single keys, and only while the
+/// input line is empty. A draft typed in a chat that ends stays in the input line. A paste
+/// is one message (confirmed when over 5 lines or one datagram), and in a chat Ctrl-C or Esc q
+/// asks before leaving. Otherwise (or with --plain) it prints one line per event, so
 /// scripts can drive it through pipes. Only ASCII text is sent, as SIMP requires, unless --utf8.
 #[derive(Debug, Parser)]
 #[command(name = "simp", version, args_conflicts_with_subcommands = true)]
@@ -63,7 +66,7 @@ pub struct Args {
     pub utf8: bool,
     /// List the daemons announcing themselves on the LAN (`simpd --announce`), one line each
     /// (address, then the user attached), and exit. It asks over mDNS only on the interface
-    /// that holds DAEMON_IP, never on the others. In a session, `l` in the menu (or /lan) lists
+    /// that holds DAEMON_IP, never on the others. In a session, `l` and Enter in the menu (or /lan) lists
     /// them to call one.
     #[arg(long, conflicts_with = "demo")]
     pub lan: bool,

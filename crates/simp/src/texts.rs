@@ -38,6 +38,52 @@ pub fn prompt(phase: &Phase) -> Option<String> {
     })
 }
 
+/// The full-screen interface's prompt line: every answer is typed into the input line and
+/// ends with Enter, as in plain mode, except the request dialog's one-key answers.
+pub fn screen_prompt(phase: &Phase) -> String {
+    match phase {
+        Phase::Menu => "type s (start), w (wait for a call), l (LAN), q (quit) or /call NAME, and Enter".into(),
+        Phase::Ringing { peer, user } => format!(
+            "request from {} — {ACCEPT_KEYS} accept, {DECLINE_KEYS} decline, {QUIT_KEY} quit (one key)",
+            party(user, peer)
+        ),
+        Phase::Calling { peer } => {
+            format!("calling {peer} — lines typed now wait for the chat; c or /leave and Enter cancels")
+        }
+        Phase::Quitting => QUITTING.into(),
+        _ => prompt(phase).unwrap_or_else(|| WAITING_FOR_THE_DAEMON.into()),
+    }
+}
+
+/// The request dialog's keys: one wording for the dialog and the prompt line.
+pub const ACCEPT_KEYS: &str = "[y/a]";
+/// See [`ACCEPT_KEYS`].
+pub const DECLINE_KEYS: &str = "[n/d]";
+/// See [`ACCEPT_KEYS`].
+pub const QUIT_KEY: &str = "[q]";
+
+/// The prompt line while the input line holds text typed in a chat that has ended.
+pub const DRAFT_AFTER_CHAT: &str =
+    "the chat ended: the text below was not sent — Ctrl-U cuts it (Ctrl-Y puts it back), or keep it for the next chat";
+
+/// The prompt line while a dialog is open and the input line holds text.
+pub const DIALOG_AFTER_TEXT: &str =
+    "the input line holds text, so keys type into it: Ctrl-U clears it for the dialog's keys, Enter hands it to the dialog";
+
+/// Who a chat or call is with, once: the user's name and the peer (`ADDR`, or `CONTACT
+/// (ADDR)` for a contact, as [`crate::app::App`] labels peers), without an empty name or
+/// brackets inside brackets: `bob (127.0.0.2:7777)`, `bob (bobby, 127.0.0.2:7777)`,
+/// `127.0.0.2:7777` when the name is not known.
+pub fn party(user: &str, peer: &str) -> String {
+    let contact = peer.strip_suffix(')').and_then(|p| p.split_once(" ("));
+    match (user, contact) {
+        ("", _) => peer.to_owned(),
+        (user, Some((name, _))) if user == name => peer.to_owned(),
+        (user, Some((name, addr))) => format!("{user} ({name}, {addr})"),
+        (user, None) => format!("{user} ({peer})"),
+    }
+}
+
 /// One or two words for the status bar.
 pub fn describe(phase: &Phase) -> String {
     match phase {
@@ -46,11 +92,11 @@ pub fn describe(phase: &Phase) -> String {
         Phase::Menu | Phase::AskPeer => "idle".into(),
         Phase::PickLan { .. } => "choosing a daemon on the LAN".into(),
         Phase::Waiting => "waiting for a call".into(),
-        Phase::Ringing { peer, user } => format!("request from {user} ({peer})"),
-        Phase::Accepting { peer, user } => format!("accepting {user} ({peer})"),
+        Phase::Ringing { peer, user } => format!("request from {}", party(user, peer)),
+        Phase::Accepting { peer, user } => format!("accepting {}", party(user, peer)),
         Phase::Starting { peer } => format!("calling {peer}"),
         Phase::Calling { peer } => format!("calling {peer}"),
-        Phase::Chatting { peer, user } => format!("chatting with {user} ({peer})"),
+        Phase::Chatting { peer, user } => format!("chatting with {}", party(user, peer)),
         Phase::Leaving { .. } => "leaving".into(),
         Phase::Quitting => "quitting".into(),
     }
@@ -318,13 +364,10 @@ pub fn confirm_send(lines: usize, datagrams: usize) -> String {
     format!("send this {lines}-line message{parts}? Enter or y sends, any other key edits it")
 }
 
-/// The question after Ctrl-C in a chat.
-pub fn confirm_quit(user: &str) -> String {
-    format!("leave the chat with {user} and quit? y or Ctrl-C quits, any other key stays")
+/// The question after a quit key (Ctrl-C, Esc q) in a chat; `party` from [`party`].
+pub fn confirm_quit(party: &str) -> String {
+    format!("leave the chat with {party} and quit? y (or the same keys again) quits, any other key stays")
 }
-
-/// The input line outside free-text prompts.
-pub const PRESS_A_KEY: &str = "  (press a key)";
 
 /// The full-screen status bar: who we are, the phase ([`describe`]) and how far the log is
 /// scrolled back.

@@ -109,8 +109,8 @@ async fn typing_and_a_paste_over_1_kib_in_a_real_terminal_are_sent_without_anoth
     let port = demo.client_addr.port().to_string();
     let (mut child, mut keys, mut screen) = spawn_in_terminal(&["--quiet", "--user", "alice", "--port", &port]);
     let mut seen = Vec::new();
-    read_until(&mut screen, &mut seen, "[q] quit").await;
-    keys.write_all(b"s").await.expect("start a chat");
+    read_until(&mut screen, &mut seen, "q (quit)").await;
+    keys.write_all(b"s\r").await.expect("start a chat");
     read_until(&mut screen, &mut seen, "peer").await;
     keys.write_all(format!("{}\r", demo.bot_udp).as_bytes()).await.expect("type the peer");
     read_until(&mut screen, &mut seen, "chat with echo at").await;
@@ -139,8 +139,10 @@ async fn typing_and_a_paste_over_1_kib_in_a_real_terminal_are_sent_without_anoth
     };
     assert_eq!(sent["text"].as_str().map(str::len), Some(900), "the typed z's were rubbed out");
 
-    // Esc then q quits from anywhere; the terminal is given back.
+    // Esc then q quits, after y confirms leaving the chat; the terminal is given back.
     keys.write_all(b"\x1bq").await.expect("quit keys");
+    read_until(&mut screen, &mut seen, "and quit?").await;
+    keys.write_all(b"y").await.expect("confirm");
     let status = tokio::time::timeout(WAIT, child.wait()).await.expect("simp exits in time").expect("status");
     assert_eq!(status.code(), Some(0), "{:?}", plain_text(&seen));
     demo.stop().await;

@@ -14,6 +14,8 @@ pub struct LineEditor {
     browsing: Option<usize>,
     /// What was typed before browsing started, restored by going past the newest entry.
     draft: Vec<char>,
+    /// What Ctrl-U or Ctrl-W cut last, for Ctrl-Y.
+    killed: Vec<char>,
 }
 
 impl LineEditor {
@@ -25,6 +27,11 @@ impl LineEditor {
     /// The text as typed.
     pub fn text(&self) -> String {
         self.text.iter().collect()
+    }
+
+    /// Whether nothing is typed.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
     }
 
     /// The cursor, in characters from the start.
@@ -75,8 +82,19 @@ impl LineEditor {
 
     /// Deletes from the start to the cursor (Ctrl-U).
     pub fn kill_to_start(&mut self) {
-        self.text.drain(..self.cursor);
-        self.cursor = 0;
+        if self.cursor > 0 {
+            self.killed = self.text.drain(..self.cursor).collect();
+            self.cursor = 0;
+        }
+    }
+
+    /// Puts back at the cursor what the last Ctrl-U or Ctrl-W cut (Ctrl-Y), so a draft cut to
+    /// answer a prompt is not lost.
+    pub fn yank(&mut self) {
+        for &c in &self.killed {
+            self.text.insert(self.cursor, c);
+            self.cursor += 1;
+        }
     }
 
     /// Deletes the word before the cursor and the spaces after it (Ctrl-W).
@@ -88,8 +106,10 @@ impl LineEditor {
         while start > 0 && !self.text[start - 1].is_whitespace() {
             start -= 1;
         }
-        self.text.drain(start..self.cursor);
-        self.cursor = start;
+        if start < self.cursor {
+            self.killed = self.text.drain(start..self.cursor).collect();
+            self.cursor = start;
+        }
     }
 
     /// Shows the previous history entry (Up).

@@ -1,7 +1,12 @@
-//! Keys to [`Input`]s: editing keys change the input line, Enter hands a line to the
-//! [`App`](crate::app::App), menus take single keys, and Esc then `q` quits from anywhere.
-//! A paste (bracketed paste) lands in the input line whole, line breaks included, so Enter
-//! sends it as one message; a long one is confirmed first ([`Confirm`]).
+//! Keys to [`Input`]s. The input line is live in every phase: editing keys change it and
+//! Enter hands the line to the [`App`](crate::app::App), which reads it as plain mode reads a
+//! line (`s`, `w`, `l`, `q`, an address, `/call NAME`, `/help` at the menu; a message in a
+//! chat). So a letter typed at the menu, or after a chat ended under the user's fingers, is
+//! text until Enter and never an action. Single keys act only in a dialog (the request, the
+//! LAN list) and only on an empty input line. The quit keys (Ctrl-C, Esc then `q`) ask first
+//! in a chat ([`quit_key`]). A paste (bracketed paste) lands in the input line whole, line
+//! breaks included, so Enter sends it as one message; a long one is confirmed first
+//! ([`Confirm`]).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use simp_proto::wire::DEFAULT_MAX_PAYLOAD;
@@ -39,6 +44,8 @@ pub struct UiState {
     pub utf8: bool,
     /// The daemon selected in the list of daemons on the LAN.
     pub lan_selected: usize,
+    /// The input line holds text typed in a chat (which may have ended since).
+    pub chat_draft: bool,
 }
 
 /// A question the input line asks before acting.
@@ -53,7 +60,7 @@ pub enum Confirm {
         /// The datagrams it takes at the default payload limit.
         datagrams: usize,
     },
-    /// Ctrl-C in a chat: leave it and quit? `y` or Ctrl-C again quits.
+    /// A quit key in a chat: leave it and quit? `y` or the same quit key again quits.
     Quit,
 }
 
@@ -84,11 +91,11 @@ impl UiState {
     }
 }
 
-/// Applies a paste: into the input line where text is read (line breaks kept in a chat, where
-/// they make one multi-line message; dropped in a name or an address); ignored in menus, so a
-/// pasted `q` cannot quit.
+/// Applies a paste: into the input line (line breaks kept in a chat, where they make one
+/// multi-line message; dropped elsewhere, where a line is a name, an address or a command).
+/// Nothing is acted on until Enter, so a pasted `q` cannot quit.
 pub fn handle_paste(ui: &mut UiState, text: &str, phase: &Phase) -> Input {
-    if ui.confirm.is_some() || !phase.takes_text() {
+    if ui.confirm.is_some() || *phase == Phase::Quitting {
         return Input::Nothing;
     }
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
@@ -114,25 +121,17 @@ pub fn handle_mouse(ui: &mut UiState, mouse: MouseEvent) -> Input {
     Input::Nothing
 }
 
-/// Applies one key press.
+/// Applies one key press. Every phase reads the input line: what is typed stays there until
+/// Enter hands it to the [`App`](crate::app::App), as plain mode reads lines, so no typed
+/// letter ever acts on its own in a menu. Only a dialog (the request, the LAN list) takes
+/// single keys, and only while the input line is empty.
 pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     if let Some(confirm) = ui.confirm.take() {
         return answer(ui, confirm, key);
     }
-    if ctrl && key.code == KeyCode::Char('c') {
-        // Quitting ends a chat for the peer too: ask first.
-        if matches!(phase, Phase::Chatting { .. }) {
-            ui.confirm = Some(Confirm::Quit);
-            return Input::Nothing;
-        }
-        return Input::Quit;
-    }
-    // Esc then q; typed quickly (or sent by a script) the terminal delivers the pair as one
-    // Alt-q.
-    let alt = key.modifiers.contains(KeyModifiers::ALT);
-    if (std::mem::take(&mut ui.esc) || alt) && key.code == KeyCode::Char('q') && !ctrl {
-        return Input::Quit;
+    if is_quit_key(ui, key) {
+        return quit_key(ui, phase);
     }
     match key.code {
         KeyCode::Esc => {
@@ -152,11 +151,13 @@ pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
         KeyCode::End => ui.scroll = 0,
         _ => {}
     }
-    if let Phase::PickLan { daemons } = phase {
-        return pick_key(ui, key, daemons.len());
+    if *phase == Phase::Quitting {
+        return Input::Nothing;
     }
-    if !phase.takes_text() {
-        return menu_key(key, phase);
+    if ui.editor.is_empty() && !ctrl {
+        if let Some(input) = dialog_key(ui, key, phase) {
+            return input;
+        }
     }
     let editor = &mut ui.editor;
     match key.code {
@@ -175,12 +176,12 @@ pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
         KeyCode::Char('e') if ctrl => editor.end(),
         KeyCode::Char('u') if ctrl => editor.kill_to_start(),
         KeyCode::Char('w') if ctrl => editor.kill_word(),
+        KeyCode::Char('y') if ctrl => editor.yank(),
         KeyCode::Char('b') if ctrl => editor.left(),
         KeyCode::Char('f') if ctrl => editor.right(),
         KeyCode::Char('h') if ctrl => editor.backspace(),
         KeyCode::Char('d') if ctrl => editor.delete(),
         KeyCode::Char(c) if !ctrl => editor.insert(c),
-        KeyCode::Tab => editor.insert('\t'),
         KeyCode::Left => editor.left(),
         KeyCode::Right => editor.right(),
         KeyCode::Home => editor.home(),
@@ -189,9 +190,45 @@ pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
         KeyCode::Delete => editor.delete(),
         KeyCode::Up => editor.history_prev(),
         KeyCode::Down => editor.history_next(),
+        // Tab would put a control character into a name or a message that shows as spaces.
         _ => {}
     }
     Input::Nothing
+}
+
+/// Whether this key asks to quit: Ctrl-C, or `q` after Esc (typed quickly, or sent by a
+/// script, the terminal delivers the pair as one Alt-q). Takes a pending Esc.
+fn is_quit_key(ui: &mut UiState, key: KeyEvent) -> bool {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    let esc = std::mem::take(&mut ui.esc);
+    (ctrl && key.code == KeyCode::Char('c')) || ((esc || alt) && !ctrl && key.code == KeyCode::Char('q'))
+}
+
+/// The one rule for the quit keys: quitting ends an open chat for the peer too, so from a chat
+/// they ask first ([`Confirm::Quit`]); elsewhere nothing is lost and they quit at once.
+/// (`/quit` typed in a chat is a deliberate command and does not ask; SIGTERM and SIGHUP
+/// cannot.)
+fn quit_key(ui: &mut UiState, phase: &Phase) -> Input {
+    if matches!(phase, Phase::Chatting { .. }) {
+        ui.confirm = Some(Confirm::Quit);
+        Input::Nothing
+    } else {
+        Input::Quit
+    }
+}
+
+/// A dialog's single-key answer, spelled as the line plain mode would read: the request
+/// (`y`/`a` accepts, `n`/`d` declines, `q` quits) and the LAN list. `None`: the key is typed.
+fn dialog_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Option<Input> {
+    let line = match (key.code, phase) {
+        (KeyCode::Char('a' | 'y'), Phase::Ringing { .. }) => words::ACCEPT,
+        (KeyCode::Char('d' | 'n'), Phase::Ringing { .. }) => words::DECLINE,
+        (KeyCode::Char('q'), Phase::Ringing { .. }) => words::QUIT,
+        (_, Phase::PickLan { daemons }) => return pick_key(ui, key, daemons.len()),
+        _ => return None,
+    };
+    Some(Input::Line(line.to_owned()))
 }
 
 /// Whether Enter would send a message the client refuses (SIMP carries ASCII only, unless
@@ -212,49 +249,42 @@ fn answer(ui: &mut UiState, confirm: Confirm, key: KeyEvent) -> Input {
             text.chars().for_each(|c| ui.editor.insert(c));
             Input::Nothing
         }
-        Confirm::Quit if yes || (ctrl && key.code == KeyCode::Char('c')) => Input::Quit,
+        // The quit keys again confirm: Esc waits for its q.
+        Confirm::Quit if key.code == KeyCode::Esc => {
+            ui.esc = true;
+            ui.confirm = Some(Confirm::Quit);
+            Input::Nothing
+        }
+        Confirm::Quit if yes || is_quit_key(ui, key) => Input::Quit,
         Confirm::Quit => Input::Nothing,
     }
 }
 
 /// The list of daemons on the LAN: ↑/↓ select, Enter calls the selected one, a digit calls
-/// that one, Backspace or `m` goes back to the menu, `q` quits.
-fn pick_key(ui: &mut UiState, key: KeyEvent, count: usize) -> Input {
+/// that one, Backspace or `m` goes back to the menu, `q` quits; other keys are typed (an
+/// address, a command).
+fn pick_key(ui: &mut UiState, key: KeyEvent, count: usize) -> Option<Input> {
     let last = count.saturating_sub(1);
     ui.lan_selected = ui.lan_selected.min(last);
-    match key.code {
-        KeyCode::Up => ui.lan_selected = ui.lan_selected.saturating_sub(1),
-        KeyCode::Down => ui.lan_selected = (ui.lan_selected + 1).min(last),
-        KeyCode::Enter => return Input::Line((std::mem::take(&mut ui.lan_selected) + 1).to_string()),
+    let line = match key.code {
+        KeyCode::Up => {
+            ui.lan_selected = ui.lan_selected.saturating_sub(1);
+            return Some(Input::Nothing);
+        }
+        KeyCode::Down => {
+            ui.lan_selected = (ui.lan_selected + 1).min(last);
+            return Some(Input::Nothing);
+        }
+        KeyCode::Enter => (std::mem::take(&mut ui.lan_selected) + 1).to_string(),
         KeyCode::Char(c @ '1'..='9') => {
             ui.lan_selected = 0;
-            return Input::Line(c.to_string());
+            c.to_string()
         }
-        KeyCode::Backspace | KeyCode::Char('m') => return Input::Line(words::MENU.to_owned()),
-        KeyCode::Char('q') => return Input::Line(words::QUIT.to_owned()),
-        _ => {}
-    }
-    Input::Nothing
-}
-
-/// Outside free-text prompts a key is a choice, spelled as the line plain mode would read.
-fn menu_key(key: KeyEvent, phase: &Phase) -> Input {
-    let choice = match (key.code, phase) {
-        // Control keys are not menu choices.
-        (KeyCode::Char(_), _) if key.modifiers.contains(KeyModifiers::CONTROL) => return Input::Nothing,
-        (KeyCode::Char('q'), _) => words::QUIT,
-        // Waiting for the daemon: only quitting means anything.
-        _ if phase.is_transient() => return Input::Nothing,
-        (KeyCode::Char('a' | 'y'), Phase::Ringing { .. }) => words::ACCEPT,
-        (KeyCode::Char('d' | 'n'), Phase::Ringing { .. }) => words::DECLINE,
-        (KeyCode::Char('s'), Phase::Menu) => words::START,
-        (KeyCode::Char('w'), Phase::Menu) => words::WAIT,
-        (KeyCode::Char('l'), Phase::Menu) => words::LAN,
-        (KeyCode::Enter | KeyCode::Char('m'), Phase::Waiting) => words::MENU,
-        (KeyCode::Char('c'), Phase::Calling { .. }) => words::CANCEL,
-        _ => return Input::Nothing,
+        KeyCode::Backspace | KeyCode::Char('m') => words::MENU.to_owned(),
+        KeyCode::Char('q') => words::QUIT.to_owned(),
+        _ => return None,
     };
-    Input::Line(choice.to_owned())
+    Some(Input::Line(line))
 }
 
 #[cfg(test)]
@@ -277,6 +307,167 @@ mod tests {
         for c in s.chars() {
             assert_eq!(handle_key(ui, key(KeyCode::Char(c)), phase), Input::Nothing);
         }
+    }
+
+    /// An [`App`](crate::app::App) driven by keys, as the event loop drives it.
+    struct Session {
+        app: crate::app::App,
+        ui: UiState,
+        sent: Vec<simp_proto::ipc::Command>,
+    }
+
+    impl Session {
+        fn at_the_menu() -> Session {
+            use simp_proto::ipc::Event;
+            let (mut app, _connect) = crate::app::App::with_user("alice", t(0));
+            let daemon = "127.0.0.1:7777".parse().unwrap();
+            app.on_event(Event::Connected { user: "alice".into(), daemon, version: "x".into() }, t(1));
+            Session { app, ui: UiState::new(), sent: Vec::new() }
+        }
+
+        fn chatting() -> Session {
+            use simp_proto::ipc::Event;
+            let mut s = Session::at_the_menu();
+            s.app.on_line("127.0.0.2", t(2));
+            s.app.on_event(Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }, t(2));
+            s.app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(3));
+            s.sent.clear();
+            s
+        }
+
+        fn press(&mut self, key: KeyEvent) {
+            let phase = self.app.phase().clone();
+            let cmds = match handle_key(&mut self.ui, key, &phase) {
+                Input::Line(line) => self.app.on_line(&line, t(5)),
+                Input::Quit => self.app.quit(),
+                _ => Vec::new(),
+            };
+            self.sent.extend(cmds);
+        }
+
+        fn type_str(&mut self, s: &str) {
+            s.chars().for_each(|c| self.press(key(KeyCode::Char(c))));
+        }
+    }
+
+    fn t(s: u32) -> chrono::NaiveDateTime {
+        crate::app::test_time(12, 0, s)
+    }
+
+    #[test]
+    fn a_chat_ending_while_the_user_types_keeps_the_draft_and_no_typed_key_acts_on_the_menu() {
+        use simp_proto::ipc::{Command, EndReason, Event};
+        let mut s = Session::chatting();
+        s.type_str("half typed ");
+        s.app.on_event(Event::Ended { reason: EndReason::PeerLeft, detail: None }, t(4));
+        assert_eq!(s.app.phase(), &Phase::Menu);
+        s.type_str("draft: quick, say when");
+        assert!(!s.app.is_finished(), "a q in typed text does not quit");
+        assert!(!s.app.take_lan_request(), "an l in typed text lists nothing");
+        assert_eq!(s.app.phase(), &Phase::Menu, "an s or w in typed text changes nothing");
+        assert_eq!(s.ui.editor.text(), "half typed draft: quick, say when", "the draft stays, whole");
+        assert!(s.sent.is_empty(), "{:?}", s.sent);
+        // Cleared, the line answers the menu: nothing of the draft is prefixed to it.
+        s.press(ctrl('u'));
+        s.type_str("s");
+        s.press(key(KeyCode::Enter));
+        assert_eq!(s.app.phase(), &Phase::AskPeer);
+        s.type_str("127.0.0.3");
+        s.press(key(KeyCode::Enter));
+        assert_eq!(s.sent, vec![Command::Start { peer: "127.0.0.3".into() }]);
+
+        // A chat ending on an empty input line: a line begun right after is still a line.
+        let mut s = Session::chatting();
+        s.app.on_event(Event::Ended { reason: EndReason::PeerLeft, detail: None }, t(4));
+        s.type_str("quite so");
+        assert_eq!(s.ui.editor.text(), "quite so");
+        s.press(key(KeyCode::Enter));
+        assert!(!s.app.is_finished() && s.sent.is_empty(), "refused as no choice, nothing quits: {:?}", s.sent);
+        // Ctrl-Y puts back what Ctrl-U cut.
+        s.type_str("keep me");
+        s.press(ctrl('u'));
+        s.press(ctrl('y'));
+        assert_eq!(s.ui.editor.text(), "keep me");
+    }
+
+    #[test]
+    fn slash_commands_and_addresses_are_typed_lines_at_the_menu() {
+        use simp_proto::ipc::Command;
+        let mut s = Session::at_the_menu();
+        let mut contacts = crate::config::Contacts::default();
+        contacts.insert("bobby", "127.0.0.2:7777".parse().unwrap()).unwrap();
+        s.app.set_contacts(contacts);
+        s.type_str("/call bobby");
+        assert!(!s.app.take_lan_request(), "the l of /call is text");
+        assert_eq!(s.ui.editor.text(), "/call bobby");
+        s.press(key(KeyCode::Enter));
+        assert_eq!(s.sent, vec![Command::Start { peer: "127.0.0.2:7777".into() }]);
+
+        let mut s = Session::at_the_menu();
+        s.type_str("/help");
+        s.press(key(KeyCode::Enter));
+        assert!(s.app.log().iter().any(|e| matches!(&e.kind, crate::log::EntryKind::Info(m) if m.contains("/lan"))));
+        s.type_str("/lan");
+        s.press(key(KeyCode::Enter));
+        assert!(s.app.take_lan_request());
+        s.app.on_lan(Ok(Vec::new()), t(6));
+        s.type_str("l");
+        assert!(!s.app.take_lan_request(), "a single key is a typed letter until Enter");
+        s.press(key(KeyCode::Enter));
+        assert!(s.app.take_lan_request(), "l and Enter lists the LAN, as in plain mode");
+    }
+
+    #[test]
+    fn every_quit_key_in_a_chat_asks_the_same_question() {
+        let esc_q: &[KeyEvent] = &[key(KeyCode::Esc), key(KeyCode::Char('q'))];
+        let alt_q: &[KeyEvent] = &[KeyEvent::new(KeyCode::Char('q'), KeyModifiers::ALT)];
+        let ctrl_c: &[KeyEvent] = &[ctrl('c')];
+        for keys in [esc_q, alt_q, ctrl_c] {
+            let mut s = Session::chatting();
+            s.type_str("draft");
+            keys.iter().for_each(|&k| s.press(k));
+            assert!(!s.app.is_finished(), "{keys:?} quit a chat without asking");
+            assert_eq!(s.ui.confirm, Some(Confirm::Quit), "{keys:?}");
+            s.press(key(KeyCode::Char('x')));
+            assert!(!s.app.is_finished() && s.ui.confirm.is_none(), "any other key stays");
+            assert_eq!(s.ui.editor.text(), "draft", "and is not typed");
+            // The same keys again confirm, as does y.
+            keys.iter().for_each(|&k| s.press(k));
+            keys.iter().for_each(|&k| s.press(k));
+            assert!(s.app.is_finished(), "{keys:?} twice quits");
+            let mut s = Session::chatting();
+            keys.iter().for_each(|&k| s.press(k));
+            s.press(key(KeyCode::Char('y')));
+            assert!(s.app.is_finished(), "{keys:?} then y quits");
+            // Outside a chat there is nothing to lose: they quit at once.
+            let mut s = Session::at_the_menu();
+            keys.iter().for_each(|&k| s.press(k));
+            assert!(s.app.is_finished(), "{keys:?} at the menu");
+        }
+    }
+
+    #[test]
+    fn dialogs_take_one_key_only_on_an_empty_input_line() {
+        use simp_proto::ipc::{Command, Event};
+        for (c, answer) in
+            [('a', Command::Accept), ('y', Command::Accept), ('d', Command::Decline), ('n', Command::Decline)]
+        {
+            let mut s = Session::at_the_menu();
+            s.app.on_event(Event::Request { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(2));
+            s.type_str(&c.to_string());
+            assert_eq!(s.sent, vec![answer], "{c}");
+            assert_eq!(s.ui.editor.text(), "");
+        }
+        // A request arriving while a line is being typed: the keys go on into the line.
+        let mut s = Session::at_the_menu();
+        s.type_str("/call ");
+        s.app.on_event(Event::Request { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(2));
+        s.type_str("dan");
+        assert!(s.sent.is_empty());
+        assert_eq!(s.ui.editor.text(), "/call dan");
+        s.press(ctrl('u'));
+        s.type_str("q");
+        assert!(s.app.is_finished(), "on an empty line q answers the dialog: quit");
     }
 
     #[test]
@@ -303,38 +494,30 @@ mod tests {
     }
 
     #[test]
-    fn q_is_text_in_a_chat_but_esc_q_and_ctrl_c_quit() {
+    fn q_is_text_in_a_chat_and_esc_then_another_key_is_no_quit() {
         let mut ui = UiState::new();
         let phase = chatting();
         type_str(&mut ui, "q", &phase);
         assert_eq!(ui.editor.text(), "q");
         assert_eq!(handle_key(&mut ui, key(KeyCode::Esc), &phase), Input::Nothing);
-        assert_eq!(handle_key(&mut ui, key(KeyCode::Char('q')), &phase), Input::Quit);
-        assert_eq!(handle_key(&mut ui, key(KeyCode::Esc), &phase), Input::Nothing);
         assert_eq!(handle_key(&mut ui, key(KeyCode::Char('x')), &phase), Input::Nothing, "Esc then x does not quit");
         assert_eq!(handle_key(&mut ui, key(KeyCode::Char('q')), &phase), Input::Nothing);
-        assert_eq!(ui.editor.text(), "qxq");
-        assert_eq!(handle_key(&mut ui, ctrl('c'), &Phase::Menu), Input::Quit);
-        let alt_q = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::ALT);
-        assert_eq!(handle_key(&mut ui, alt_q, &phase), Input::Quit, "Esc q arriving as one Alt-q");
+        assert_eq!((ui.editor.text().as_str(), &ui.confirm), ("qxq", &None));
     }
 
     #[test]
-    fn menus_and_the_request_dialog_take_single_keys() {
-        let mut ui = UiState::new();
-        let ringing = Phase::Ringing { peer: "p".into(), user: "u".into() };
-        for (c, line) in [('a', "y"), ('y', "y"), ('d', "n"), ('n', "n"), ('q', "q")] {
-            assert_eq!(handle_key(&mut ui, key(KeyCode::Char(c)), &ringing), Input::Line(line.into()));
+    fn outside_dialogs_keys_are_typed_and_enter_hands_over_the_line() {
+        let calling = Phase::Calling { peer: "p".into() };
+        for phase in [Phase::Menu, Phase::Connecting, Phase::Waiting, calling, Phase::AskName] {
+            let mut ui = UiState::new();
+            type_str(&mut ui, "sq", &phase);
+            assert_eq!(handle_key(&mut ui, key(KeyCode::Enter), &phase), Input::Line("sq".into()), "{phase:?}");
+            assert_eq!(handle_key(&mut ui, key(KeyCode::Tab), &phase), Input::Nothing);
+            assert_eq!(ui.editor.text(), "", "Tab is not typed");
         }
-        assert_eq!(handle_key(&mut ui, key(KeyCode::Char('x')), &ringing), Input::Nothing);
-        assert_eq!(handle_key(&mut ui, key(KeyCode::Char('s')), &Phase::Menu), Input::Line("s".into()));
-        assert_eq!(handle_key(&mut ui, key(KeyCode::Char('q')), &Phase::Connecting), Input::Line("q".into()));
-        assert_eq!(handle_key(&mut ui, key(KeyCode::Char('s')), &Phase::Connecting), Input::Nothing);
-        assert_eq!(
-            handle_key(&mut ui, key(KeyCode::Char('c')), &Phase::Calling { peer: "p".into() }),
-            Input::Line("c".into())
-        );
-        assert_eq!(ui.editor.text(), "", "menu keys do not reach the input line");
+        let mut ui = UiState::new();
+        type_str(&mut ui, "x", &Phase::Quitting);
+        assert_eq!(ui.editor.text(), "", "nothing is typed while quitting");
     }
 
     #[test]
@@ -374,26 +557,12 @@ mod tests {
     }
 
     #[test]
-    fn a_paste_outside_a_chat_is_one_line_or_ignored() {
+    fn a_paste_outside_a_chat_is_one_line() {
         let mut ui = UiState::new();
         handle_paste(&mut ui, "127.0.0.2\n", &Phase::AskPeer);
         assert_eq!(handle_key(&mut ui, key(KeyCode::Enter), &Phase::AskPeer), Input::Line("127.0.0.2".into()));
-        assert_eq!(handle_paste(&mut ui, "q", &Phase::Menu), Input::Nothing, "a pasted q does not quit");
-        assert_eq!(ui.editor.text(), "");
-    }
-
-    #[test]
-    fn ctrl_c_in_a_chat_asks_first() {
-        let mut ui = UiState::new();
-        let phase = chatting();
-        assert_eq!(handle_key(&mut ui, ctrl('c'), &phase), Input::Nothing);
-        assert_eq!(ui.confirm, Some(Confirm::Quit));
-        assert_eq!(handle_key(&mut ui, key(KeyCode::Char('x')), &phase), Input::Nothing);
-        assert_eq!(ui.editor.text(), "", "the answer key is not typed");
-        handle_key(&mut ui, ctrl('c'), &phase);
-        assert_eq!(handle_key(&mut ui, key(KeyCode::Char('y')), &phase), Input::Quit);
-        handle_key(&mut ui, ctrl('c'), &phase);
-        assert_eq!(handle_key(&mut ui, ctrl('c'), &phase), Input::Quit, "Ctrl-C twice quits");
+        assert_eq!(handle_paste(&mut ui, "q\nw\n", &Phase::Menu), Input::Nothing, "a pasted q does not quit");
+        assert_eq!(ui.editor.text(), "qw", "it waits in the input line, on one line");
     }
 
     #[test]

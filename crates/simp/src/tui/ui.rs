@@ -54,13 +54,21 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, ui: &mut UiState) {
 
     frame.render_widget(status_bar(app, ui.scroll), status_area);
 
+    // A draft typed in a chat that has ended since: it stays in the input line, and the prompt
+    // says it was not sent.
+    match app.phase() {
+        Phase::Chatting { .. } => ui.chat_draft = true,
+        _ if ui.editor.is_empty() => ui.chat_draft = false,
+        _ => {}
+    }
+    let dialog = matches!(app.phase(), Phase::Ringing { .. } | Phase::PickLan { .. });
     let prompt = match (&ui.confirm, app.phase()) {
         (Some(Confirm::Send { lines, datagrams, .. }), _) => texts::confirm_send(*lines, *datagrams),
-        (Some(Confirm::Quit), Phase::Chatting { user, .. }) => texts::confirm_quit(user),
-        _ => app.prompt().unwrap_or_else(|| match app.phase() {
-            Phase::Quitting => texts::QUITTING.into(),
-            _ => texts::WAITING_FOR_THE_DAEMON.into(),
-        }),
+        (Some(Confirm::Quit), Phase::Chatting { user, peer }) => texts::confirm_quit(&texts::party(user, peer)),
+        (None, Phase::Chatting { .. }) => texts::screen_prompt(app.phase()),
+        _ if ui.chat_draft => texts::DRAFT_AFTER_CHAT.into(),
+        _ if dialog && !ui.editor.is_empty() => texts::DIALOG_AFTER_TEXT.into(),
+        _ => texts::screen_prompt(app.phase()),
     };
     let esc_hint = if ui.esc { texts::ESC_HINT } else { "" };
     frame.render_widget(
@@ -71,7 +79,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, ui: &mut UiState) {
         prompt_area,
     );
 
-    draw_input(frame, app, ui, input_area);
+    draw_input(frame, ui, input_area);
 
     match app.phase() {
         Phase::Ringing { peer, user } => draw_request(frame, peer, user),
@@ -254,11 +262,7 @@ fn status_bar(app: &App, scroll: usize) -> Paragraph<'static> {
     Paragraph::new(text).style(Style::new().add_modifier(Modifier::REVERSED))
 }
 
-fn draw_input(frame: &mut Frame<'_>, app: &App, ui: &UiState, area: Rect) {
-    if !app.phase().takes_text() {
-        frame.render_widget(Paragraph::new(Span::styled(texts::PRESS_A_KEY, Style::new().fg(Color::DarkGray))), area);
-        return;
-    }
+fn draw_input(frame: &mut Frame<'_>, ui: &UiState, area: Rect) {
     // Escape what is being typed too: a pasted control character must not reach the terminal.
     // A line break (from a paste) shows as one mark.
     let shown: Vec<String> =
@@ -286,12 +290,12 @@ fn draw_request(frame: &mut Frame<'_>, peer: &str, user: &str) {
         Line::from(texts::request_from(peer)),
         Line::from(""),
         Line::from(vec![
-            Span::styled("[a]", Style::new().fg(Color::Green).add_modifier(Modifier::BOLD)),
-            Span::raw("ccept   "),
-            Span::styled("[d]", Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
-            Span::raw("ecline   "),
-            Span::styled("[q]", Style::new().add_modifier(Modifier::BOLD)),
-            Span::raw("uit"),
+            Span::styled(texts::ACCEPT_KEYS, Style::new().fg(Color::Green).add_modifier(Modifier::BOLD)),
+            Span::raw(" accept   "),
+            Span::styled(texts::DECLINE_KEYS, Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
+            Span::raw(" decline   "),
+            Span::styled(texts::QUIT_KEY, Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw(" quit"),
         ]),
     ];
     let area = frame.area();
@@ -432,8 +436,33 @@ mod tests {
         assert!(title.contains('┌') && title.contains('┐'), "{title}");
         assert!(row_with(&rows, "alice wants to chat").contains('│'));
         row_with(&rows, "from 127.0.0.1:7777");
-        row_with(&rows, "[a]ccept   [d]ecline   [q]uit");
+        // One wording in the dialog and on the prompt line, both key sets in it.
+        let keys = ["[y/a] accept", "[n/d] decline", "[q] quit"];
+        let dialog = row_with(&rows, "[y/a]");
+        assert!(keys.iter().all(|k| dialog.contains(k)), "{dialog}");
+        assert!(rows[14].starts_with("request from alice (127.0.0.1:7777) — "), "{}", rows[14]);
+        assert!(keys.iter().all(|k| rows[14].contains(k)), "{}", rows[14]);
         assert!(row_with(&rows, " simp │").contains("request from alice (127.0.0.1:7777)"));
+    }
+
+    #[test]
+    fn a_draft_outlives_its_chat_in_view_with_a_note() {
+        let mut app = chatting();
+        let mut ui = UiState::new();
+        "half typed".chars().for_each(|c| ui.editor.insert(c));
+        render(&app, &mut ui, 140, 8);
+        app.on_event(Event::Ended { reason: EndReason::PeerLeft, detail: None }, t(5));
+        let shown = rows(&render(&app, &mut ui, 140, 8));
+        assert_eq!(shown[7], "> half typed", "the draft stays in view");
+        assert!(shown[6].starts_with(texts::DRAFT_AFTER_CHAT), "{}", shown[6]);
+        ui.editor.kill_to_start();
+        let shown = rows(&render(&app, &mut ui, 140, 8));
+        assert!(shown[6].starts_with("type s (start)"), "{}", shown[6]);
+        assert_eq!(shown[7], ">");
+        // Text typed at the menu is no chat's draft.
+        "/call".chars().for_each(|c| ui.editor.insert(c));
+        let shown = rows(&render(&app, &mut ui, 140, 8));
+        assert!(shown[6].starts_with("type s (start)"), "{}", shown[6]);
     }
 
     #[test]
@@ -562,10 +591,8 @@ mod tests {
         let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
         let mut app = connected("alice");
         let mut ui = UiState::new();
-        assert_eq!(
-            super::super::keys::handle_key(&mut ui, key(KeyCode::Char('l')), app.phase()),
-            Input::Line("l".into())
-        );
+        super::super::keys::handle_key(&mut ui, key(KeyCode::Char('l')), app.phase());
+        assert_eq!(super::super::keys::handle_key(&mut ui, key(KeyCode::Enter), app.phase()), Input::Line("l".into()));
         app.on_line("l", t(2));
         assert!(app.take_lan_request());
         app.on_lan(Ok(crate::app::lan_daemons()), t(5));
@@ -596,7 +623,7 @@ mod tests {
     fn menu_prompt_and_tiny_terminals_do_not_panic() {
         let app = connected("alice");
         let rows = rows(&render(&app, &mut UiState::new(), 80, 6));
-        assert_eq!(rows[4], "[s] start a chat, [w] wait for a call, [l] list the LAN, [q] quit");
+        assert_eq!(rows[4], "type s (start), w (wait for a call), l (LAN), q (quit) or /call NAME, and Enter");
         let mut app = connected("bob");
         app.on_event(Event::Request { peer: "127.0.0.1:7777".parse().unwrap(), user: "alice".into() }, t(2));
         for (w, h) in [(1, 1), (5, 3), (20, 4), (200, 2)] {
@@ -617,7 +644,7 @@ mod tests {
         );
         ui.confirm = Some(Confirm::Quit);
         let shown = rows(&render(&app, &mut ui, 100, 6));
-        assert!(shown[4].starts_with("leave the chat with bob and quit? y"), "{}", shown[4]);
+        assert!(shown[4].starts_with("leave the chat with bob (127.0.0.2:7777) and quit? y"), "{}", shown[4]);
         ui.confirm = None;
         "a\nb".chars().for_each(|c| ui.editor.insert(c));
         let buf = render(&app, &mut ui, 100, 6);
