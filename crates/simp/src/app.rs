@@ -701,14 +701,15 @@ impl App {
         self.send_text(text, now)
     }
 
-    /// A `/` command outside the phase's own words: `/help`, `/who`, `/clear`, `/call`,
-    /// `/save`, `/me`, or one this client does not know.
+    /// A `/` command outside the phase's own words: `/help`, `/who`, `/clear`, `/quit`,
+    /// `/status`, `/call`, `/save`, `/lan`, `/me`, or one this client does not know. Every
+    /// command [`texts::help`] lists for a phase works there.
     fn slash(&mut self, line: &str, now: NaiveDateTime) -> Vec<Command> {
         let (cmd, arg) = line.split_once(char::is_whitespace).map_or((line, ""), |(c, a)| (c, a.trim()));
         let chatting = matches!(self.phase, Phase::Chatting { .. });
         match cmd {
             words::CHAT_HELP => {
-                for line in texts::help(chatting) {
+                for line in texts::help(&self.phase) {
                     self.push(now, EntryKind::Info(line.into()));
                 }
             }
@@ -717,9 +718,17 @@ impl App {
                 lines.into_iter().for_each(|line| self.push(now, EntryKind::Info(line)));
             }
             words::CHAT_CLEAR => self.log.clear(),
-            words::CHAT_CALL if chatting => self.push(now, EntryKind::Error(texts::LEAVE_FIRST.into())),
-            words::CHAT_CALL if arg.is_empty() => self.set_phase(Phase::AskPeer),
-            words::CHAT_CALL => return self.start(arg, now),
+            words::CHAT_QUIT => return self.quit(),
+            words::CHAT_STATUS => return vec![Command::Status],
+            words::CHAT_LEAVE => self.push(now, EntryKind::Error(texts::NOTHING_TO_LEAVE.into())),
+            words::CHAT_CALL => match &self.phase {
+                Phase::Chatting { user, peer } => {
+                    let error = texts::leave_first(&texts::party(user, peer));
+                    self.push(now, EntryKind::Error(error));
+                }
+                _ if arg.is_empty() => self.set_phase(Phase::AskPeer),
+                _ => return self.start(arg, now),
+            },
             words::CHAT_SAVE => self.save(arg, now),
             words::CHAT_LAN if self.lan_running => self.push(now, EntryKind::Error(texts::LAN_BUSY.into())),
             words::CHAT_LAN => {
@@ -1620,6 +1629,47 @@ mod tests {
     }
 
     #[test]
+    fn help_lists_every_command_that_works_where_it_is_asked_and_only_those() {
+        let at_the_menu: fn() -> App = || connected("alice");
+        let asking_the_peer: fn() -> App = || {
+            let mut app = connected("alice");
+            app.on_line("s", t(1));
+            app
+        };
+        let waiting: fn() -> App = || {
+            let mut app = connected("alice");
+            app.on_line("w", t(1));
+            app
+        };
+        for (name, make) in
+            [("chat", chatting as fn() -> App), ("menu", at_the_menu), ("peer", asking_the_peer), ("wait", waiting)]
+        {
+            let mut app = make();
+            app.on_line("/help", t(4));
+            let listed: Vec<String> = app
+                .log()
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EntryKind::Info(m) => m.split_whitespace().next().filter(|w| w.starts_with('/')).map(str::to_owned),
+                    _ => None,
+                })
+                .collect();
+            assert!(listed.contains(&"/call".to_owned()) && listed.contains(&"/quit".to_owned()), "{name}: {listed:?}");
+            for cmd in listed {
+                let mut app = make();
+                let arg = if cmd == "/me" || cmd == "/call" { " 127.0.0.9" } else { "" };
+                app.on_line(&format!("{cmd}{arg}"), t(4));
+                assert!(
+                    !app.log()
+                        .iter()
+                        .any(|e| matches!(&e.kind, EntryKind::Error(m) if m.starts_with("unknown command"))),
+                    "{name}: {cmd} is listed but unknown"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn help_who_clear_me_and_unknown_commands() {
         let mut app = chatting();
         app.on_line("/help", t(4));
@@ -1635,7 +1685,13 @@ mod tests {
             vec![Command::Chat { text: "* alice waves".into(), id: Some("1".into()), utf8: None }]
         );
         assert!(app.on_line("/call 10.0.0.9", t(4)).is_empty(), "one chat at a time");
-        assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("/leave this one first")));
+        assert_eq!(
+            last(&app),
+            &EntryKind::Error(
+                "one chat at a time: /leave ends the chat with bob (127.0.0.2:7777), then /call PEER calls another"
+                    .into()
+            )
+        );
         app.on_line("/clear", t(4));
         assert!(app.log().is_empty());
         app.on_line("/nope", t(4));

@@ -195,24 +195,32 @@ pub fn unknown_command(cmd: &str) -> String {
     format!("unknown command {cmd}: /help lists them; //text sends /text")
 }
 
-/// `/help`: the commands, for a chat or for the menus.
-pub fn help(chatting: bool) -> Vec<&'static str> {
+/// `/help`: every command that works where the user is, in a chat or at the menus.
+pub fn help(phase: &Phase) -> Vec<&'static str> {
     let mut lines = vec!["commands:"];
-    if chatting {
+    if matches!(phase, Phase::Chatting { .. }) {
         lines.extend([
+            "  TEXT            send a message (//TEXT sends a line starting with /)",
             "  /leave          end the chat",
             "  /me TEXT        send an action line, * NAME TEXT",
-            "  /status         the daemon's counters for this chat",
-            "  //TEXT          send a line starting with /",
+            "  /call PEER      call someone else: one chat at a time, so /leave first",
         ]);
     } else {
+        if *phase == Phase::Menu {
+            lines.push("  s, w, l, q      start a chat, wait for a call, list the LAN, quit");
+        }
+        if matches!(phase, Phase::Menu | Phase::AskPeer | Phase::PickLan { .. }) {
+            lines.push("  PEER            an IP, IP:port, localhost or a contact's name: call it");
+        }
         lines.push("  /call PEER      call an IP, IP:port, localhost or a contact's name");
-        lines.push("  /lan            list the daemons announcing themselves on the LAN, to call one");
     }
     lines.extend([
+        "  /lan            list the daemons announcing themselves on the LAN, to call one",
+        "  /status         the daemon's state and counters",
         "  /save [NAME]    save the last peer as a contact (in the config file)",
         "  /who            who you are, who you talk to, your contacts",
         "  /clear          clear the screen's log",
+        "  /help           this list",
         "  /quit           quit",
     ]);
     lines
@@ -241,7 +249,8 @@ pub fn lan_looking(secs: u64) -> String {
 }
 
 /// `/lan` and `simp --lan` found none.
-pub const LAN_NONE: &str = "no simp daemon announces itself on this LAN (simpd --announce)";
+pub const LAN_NONE: &str =
+    "no simp daemon announces itself on this LAN: only daemons started with --announce are listed (simpd IP --announce)";
 
 /// A daemon on the LAN with no client attached.
 pub const LAN_NO_CLIENT: &str = "(no client attached)";
@@ -280,8 +289,13 @@ pub fn date_line(date: chrono::NaiveDate) -> String {
 /// The line above the first message the user had not seen.
 pub const UNREAD: &str = "unread";
 
-/// `/call` in a chat.
-pub const LEAVE_FIRST: &str = "one chat at a time: /leave this one first";
+/// `/call` in a chat with `party` ([`party`]).
+pub fn leave_first(party: &str) -> String {
+    format!("one chat at a time: /leave ends the chat with {party}, then /call PEER calls another")
+}
+
+/// `/leave` with no chat or call to leave.
+pub const NOTHING_TO_LEAVE: &str = "no chat or call to leave: /quit quits";
 
 /// Before the first non-ASCII message sent with `--utf8`.
 pub const UTF8_WARNING: &str =
