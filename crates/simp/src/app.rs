@@ -164,6 +164,8 @@ pub struct App {
     lan_wanted: bool,
     /// A `/lan` listing runs.
     lan_running: bool,
+    /// When our call went out, until the "still ringing" line is shown (once per call).
+    ringing_since: Option<NaiveDateTime>,
 }
 
 impl App {
@@ -193,6 +195,28 @@ impl App {
             restart: Restart::new(),
             lan_wanted: false,
             lan_running: false,
+            ringing_since: None,
+        }
+    }
+
+    /// When the App wants [`App::on_tick`] called, if it does: a call still ringing
+    /// [`RING_HINT_AFTER`] after it went out gets a line saying so.
+    pub fn wakeup(&self) -> Option<NaiveDateTime> {
+        let since = self.ringing_since.filter(|_| matches!(self.phase, Phase::Calling { .. }))?;
+        Some(since + RING_HINT_AFTER)
+    }
+
+    /// Time passed: says once that a call is still ringing. SIMP tells the caller nothing
+    /// until the callee's user decides (SPEC 2.1: re-sent SYNs are not acknowledged), so the
+    /// line cannot say whether anyone is there to accept; it says how long it may ring and how
+    /// to give up.
+    pub fn on_tick(&mut self, now: NaiveDateTime) {
+        if let (Some(at), Phase::Calling { peer }) = (self.wakeup(), &self.phase) {
+            if now >= at {
+                let line = texts::still_ringing(peer);
+                self.ringing_since = None;
+                self.push(now, EntryKind::Info(line));
+            }
         }
     }
 
@@ -499,6 +523,7 @@ impl App {
                 let peer = self.peer_label(&peer);
                 self.push(now, EntryKind::Info(texts::calling(&peer)));
                 if self.phase != Phase::Quitting {
+                    self.ringing_since = Some(now);
                     self.set_phase(Phase::Calling { peer });
                 }
             }
@@ -887,6 +912,9 @@ impl Default for App {
         App::new()
     }
 }
+
+/// How long a call rings before the client says it still does.
+pub const RING_HINT_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
 /// The `outcome` of a received message the user has not seen (IPC.md `history`).
 const UNSEEN: &str = "unseen";
@@ -1626,6 +1654,51 @@ mod tests {
         app.on_line("/save 1.2.3.4", t(5));
         assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("reads as an address")));
         assert_eq!(app.take_contact_to_save(), None);
+    }
+
+    #[test]
+    fn a_call_still_ringing_after_a_few_seconds_says_so_once() {
+        let mut app = connected("alice");
+        assert_eq!(app.wakeup(), None);
+        app.on_line("127.0.0.2", t(2));
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }, t(2));
+        assert_eq!(app.wakeup(), Some(t(2) + RING_HINT_AFTER));
+        app.on_tick(t(6));
+        assert_eq!(last(&app), &EntryKind::Info("calling 127.0.0.2:7777".into()), "not yet");
+        app.on_tick(t(7));
+        assert_eq!(
+            last(&app),
+            &EntryKind::Info(
+                "still ringing 127.0.0.2:7777: nobody has answered yet (a call rings up to 60 s with simpd's \
+                 default --call-timeout); c or /leave cancels"
+                    .into()
+            )
+        );
+        assert_eq!(app.wakeup(), None, "once");
+        // A call answered in time says nothing.
+        let mut app = connected("alice");
+        app.on_line("127.0.0.2", t(2));
+        app.on_event(Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }, t(2));
+        app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(3));
+        assert_eq!(app.wakeup(), None);
+    }
+
+    #[test]
+    fn a_peer_whose_name_is_not_known_is_shown_by_address_alone() {
+        // An auto-accepted call's `established` may carry no name.
+        let mut app = connected("alice");
+        app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: String::new() }, t(3));
+        assert!(app.log().iter().any(|e| e.kind == EntryKind::Info("chat with 127.0.0.2:7777 open".into())));
+        assert_eq!(texts::describe(app.phase()), "chatting with 127.0.0.2:7777");
+        assert!(app.prompt().unwrap().starts_with("chatting with 127.0.0.2:7777 — "));
+        app.on_event(Event::Ended { reason: EndReason::PeerLeft, detail: None }, t(4));
+        assert_eq!(last(&app), &EntryKind::Info("chat with 127.0.0.2:7777 ended: peer left".into()));
+        // A contact: the user's name, then the contact's and the address, in one pair of brackets.
+        let mut contacts = Contacts::default();
+        contacts.insert("bobby", "127.0.0.2:7777".parse().unwrap()).unwrap();
+        app.set_contacts(contacts);
+        app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(5));
+        assert_eq!(texts::describe(app.phase()), "chatting with bob (bobby, 127.0.0.2:7777)");
     }
 
     #[test]

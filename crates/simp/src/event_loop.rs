@@ -169,6 +169,14 @@ pub(crate) async fn run<F: Front>(
                 None => std::future::pending().await,
             }
         };
+        // The App's own timer (a call still ringing says so).
+        let tick = app.wakeup().map(|at| (at - now()).to_std().unwrap_or_default());
+        let tick = async {
+            match tick {
+                Some(after) => tokio::time::sleep(after).await,
+                None => std::future::pending().await,
+            }
+        };
         let listed = async {
             match &mut lan {
                 Some(listing) => listing.await,
@@ -213,6 +221,10 @@ pub(crate) async fn run<F: Front>(
                 Input::Nothing => Vec::new(),
             },
             () = handshake => return Err(SessionError::Handshake { addr }),
+            () = tick => {
+                app.on_tick(now());
+                Vec::new()
+            }
             found = listed => {
                 lan = None;
                 app.on_lan(found.unwrap_or_else(|e| Err(format!("the listing stopped: {e}"))), now());

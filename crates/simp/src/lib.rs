@@ -43,7 +43,8 @@
 //! | `[t] * request from NAME at ADDR` | a call waits; followed by the prompt `request from NAME at ADDR — accept? [y/n/q]` |
 //! | `[t] * you declined the request from NAME at ADDR` | after `n` |
 //! | `[t] * calling ADDR` | our call is out |
-//! | `[t] * chat with NAME at ADDR open` | the chat is established; ADDR is `CONTACT (IP:port)` for a contact |
+//! | `[t] * still ringing ADDR: …` | once, when the call has rung 5 s without an answer (SIMP does not tell whether anyone is there to accept), with how to cancel |
+//! | `[t] * chat with NAME at ADDR open` | the chat is established; ADDR is `CONTACT (IP:port)` for a contact; `chat with ADDR open` when the name is not known (an auto-accepted call) |
 //! | `[t] * ADDR is not in your contacts: …` | after it, for a peer that is no contact: how to `/save` it |
 //! | `[t] NAME: TEXT` | a message, the peer's or our own (as sent) |
 //! | `[t] ✓ delivered: TEXT` | the peer acknowledged our message |

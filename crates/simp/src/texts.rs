@@ -22,10 +22,10 @@ pub fn prompt(phase: &Phase) -> Option<String> {
         Phase::Menu => "[s] start a chat, [w] wait for a call, [l] list the LAN, [q] quit".into(),
         Phase::AskPeer => "peer IP (IP, IP:port or a contact's name; empty for the menu, q quits)?".into(),
         Phase::Waiting => "waiting for a call — Enter for the menu, q quits".into(),
-        Phase::Ringing { peer, user } => format!("request from {user} at {peer} — accept? [y/n/q]"),
+        Phase::Ringing { peer, user } => format!("request from {} — accept? [y/n/q]", at(user, peer)),
         Phase::Calling { peer } => format!("calling {peer} — c cancels, q quits"),
-        Phase::Chatting { user, .. } => {
-            format!("chatting with {user} — type a message; /leave ends the chat, /quit quits")
+        Phase::Chatting { user, peer } => {
+            format!("chatting with {} — type a message; /leave ends the chat, /quit quits", named(user, peer))
         }
         Phase::PickLan { daemons } => {
             format!("call which daemon? 1-{} (or ↑/↓ and Enter); Enter alone for the menu, q quits", daemons.len())
@@ -105,9 +105,11 @@ pub fn describe(phase: &Phase) -> String {
 /// The call or chat a phase is about, for the line saying it ended.
 pub fn what(phase: &Phase) -> String {
     match phase {
-        Phase::Chatting { user, .. } => format!("chat with {user}"),
+        Phase::Chatting { user, peer } => format!("chat with {}", named(user, peer)),
         Phase::Calling { peer } | Phase::Starting { peer } => format!("call to {peer}"),
-        Phase::Ringing { user, .. } | Phase::Accepting { user, .. } => format!("request from {user}"),
+        Phase::Ringing { user, peer } | Phase::Accepting { user, peer } => {
+            format!("request from {}", named(user, peer))
+        }
         Phase::Leaving { what } => what.clone(),
         _ => "chat".into(),
     }
@@ -120,7 +122,7 @@ pub fn connected(daemon: &str, user: &str) -> String {
 
 /// `request`: a call waits.
 pub fn request(user: &str, peer: &str) -> String {
-    format!("request from {user} at {peer}")
+    format!("request from {}", at(user, peer))
 }
 
 /// `calling`: our call is out.
@@ -128,9 +130,36 @@ pub fn calling(peer: &str) -> String {
     format!("calling {peer}")
 }
 
+/// A call has rung for a while ([`crate::app::RING_HINT_AFTER`]) without an answer.
+pub fn still_ringing(peer: &str) -> String {
+    format!(
+        "still ringing {peer}: nobody has answered yet (a call rings up to 60 s with simpd's default \
+         --call-timeout); c or /leave cancels"
+    )
+}
+
 /// `established`: the chat is open.
 pub fn chat_open(user: &str, peer: &str) -> String {
-    format!("chat with {user} at {peer} open")
+    format!("chat with {} open", at(user, peer))
+}
+
+/// `NAME at PEER`, or `PEER` alone when the name is not known (an auto-accepted call's
+/// `established` may carry none).
+fn at(user: &str, peer: &str) -> String {
+    if user.is_empty() {
+        peer.to_owned()
+    } else {
+        format!("{user} at {peer}")
+    }
+}
+
+/// The user's name, or the peer when the name is not known.
+fn named<'a>(user: &'a str, peer: &'a str) -> &'a str {
+    if user.is_empty() {
+        peer
+    } else {
+        user
+    }
 }
 
 /// The daemon copes with a peer that departs from the spec (IPC.md `peer-quirk`).
@@ -140,12 +169,12 @@ pub fn peer_quirk(quirk: &str, detail: &str) -> String {
 
 /// `missed`: a call turned away while we were busy (or away).
 pub fn missed(user: &str, peer: &str) -> String {
-    format!("missed call from {user} at {peer}: you were busy, they were told so")
+    format!("missed call from {}: you were busy, they were told so", at(user, peer))
 }
 
 /// After declining a request.
 pub fn declined(user: &str, peer: &str) -> String {
-    format!("you declined the request from {user} at {peer}")
+    format!("you declined the request from {}", at(user, peer))
 }
 
 /// `ended`: `what` (from [`what`]) is over; `detail` is the peer's text, e.g. for `busy`.

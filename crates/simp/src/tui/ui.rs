@@ -284,7 +284,10 @@ fn draw_request(frame: &mut Frame<'_>, peer: &str, user: &str) {
     let lines = vec![
         Line::from(""),
         Line::from(vec![
-            Span::styled(user.to_owned(), Style::new().add_modifier(Modifier::BOLD)),
+            Span::styled(
+                if user.is_empty() { peer } else { user }.to_owned(),
+                Style::new().add_modifier(Modifier::BOLD),
+            ),
             Span::raw(texts::WANTS_TO_CHAT),
         ]),
         Line::from(texts::request_from(peer)),
