@@ -166,6 +166,9 @@ pub struct App {
     lan_running: bool,
     /// When our call went out, until the "still ringing" line is shown (once per call).
     ringing_since: Option<NaiveDateTime>,
+    /// The [`Entry::seq`](crate::log::Entry::seq) of the last "chat … open" line: the chat's
+    /// stored history goes above it, so the log runs in time order.
+    open_line: Option<u64>,
 }
 
 impl App {
@@ -196,6 +199,7 @@ impl App {
             lan_wanted: false,
             lan_running: false,
             ringing_since: None,
+            open_line: None,
         }
     }
 
@@ -530,6 +534,7 @@ impl App {
             Event::Established { peer: raw_peer, user } => {
                 let (peer, user) = (self.peer_label(&raw_peer), escape::field(&user));
                 self.push(now, EntryKind::Info(texts::chat_open(&user, &peer)));
+                self.open_line = self.log.entries().last().map(|entry| entry.seq);
                 if self.contacts.name_of(raw_peer).is_none() {
                     let suggested = config::check_contact_name(&user).is_ok().then_some(user.as_str());
                     self.push(now, EntryKind::Info(texts::offer_to_save(&peer, suggested)));
@@ -669,10 +674,18 @@ impl App {
             }
             let at = answer.above.and_then(|id| self.log.position_of_stored(id)).unwrap_or(0);
             self.log.insert(at, block);
-        } else {
-            for (time, kind, stored) in block {
-                self.log.push_stored(time, kind, stored);
-            }
+        } else if !block.is_empty() {
+            // Above the line saying the chat opened (it came first, the answer after it), under
+            // a line saying where these come from: what came before them in the log (the call,
+            // another chat) is later than they are. That line takes the time of the one above
+            // it, so the stamps only go back where it says they do.
+            let open = self.open_line.and_then(|seq| self.log.entries().iter().position(|e| e.seq == seq));
+            let at = open.unwrap_or(self.log.entries().len());
+            let above = at.checked_sub(1).and_then(|i| self.log.entries().get(i)).map(|entry| entry.time);
+            let time = above.or(block.first().map(|(time, ..)| *time)).unwrap_or(now);
+            let peer = self.peer_label(&answer.peer);
+            block.insert(0, (time, EntryKind::Info(texts::earlier_messages(&peer)), None));
+            self.log.insert(at, block);
         }
         let mut commands: Vec<Command> = if seen.is_empty() { Vec::new() } else { vec![Command::Seen { ids: seen }] };
         for event in answer.held {
@@ -1126,18 +1139,34 @@ mod tests {
             queued: true,
         };
         let shown = kinds(&app);
-        assert_eq!(shown.len(), open + history::PAGE + 3, "each once, and the unread line");
-        assert_eq!(shown[open..open + 2], [("01 09:01".into(), outgoing), ("01 09:02".into(), incoming("hi alice"))]);
+        assert_eq!(shown.len(), open + history::PAGE + 4, "each once, the unread line and the one above them");
+        // They go above the line saying the chat opened, which came first: the log runs in time
+        // order.
+        let first = open - 2;
+        let earlier = EntryKind::Info("earlier messages with 127.0.0.2:7777, from the daemon's store:".into());
         assert_eq!(
-            shown[shown.len() - 4..],
+            shown[first - 1..first + 3],
+            [
+                ("02 12:00".into(), EntryKind::Info("calling 127.0.0.2:7777".into())),
+                ("02 12:00".into(), earlier),
+                ("01 09:01".into(), outgoing),
+                ("01 09:02".into(), incoming("hi alice"))
+            ]
+        );
+        assert_eq!(
+            shown[shown.len() - 6..],
             [
                 ("01 09:02".into(), incoming("hi alice")),
                 ("02 12:00".into(), EntryKind::Unread),
                 ("02 12:00".into(), incoming("new")),
                 ("02 12:00".into(), incoming("just now")),
+                ("02 12:00".into(), EntryKind::Info("chat with bob at 127.0.0.2:7777 open".into())),
+                shown[shown.len() - 1].clone(),
             ],
-            "at their own times, the unread line above the message not seen"
+            "at their own times, the unread line above the message not seen, then the chat's opening"
         );
+        let times: Vec<_> = app.log()[first + 1..].iter().map(|e| e.time).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "below the line, in time order: {times:?}");
 
         // PgUp at the top: the page before the oldest shown goes above it.
         let older =
@@ -1146,14 +1175,16 @@ mod tests {
         assert!(app.older_history().is_empty(), "one request at a time");
         app.on_event(stored(4, false, yesterday(0), "older", "seen"), t(5));
         assert!(app.on_event(Event::HistoryEnd { count: 1 }, t(5)).is_empty());
+        let times: Vec<_> = app.log()[first + 1..].iter().map(|e| e.time).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "an older page too: {times:?}");
         assert_eq!(
-            kinds(&app)[open..open + 2],
+            kinds(&app)[first + 1..first + 3],
             [
                 ("01 09:00".into(), EntryKind::Info("the stored messages with 127.0.0.2:7777 start here".into())),
                 ("01 09:00".into(), incoming("older")),
             ]
         );
-        assert_eq!(app.log()[open + 2].stored, Some(10));
+        assert_eq!(app.log()[first + 3].stored, Some(10));
         assert!(app.older_history().is_empty(), "nothing older is stored");
 
         // A second chat with bob in this session asks nothing: it is all in the log.

@@ -305,6 +305,11 @@ pub fn no_history(message: &str) -> String {
     format!("no stored history for this chat: {message}")
 }
 
+/// Above the stored messages shown as a chat with `peer` opens.
+pub fn earlier_messages(peer: &str) -> String {
+    format!("earlier messages with {peer}, from the daemon's store:")
+}
+
 /// Above the oldest stored message with a peer, once paging back reached it.
 pub fn history_start(peer: &str) -> String {
     format!("the stored messages with {peer} start here")

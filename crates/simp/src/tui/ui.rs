@@ -573,16 +573,28 @@ mod tests {
         // where they were on the screen, the older ones appear above them.
         assert_eq!(after[7..9], top[7..9], "the view does not jump");
         assert_eq!(
-            after[1..6],
+            top[2..7],
+            [
+                "12:00:02 * calling 127.0.0.2:7777",
+                "12:00:02 * earlier messages with 127.0.0.2:7777, from the",
+                "         daemon's store:",
+                "──── Tuesday 1 December 2026 ────",
+                "09:01:00 bob: old 100",
+            ],
+            "the stored messages under a line saying so, above the chat's opening"
+        );
+        assert_eq!(
+            after[0..6],
             [
                 "──── Tuesday 1 December 2026 ────",
                 "09:00:00 * the stored messages with 127.0.0.2:7777 start",
                 "         here",
                 "09:00:00 bob: older 40",
                 "09:00:00 bob: older 41",
+                "09:00:00 bob: older 42",
             ]
         );
-        assert_eq!(after[6], "09:00:00 bob: older 42", "right above what was the oldest");
+        assert_eq!(after[6], "09:01:00 bob: old 100", "right above what was the oldest");
         assert!(!ui.at_top, "more above: PgUp scrolls again");
         assert_eq!(super::super::keys::handle_key(&mut ui, pg_up, &phase), Input::Nothing);
     }
