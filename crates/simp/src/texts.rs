@@ -417,15 +417,54 @@ pub fn confirm_quit(party: &str) -> String {
     format!("leave the chat with {party} and quit? y (or the same keys again) quits, any other key stays")
 }
 
-/// The full-screen status bar: who we are, the phase ([`describe`]) and how far the log is
-/// scrolled back.
-pub fn status_bar(user_and_daemon: Option<(&str, &str)>, phase: &str, scroll: usize) -> String {
+/// The full-screen status bar: who we are, the phase ([`describe`]), how far the log is
+/// scrolled back and how many messages came below meanwhile, and the keys; fitted to `width`
+/// columns by dropping the least useful parts first (the keys, the program's name, who we
+/// are), then shortening the phase.
+pub fn status_bar(
+    user_and_daemon: Option<(&str, &str)>,
+    phase: &str,
+    scroll: usize,
+    new: usize,
+    width: usize,
+) -> String {
     let who = match user_and_daemon {
         Some((user, daemon)) => format!("{user} @ {daemon}"),
         None => "not connected".into(),
     };
-    let scrolled = if scroll > 0 { format!(" │ ↑ {scroll} lines up (PgDn)") } else { String::new() };
-    format!(" simp │ {who} │ {phase}{scrolled} │ PgUp/PgDn scroll · Esc q quits")
+    let mut state = String::new();
+    let mut short = String::new();
+    if scroll > 0 {
+        state.push_str(&format!(" │ ↑ {scroll} lines up (PgDn)"));
+        short.push_str(&format!(" │ ↑ {scroll}"));
+    }
+    if new > 0 {
+        state.push_str(&format!(" │ ↓ {new} new (End)"));
+        short.push_str(&format!(" │ ↓ {new} new"));
+    }
+    let keys = " │ PgUp/PgDn scroll · Esc q quits";
+    let candidates = [
+        format!(" simp │ {who} │ {phase}{state}{keys}"),
+        format!(" simp │ {who} │ {phase}{state}"),
+        format!(" {who} │ {phase}{state}"),
+        format!(" {phase}{state}"),
+        format!(" {phase}{short}"),
+    ];
+    if let Some(bar) = candidates.iter().find(|s| escape::width(s) <= width) {
+        return bar.clone();
+    }
+    // The phase shortened, the scroll state kept: the leading space and the ellipsis.
+    let (mut bar, mut used) = (String::from(" "), 2 + escape::width(&short));
+    for c in phase.chars() {
+        used += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used > width {
+            break;
+        }
+        bar.push(c);
+    }
+    bar.push('…');
+    bar.push_str(&short);
+    bar
 }
 
 /// The request dialog's title.

@@ -41,6 +41,9 @@ pub const CHAT_SAVE: &str = "/save";
 pub const CHAT_ME: &str = "/me";
 /// Lists the daemons announcing themselves on the LAN, to call one.
 pub const CHAT_LAN: &str = "/lan";
+/// Every `/` command, for Tab to complete.
+pub const COMMANDS: [&str; 10] =
+    [CHAT_CALL, CHAT_CLEAR, CHAT_HELP, CHAT_LAN, CHAT_LEAVE, CHAT_ME, CHAT_QUIT, CHAT_SAVE, CHAT_STATUS, CHAT_WHO];
 /// Starts a command in a chat.
 pub const CHAT_COMMAND: char = '/';
 /// Starts a chat line that is sent without its first `/`, so a message may start with one.

@@ -1,6 +1,8 @@
 //! The input line: a small readline with the usual keys and a history, as a plain struct so
 //! every key is a unit test.
 
+use crate::words::COMMANDS;
+
 /// Most lines kept in the history.
 const HISTORY_MAX: usize = 500;
 
@@ -138,6 +140,36 @@ impl LineEditor {
         }
     }
 
+    /// Completes the word before the cursor, at the end of the line (Tab): a `/` command, or a
+    /// contact's name after `/call `. One candidate is completed with a space after it; several
+    /// to the longest prefix they share.
+    pub fn complete(&mut self, contacts: &[String]) {
+        if self.cursor != self.text.len() {
+            return;
+        }
+        let text = self.text();
+        let (done, word, candidates): (&str, &str, Vec<&str>) = match text.strip_prefix("/call ") {
+            Some(name) if !name.contains(char::is_whitespace) => {
+                ("/call ", name, contacts.iter().map(String::as_str).collect())
+            }
+            _ if text.starts_with('/') && !text.contains(char::is_whitespace) => ("", &text, COMMANDS.to_vec()),
+            _ => return,
+        };
+        let matching: Vec<&str> = candidates.into_iter().filter(|c| c.starts_with(word)).collect();
+        let completed = match matching[..] {
+            [] => return,
+            [one] => format!("{done}{one} "),
+            [first, ..] => {
+                let shared = matching
+                    .iter()
+                    .fold(first.len(), |n, c| first.bytes().zip(c.bytes()).take(n).take_while(|(a, b)| a == b).count());
+                format!("{done}{}", &first[..shared])
+            }
+        };
+        self.text = completed.chars().collect();
+        self.cursor = self.text.len();
+    }
+
     /// Takes the line for Enter, remembering it in the history.
     pub fn submit(&mut self) -> String {
         let line = self.text();
@@ -202,6 +234,26 @@ mod tests {
         assert_eq!((e.text().as_str(), e.cursor()), ("ef", 0));
         e.kill_word();
         assert_eq!(e.text(), "ef");
+    }
+
+    #[test]
+    fn tab_completes_commands_and_contact_names() {
+        let contacts = vec!["bobby".to_owned(), "bob2".to_owned(), "carol".to_owned()];
+        let mut e = typed("/ca");
+        e.complete(&contacts);
+        assert_eq!(e.text(), "/call ");
+        "b".chars().for_each(|c| e.insert(c));
+        e.complete(&contacts);
+        assert_eq!(e.text(), "/call bob", "to what both share");
+        "b".chars().for_each(|c| e.insert(c));
+        e.complete(&contacts);
+        assert_eq!(e.text(), "/call bobby ");
+        let mut e = typed("/s");
+        e.complete(&contacts);
+        assert_eq!(e.text(), "/s", "/save and /status share nothing more");
+        let mut e = typed("hello /ca");
+        e.complete(&contacts);
+        assert_eq!(e.text(), "hello /ca", "a message is not completed");
     }
 
     #[test]

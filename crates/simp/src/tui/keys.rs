@@ -46,6 +46,11 @@ pub struct UiState {
     pub lan_selected: usize,
     /// The input line holds text typed in a chat (which may have ended since).
     pub chat_draft: bool,
+    /// The contacts' names, for Tab after `/call `.
+    pub contacts: Vec<String>,
+    /// The newest entry (by [`Entry::seq`](crate::log::Entry::seq)) when the view was last at
+    /// the bottom: messages after it, below a scrolled-back view, are counted as new.
+    pub seen: Option<u64>,
 }
 
 /// A question the input line asks before acting.
@@ -190,7 +195,8 @@ pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
         KeyCode::Delete => editor.delete(),
         KeyCode::Up => editor.history_prev(),
         KeyCode::Down => editor.history_next(),
-        // Tab would put a control character into a name or a message that shows as spaces.
+        // Never typed: a TAB in a name or a message would show as spaces.
+        KeyCode::Tab => editor.complete(&ui.contacts),
         _ => {}
     }
     Input::Nothing
@@ -512,8 +518,10 @@ mod tests {
             let mut ui = UiState::new();
             type_str(&mut ui, "sq", &phase);
             assert_eq!(handle_key(&mut ui, key(KeyCode::Enter), &phase), Input::Line("sq".into()), "{phase:?}");
+            type_str(&mut ui, "/he", &phase);
             assert_eq!(handle_key(&mut ui, key(KeyCode::Tab), &phase), Input::Nothing);
-            assert_eq!(ui.editor.text(), "", "Tab is not typed");
+            assert_eq!(ui.editor.text(), "/help ", "Tab completes, and is not typed");
+            ui.editor.kill_to_start();
         }
         let mut ui = UiState::new();
         type_str(&mut ui, "x", &Phase::Quitting);

@@ -47,7 +47,11 @@ pub async fn run(
     let mut tui = Tui {
         terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?,
         events: EventStream::new(),
-        ui: UiState { utf8: setup.utf8, ..UiState::new() },
+        ui: UiState {
+            utf8: setup.utf8,
+            contacts: setup.contacts.iter().map(|(name, _)| name.to_owned()).collect(),
+            ..UiState::new()
+        },
         notifier: notify::Notifier::new(setup.quiet, notify::Desktop::detect(|k| std::env::var(k).ok())),
         terminate: signal(SignalKind::terminate())?,
         hangup: signal(SignalKind::hangup())?,

@@ -52,7 +52,16 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, ui: &mut UiState) {
     ui.anchor_scroll = ui.scroll;
     frame.render_widget(Paragraph::new(lines[start..end].to_vec()), log_area);
 
-    frame.render_widget(status_bar(app, ui.scroll), status_area);
+    // Messages that came below the view since it was last at the bottom.
+    if ui.scroll == 0 {
+        ui.seen = app.log().last().map(|entry| entry.seq);
+    }
+    let below = starts.partition_point(|&s| s < end);
+    let new = app.log()[below..]
+        .iter()
+        .filter(|entry| matches!(entry.kind, EntryKind::Incoming { .. }) && Some(entry.seq) > ui.seen)
+        .count();
+    frame.render_widget(status_bar(app, ui.scroll, new, status_area.width), status_area);
 
     // A draft typed in a chat that has ended since: it stays in the input line, and the prompt
     // says it was not sent.
@@ -131,9 +140,10 @@ pub fn log_lines(log: &[Entry], width: usize) -> (Vec<Line<'static>>, Vec<usize>
         if day != Some(entry.time.date()) {
             day = Some(entry.time.date());
             let line = texts::date_line(entry.time.date());
-            wrap(&[(line, Style::new().fg(Color::DarkGray).add_modifier(Modifier::BOLD))], width, &mut out);
+            wrap(&[(line, Style::new().fg(Color::DarkGray).add_modifier(Modifier::BOLD))], width, 0, &mut out);
         }
-        for (i, segments) in entry_lines(entry).into_iter().enumerate() {
+        let (entry_rows, hang) = entry_lines(entry);
+        for (i, segments) in entry_rows.into_iter().enumerate() {
             let mut segs = Vec::with_capacity(segments.len() + 1);
             let stamp = match (&entry.kind, i) {
                 (EntryKind::Unread, _) | (_, 1..) => " ".repeat(STAMP_WIDTH),
@@ -141,22 +151,21 @@ pub fn log_lines(log: &[Entry], width: usize) -> (Vec<Line<'static>>, Vec<usize>
             };
             segs.push((stamp, Style::new().fg(Color::DarkGray)));
             segs.extend(segments);
-            wrap(&segs, width, &mut out);
+            wrap(&segs, width, STAMP_WIDTH + hang, &mut out);
         }
     }
     (out, starts)
 }
 
-/// An entry's logical lines (before wrapping), each a list of styled segments.
-fn entry_lines(entry: &Entry) -> Vec<Vec<(String, Style)>> {
+/// An entry's logical lines (before wrapping), each a list of styled segments, and how far
+/// past the timestamp its continuation lines start: under the text, past `* ` or `NAME: `.
+fn entry_lines(entry: &Entry) -> (Vec<Vec<(String, Style)>>, usize) {
     match &entry.kind {
-        EntryKind::Info(text) => vec![vec![(format!("* {text}"), Style::new().fg(Color::Cyan))]],
-        EntryKind::Error(text) => vec![vec![(format!("! {text}"), Style::new().fg(Color::Red))]],
+        EntryKind::Info(text) => (vec![vec![(format!("* {text}"), Style::new().fg(Color::Cyan))]], 2),
+        EntryKind::Error(text) => (vec![vec![(format!("! {text}"), Style::new().fg(Color::Red))]], 2),
         EntryKind::Unread => {
-            vec![vec![(
-                format!("──── {} ────", texts::UNREAD),
-                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-            )]]
+            let line = format!("──── {} ────", texts::UNREAD);
+            (vec![vec![(line, Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD))]], 0)
         }
         EntryKind::Incoming { user, lines } => {
             message(user, lines, Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD), None)
@@ -172,30 +181,39 @@ fn entry_lines(entry: &Entry) -> Vec<Vec<(String, Style)>> {
     }
 }
 
+/// A message's lines: `NAME: text`, or for an action (`/me`: the text is `* NAME …`) the text
+/// alone, since it names the sender itself.
 fn message(
     user: &str,
     lines: &[String],
     name_style: Style,
     mark: Option<(String, Style)>,
-) -> Vec<Vec<(String, Style)>> {
+) -> (Vec<Vec<(String, Style)>>, usize) {
+    let action = lines.first().is_some_and(|first| {
+        first.strip_prefix("* ").and_then(|l| l.strip_prefix(user)).is_some_and(|l| l.starts_with(' '))
+    });
+    let (lead, hang) = if action { (String::new(), 2) } else { (format!("{user}: "), escape::width(user) + 2) };
     let mut out: Vec<Vec<(String, Style)>> = lines
         .iter()
         .enumerate()
         .map(|(i, line)| {
-            let lead = if i == 0 { format!("{user}: ") } else { " ".repeat(user.len() + 2) };
-            vec![(lead, name_style), (line.clone(), Style::new())]
+            let lead = if i == 0 { lead.clone() } else { " ".repeat(hang) };
+            let style = if action { name_style } else { Style::new() };
+            vec![(lead, name_style), (line.clone(), style)]
         })
         .collect();
     if let (Some(mark), Some(last)) = (mark, out.last_mut()) {
         last.push(mark);
     }
-    out
+    (out, hang)
 }
 
 /// Breaks styled segments into screen lines of at most `width` characters; continuation lines
-/// are indented past the timestamp.
-fn wrap(segments: &[(String, Style)], width: usize, out: &mut Vec<Line<'static>>) {
+/// are indented by `indent` (past the timestamp and the line's lead), or by the timestamp's
+/// width alone where that leaves too little room.
+fn wrap(segments: &[(String, Style)], width: usize, indent: usize, out: &mut Vec<Line<'static>>) {
     let width = width.max(STAMP_WIDTH + 1);
+    let indent = if indent + 10 <= width { indent } else { STAMP_WIDTH };
     let mut line: Vec<Span<'static>> = Vec::new();
     let mut used = 0;
     for (text, style) in segments {
@@ -203,8 +221,8 @@ fn wrap(segments: &[(String, Style)], width: usize, out: &mut Vec<Line<'static>>
         while !rest.is_empty() {
             if used == width {
                 out.push(Line::from(std::mem::take(&mut line)));
-                line.push(Span::raw(" ".repeat(STAMP_WIDTH)));
-                used = STAMP_WIDTH;
+                line.push(Span::raw(" ".repeat(indent)));
+                used = indent;
             }
             let room = width - used;
             let (take, row_ends) = match fits(rest, room) {
@@ -213,7 +231,7 @@ fn wrap(segments: &[(String, Style)], width: usize, out: &mut Vec<Line<'static>>
                 Some(limit) => match rest[..limit].rfind(' ') {
                     Some(space) if space > 0 => (space + 1, true),
                     // A wide character that does not fit at all starts the next row.
-                    _ if limit == 0 && used > STAMP_WIDTH => (0, true),
+                    _ if limit == 0 && used > indent => (0, true),
                     _ => (limit.max(rest.chars().next().map_or(0, char::len_utf8)), false),
                 },
             };
@@ -257,8 +275,9 @@ fn fits(text: &str, room: usize) -> Option<usize> {
     None
 }
 
-fn status_bar(app: &App, scroll: usize) -> Paragraph<'static> {
-    let text = texts::status_bar(app.user().zip(app.daemon()), &texts::describe(app.phase()), scroll);
+fn status_bar(app: &App, scroll: usize, new: usize, width: u16) -> Paragraph<'static> {
+    let phase = texts::describe(app.phase());
+    let text = texts::status_bar(app.user().zip(app.daemon()), &phase, scroll, new, usize::from(width));
     Paragraph::new(text).style(Style::new().add_modifier(Modifier::REVERSED))
 }
 
@@ -431,6 +450,47 @@ mod tests {
     }
 
     #[test]
+    fn an_action_shows_once_who_acts_and_continuations_hang_under_the_text() {
+        let mut app = chatting();
+        app.on_line("/me waves", t(4));
+        app.on_event(crate::app::test_message("bob", "* bob waves back", t(5)), t(5));
+        app.on_event(crate::app::test_message("bob", "one two three four five six seven", t(6)), t(6));
+        let shown = rows(&render(&app, &mut UiState::new(), 40, 10));
+        assert_eq!(row_with(&shown, "alice waves"), "12:00:04 * alice waves …");
+        assert_eq!(row_with(&shown, "bob waves"), "12:00:05 * bob waves back");
+        let first = shown.iter().position(|r| r.contains("one two")).unwrap();
+        assert_eq!(shown[first..first + 2], ["12:00:06 bob: one two three four five", "              six seven"]);
+    }
+
+    #[test]
+    fn scrolled_back_new_messages_are_counted_and_the_status_bar_fits_its_width() {
+        let mut app = chatting();
+        for i in 0..20 {
+            app.on_event(crate::app::test_message("bob", &format!("m{i}"), t(4)), t(4));
+        }
+        let mut ui = UiState::new();
+        render(&app, &mut ui, 100, 10);
+        ui.scroll = 5;
+        let bar = |app: &App, ui: &mut UiState, w| row_with(&rows(&render(app, ui, w, 10)), "chatting").to_owned();
+        assert!(!bar(&app, &mut ui, 100).contains("new"));
+        app.on_event(crate::app::test_message("bob", "fresh", t(5)), t(5));
+        app.on_event(crate::app::test_message("bob", "fresher", t(5)), t(5));
+        app.on_line("mine", t(5));
+        // The view stays on its lines: 3 more below it.
+        let at_100 =
+            " alice @ 127.0.0.1:7777 │ chatting with bob (127.0.0.2:7777) │ ↑ 8 lines up (PgDn) │ ↓ 2 new (End)";
+        assert_eq!(bar(&app, &mut ui, 100), at_100, "the keys and the name go first");
+        let at_160 =
+            " simp │ alice @ 127.0.0.1:7777 │ chatting with bob (127.0.0.2:7777) │ ↑ 8 lines up (PgDn) │ ↓ 2 new \
+                      (End) │ PgUp/PgDn scroll · Esc q quits";
+        assert_eq!(bar(&app, &mut ui, 160), at_160);
+        assert_eq!(bar(&app, &mut ui, 60), " chatting with bob (127.0.0.2:7777) │ ↑ 8 │ ↓ 2 new");
+        assert_eq!(bar(&app, &mut ui, 30), " chatting wit… │ ↑ 8 │ ↓ 2 new");
+        ui.scroll = 0;
+        assert!(!bar(&app, &mut ui, 160).contains("new"), "seen at the bottom");
+    }
+
+    #[test]
     fn request_dialog() {
         let mut app = connected("bob");
         app.on_event(Event::Request { peer: "127.0.0.1:7777".parse().unwrap(), user: "alice".into() }, t(2));
@@ -507,14 +567,16 @@ mod tests {
         let mut ui = UiState::new();
         let rows_now = rows(&render(&app, &mut ui, 40, 10));
         assert_eq!(ui.page, 7);
-        assert_eq!(rows_now[4], "12:00:04 bob: message 29");
-        assert_eq!(rows_now[5], format!("12:00:05 alice: {}", "x".repeat(24)));
-        assert_eq!(rows_now[6], format!("         {} …", "x".repeat(26)));
+        // A wrapped message goes on under its text, as its own second line would.
+        assert_eq!(rows_now[3], "12:00:04 bob: message 29");
+        assert_eq!(rows_now[4], format!("12:00:05 alice: {}", "x".repeat(24)));
+        assert_eq!(rows_now[5], format!("{}{}", " ".repeat(16), "x".repeat(24)));
+        assert_eq!(rows_now[6], format!("{}xx …", " ".repeat(16)));
         ui.scroll = 1000;
         let rows_top = rows(&render(&app, &mut ui, 40, 10));
         assert_eq!(rows_top[0], "──── Wednesday 2 December 2026 ────", "the first line's date");
         assert_eq!(rows_top[1], "12:00:01 * connected to daemon", "wrapped at a space");
-        assert_eq!(rows_top[2], "         127.0.0.1:7777 as alice");
+        assert_eq!(rows_top[2], "           127.0.0.1:7777 as alice", "under the text, past the *");
         assert!(ui.scroll < 1000, "scroll is clamped to the log");
         ui.scroll = 3;
         let rows_wide = rows(&render(&app, &mut ui, 120, 10));
@@ -577,7 +639,7 @@ mod tests {
             [
                 "12:00:02 * calling 127.0.0.2:7777",
                 "12:00:02 * earlier messages with 127.0.0.2:7777, from the",
-                "         daemon's store:",
+                "           daemon's store:",
                 "──── Tuesday 1 December 2026 ────",
                 "09:01:00 bob: old 100",
             ],
@@ -588,7 +650,7 @@ mod tests {
             [
                 "──── Tuesday 1 December 2026 ────",
                 "09:00:00 * the stored messages with 127.0.0.2:7777 start",
-                "         here",
+                "           here",
                 "09:00:00 bob: older 40",
                 "09:00:00 bob: older 41",
                 "09:00:00 bob: older 42",
