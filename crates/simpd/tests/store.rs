@@ -67,8 +67,8 @@ async fn messages_a_client_did_not_confirm_are_delivered_again_in_order_with_the
 
 /// The sending daemon records a burst of `chat`s in one transaction (README, "where the cost
 /// goes"): its WAL then holds about two pages per message (each one's outcome), where one
-/// transaction per message writes six (its row, `sqlite_sequence` and two indexes, then the
-/// outcome's two).
+/// transaction per message writes four (its row and the pending index, then the outcome's
+/// two).
 #[tokio::test]
 async fn a_burst_of_sent_messages_is_recorded_in_few_wal_frames() {
     let state = StateDir::new("burst");

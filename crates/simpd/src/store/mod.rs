@@ -11,8 +11,12 @@
 //!
 //! With `--no-history` a message is deleted once it is confirmed (received) or has its
 //! outcome (sent): only the unconfirmed inbox is kept.
+//!
+//! The schema, and why it has so few indexes, is in `schema.rs`: each page a message touches
+//! is a WAL frame (two `pwrite`s) before its ACK can leave.
 
 mod location;
+mod schema;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,6 +50,18 @@ pub enum StoreError {
         /// The database file.
         path: String,
     },
+    /// A newer simpd made the database: this one cannot know its schema.
+    #[error(
+        "the message store {path} was made by a newer simpd (schema version {version}, this one knows {known}); run that simpd, or give this one another --state-dir"
+    )]
+    Newer {
+        /// The database file.
+        path: String,
+        /// The database's `user_version`.
+        version: i64,
+        /// The version this simpd writes.
+        known: i64,
+    },
     /// SQLite refused.
     #[error("the message store {path}: {source}")]
     Sqlite {
@@ -75,7 +91,22 @@ pub struct Store {
     /// query costs about 86,000 instructions a handshake (callgrind), as much as the rest of
     /// the handshake.
     held_left: u64,
+    /// The id the next row gets: ids are given here, not by SQLite, so that no page besides
+    /// the row's own records them (`schema.rs`). Above every id ever given, deleted rows'
+    /// included: at open it starts above both the highest row and the `id_high` mark.
+    next_id: u64,
+    /// The `id_high` mark as committed, when known: a transaction that deletes rows first
+    /// raises it above every id given so far, so that a deleted id is never given again after
+    /// a restart (IPC.md: ids increase over the daemon's life). `None` after a failed write,
+    /// which may have rolled it back: the next deletion writes it again.
+    id_high: Option<u64>,
 }
+
+/// How far beyond the highest id given a deletion raises the `id_high` mark: with
+/// `--no-history` every confirmation deletes the newest rows, and the mark is then written
+/// once per this many ids rather than with each one. The ids given after a restart may skip
+/// as many; they only need to increase.
+const ID_RESERVE: u64 = 1024;
 
 impl Store {
     /// Opens (creating if needed) the store in `dir`, or in memory when `dir` is `None`
@@ -96,10 +127,15 @@ impl Store {
                 (conn, path)
             }
         };
-        let store = Store { conn, path, history, held_left: 0 };
-        store.init().map_err(|e| match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseBusy) => StoreError::InUse { path: store.path.clone() },
-            _ => store.error(e),
+        let mut store = Store { conn, path, history, held_left: 0, next_id: 1, id_high: None };
+        store.init().map_err(|e| match e {
+            schema::SchemaError::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+                StoreError::InUse { path: store.path.clone() }
+            }
+            schema::SchemaError::Sqlite(e) => store.error(e),
+            schema::SchemaError::Newer(version) => {
+                StoreError::Newer { path: store.path.clone(), version, known: schema::VERSION }
+            }
         })?;
         Ok(store)
     }
@@ -110,58 +146,90 @@ impl Store {
     /// file's lock from open to exit and keeps the WAL index in its own memory, so a commit
     /// takes no file locks (about 12 `fcntl` calls per sent message, 6 per received one) and
     /// a second daemon on the same state directory is refused at start.
-    fn init(&self) -> rusqlite::Result<()> {
+    fn init(&mut self) -> Result<(), schema::SchemaError> {
         // No one else may hold the lock, so waiting for it would only delay the refusal.
         self.conn.busy_timeout(std::time::Duration::ZERO)?;
         self.conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        self.conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS message (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                peer TEXT NOT NULL,
-                peer_user TEXT NOT NULL,
-                author TEXT NOT NULL,
-                direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
-                at INTEGER NOT NULL,
-                text TEXT NOT NULL,
-                outcome TEXT NOT NULL,
-                client_id TEXT
-            );
-            CREATE INDEX IF NOT EXISTS message_unseen ON message (id) WHERE outcome = 'unseen';
-            CREATE INDEX IF NOT EXISTS message_pending ON message (client_id) WHERE outcome = 'pending';
-            CREATE INDEX IF NOT EXISTS message_held ON message (peer, id) WHERE outcome = 'held';
-            CREATE INDEX IF NOT EXISTS message_peer ON message (peer, id);",
-        )
+        schema::prepare(&mut self.conn)?;
+        let id_high = schema::mark(&self.conn, schema::ID_HIGH)?;
+        let newest: Option<i64> = self.conn.query_row("SELECT MAX(id) FROM message", [], |r| r.get(0))?;
+        self.next_id = newest.map_or(0, from_sql).max(id_high) + 1;
+        self.id_high = Some(id_high);
+        Ok(())
     }
 
-    /// Commits a received message, one row per part; returns the first part's id (the parts
-    /// have consecutive ids: one writer, one transaction, AUTOINCREMENT).
+    /// `count` fresh ids, consecutive; the first is returned. Not given back if the write
+    /// fails: ids only need to increase.
+    fn take_ids(&mut self, count: u64) -> u64 {
+        let first = self.next_id;
+        self.next_id += count;
+        first
+    }
+
+    /// Before rows are deleted, in the deleting transaction: raises the `id_high` mark above
+    /// every id given so far, unless it is already (see [`ID_RESERVE`]).
+    fn cover_ids(&mut self) -> rusqlite::Result<()> {
+        let given = self.next_id - 1;
+        if self.id_high.is_some_and(|mark| mark >= given) {
+            return Ok(());
+        }
+        let mark = given + ID_RESERVE;
+        self.id_high = None;
+        schema::set_mark(&self.conn, schema::ID_HIGH, mark)?;
+        self.id_high = Some(mark);
+        Ok(())
+    }
+
+    /// Runs `f` in the transaction a batch holds open ([`Store::begin`]), or else in one of its
+    /// own, committed here, so that a deletion and the `id_high` mark it needs go together.
+    fn write<T>(&mut self, f: impl FnOnce(&mut Store) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let own = self.conn.is_autocommit();
+        let run = || -> rusqlite::Result<T> {
+            if own {
+                self.conn.execute_batch("BEGIN")?;
+            }
+            let value = f(self)?;
+            if own {
+                self.conn.execute_batch("COMMIT")?;
+            }
+            Ok(value)
+        };
+        let result = run();
+        if result.is_err() && own && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        result.map_err(|e| self.failed(e))
+    }
+
+    /// A write failed, and its transaction may be rolled back with the `id_high` mark it
+    /// raised: forget what is known of the mark, so that the next deletion writes it.
+    fn failed(&mut self, source: rusqlite::Error) -> StoreError {
+        self.id_high = None;
+        self.error(source)
+    }
+
+    /// Commits a received message, one row per part, in one transaction; returns the first
+    /// part's id (the parts have consecutive ids).
     pub(crate) fn received(&mut self, m: &Incoming, at: u64) -> Result<u64, StoreError> {
-        self.received_rows(m, at).map_err(|e| self.error(e))
-    }
-
-    fn received_rows(&mut self, m: &Incoming, at: u64) -> rusqlite::Result<u64> {
-        let tx = self.conn.transaction()?;
-        let mut first = None;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO message (peer, peer_user, author, direction, at, text, outcome)
-                 VALUES (?1, ?2, ?2, 'in', ?3, ?4, 'unseen')",
-            )?;
-            for (i, part) in m.parts().enumerate() {
-                insert.execute(params![m.peer.to_string(), &*m.user, to_sql(at), part])?;
-                let id = from_sql(tx.last_insert_rowid());
-                let first = *first.get_or_insert(id);
-                if id != first + i as u64 {
-                    // Cannot happen with one writer; refusing keeps the ids the endpoint
-                    // reports right, and the peer simply re-sends.
-                    return Err(rusqlite::Error::StatementChangedRows(0));
+        let first = self.take_ids(m.parts().count() as u64);
+        let run = |conn: &mut Connection| -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO message (id, peer, peer_user, author, direction, at, text, outcome)
+                     VALUES (?1, ?2, ?3, ?3, 'in', ?4, ?5, 'unseen')",
+                )?;
+                let peer = m.peer.to_string();
+                for (id, part) in (first..).zip(m.parts()) {
+                    insert.execute(params![to_sql(id), peer, &*m.user, to_sql(at), part])?;
                 }
             }
-        }
-        tx.commit()?;
-        Ok(first.unwrap_or(0))
+            tx.commit()
+        };
+        let result = run(&mut self.conn);
+        result.map(|()| first).map_err(|e| self.failed(e))
     }
 
     /// Opens one transaction for the writes that follow, until [`Store::commit`]: the shell
@@ -178,7 +246,7 @@ impl Store {
         if committed.is_err() && !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
-        committed.map_err(|e| self.error(e))
+        committed.map_err(|e| self.failed(e))
     }
 
     /// Every received message not yet confirmed, oldest first, as `message` events.
@@ -211,40 +279,36 @@ impl Store {
     /// The client has shown these messages: they are no longer delivered again (and with
     /// `--no-history`, no longer kept). Unknown ids and sent messages are left alone.
     pub(crate) fn seen(&mut self, ids: &[u64]) -> Result<usize, StoreError> {
-        let history = self.history;
-        let run = |conn: &mut Connection| -> rusqlite::Result<usize> {
-            let tx = conn.transaction()?;
+        self.write(|store| {
+            let sql = if store.history {
+                "UPDATE message SET outcome = 'seen' WHERE id = ?1 AND outcome = 'unseen'"
+            } else {
+                store.cover_ids()?;
+                "DELETE FROM message WHERE id = ?1 AND outcome = 'unseen'"
+            };
+            let mut q = store.conn.prepare_cached(sql)?;
             let mut n = 0;
-            {
-                let sql = if history {
-                    "UPDATE message SET outcome = 'seen' WHERE id = ?1 AND outcome = 'unseen'"
-                } else {
-                    "DELETE FROM message WHERE id = ?1 AND outcome = 'unseen'"
-                };
-                let mut q = tx.prepare_cached(sql)?;
-                for &id in ids {
-                    n += q.execute([to_sql(id)])?;
-                }
+            for &id in ids {
+                n += q.execute([to_sql(id)])?;
             }
-            tx.commit()?;
             Ok(n)
-        };
-        let result = run(&mut self.conn);
-        result.map_err(|e| self.error(e))
+        })
     }
 
     /// A message the endpoint queued for `peer`.
     pub(crate) fn sent(&mut self, out: &Outgoing<'_>, at: u64) -> Result<(), StoreError> {
+        let id = self.take_ids(1);
         self.conn
             .prepare_cached(
-                "INSERT INTO message (peer, peer_user, author, direction, at, text, outcome, client_id)
-                 VALUES (?1, ?2, ?3, 'out', ?4, ?5, 'pending', ?6)",
+                "INSERT INTO message (id, peer, peer_user, author, direction, at, text, outcome, client_id)
+                 VALUES (?1, ?2, ?3, ?4, 'out', ?5, ?6, 'pending', ?7)",
             )
             .and_then(|mut q| {
-                q.execute(params![out.peer.to_string(), out.peer_user, out.author, to_sql(at), out.text, out.client_id])
+                let peer = out.peer.to_string();
+                q.execute(params![to_sql(id), peer, out.peer_user, out.author, to_sql(at), out.text, out.client_id])
             })
             .map(drop)
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.failed(e))
     }
 
     /// The outcome of the oldest pending message with the client's id `client_id`:
@@ -255,14 +319,17 @@ impl Store {
             Some(reason) => format!("undelivered: {reason}"),
         };
         let oldest = "(SELECT MIN(id) FROM message WHERE client_id = ?1 AND outcome = 'pending')";
-        let result = if self.history {
-            let sql = format!("UPDATE message SET outcome = ?2 WHERE id = {oldest}");
-            self.conn.prepare_cached(&sql).and_then(|mut q| q.execute(params![client_id, outcome]))
-        } else {
-            let sql = format!("DELETE FROM message WHERE id = {oldest}");
-            self.conn.prepare_cached(&sql).and_then(|mut q| q.execute(params![client_id]))
-        };
-        result.map(drop).map_err(|e| self.error(e))
+        self.write(|store| {
+            if store.history {
+                let sql = format!("UPDATE message SET outcome = ?2 WHERE id = {oldest}");
+                store.conn.prepare_cached(&sql)?.execute(params![client_id, outcome])?;
+            } else {
+                store.cover_ids()?;
+                let sql = format!("DELETE FROM message WHERE id = {oldest}");
+                store.conn.prepare_cached(&sql)?.execute(params![client_id])?;
+            }
+            Ok(())
+        })
     }
 
     /// At start: the sent messages the last run of the daemon left without an outcome (it was
@@ -315,7 +382,9 @@ impl Store {
     }
 
     /// The last `limit` messages (with `peer`, or with anyone), with ids below `before`,
-    /// oldest first.
+    /// oldest first. Read backwards along the row ids from `before` (there is no index by peer:
+    /// `schema.rs`), so the statement names only the conditions asked for: a `?2 IS NULL OR`
+    /// would keep SQLite from starting the walk at `before`.
     pub(crate) fn history(
         &self,
         peer: Option<SocketAddr>,
@@ -323,14 +392,17 @@ impl Store {
         before: Option<u64>,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
         let rows = || -> rusqlite::Result<Vec<HistoryEntry>> {
-            let mut q = self.conn.prepare_cached(
-                "SELECT id, peer, peer_user, author, direction, at, text, outcome FROM message
-                 WHERE (?1 IS NULL OR peer = ?1) AND (?2 IS NULL OR id < ?2)
-                 ORDER BY id DESC LIMIT ?3",
-            )?;
-            let peer = peer.map(|p| p.to_string());
+            let mut q = self.conn.prepare_cached(match (peer.is_some(), before.is_some()) {
+                (false, false) => HISTORY_ALL,
+                (true, false) => HISTORY_PEER,
+                (false, true) => HISTORY_ALL_BEFORE,
+                (true, true) => HISTORY_PEER_BEFORE,
+            })?;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let rows = q.query_map(params![peer, before.map(to_sql), limit], |r| {
+            let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(limit)];
+            args.extend(peer.map(|p| Box::new(p.to_string()) as Box<dyn rusqlite::ToSql>));
+            args.extend(before.map(|b| Box::new(to_sql(b)) as Box<dyn rusqlite::ToSql>));
+            let rows = q.query_map(rusqlite::params_from_iter(args), |r| {
                 Ok(HistoryEntry {
                     id: from_sql(r.get(0)?),
                     peer: r.get(1)?,
@@ -349,15 +421,17 @@ impl Store {
         rows().map_err(|e| self.error(e))
     }
 
-    /// Deletes every message with `peer`; returns how many.
+    /// Deletes every message with `peer`; returns how many. Reads the whole table (there is no
+    /// index by peer: `schema.rs`).
     pub(crate) fn forget(&mut self, peer: SocketAddr) -> Result<u64, StoreError> {
-        let run = |conn: &Connection| -> rusqlite::Result<(u64, u64)> {
-            let deleted = conn.execute("DELETE FROM message WHERE peer = ?1", [peer.to_string()])?;
-            let held =
-                conn.query_row("SELECT COUNT(*) FROM message WHERE outcome = 'held'", [], |r| r.get::<_, i64>(0))?;
+        let (deleted, held) = self.write(|store| {
+            store.cover_ids()?;
+            let deleted = store.conn.execute("DELETE FROM message WHERE peer = ?1", [peer.to_string()])?;
+            let held = store
+                .conn
+                .query_row("SELECT COUNT(*) FROM message WHERE outcome = 'held'", [], |r| r.get::<_, i64>(0))?;
             Ok((deleted as u64, from_sql(held)))
-        };
-        let (deleted, held) = run(&self.conn).map_err(|e| self.error(e))?;
+        })?;
         self.held_left = held;
         Ok(deleted)
     }
@@ -378,6 +452,17 @@ impl Store {
         StoreError::Sqlite { path: self.path.clone(), source }
     }
 }
+
+/// `history`'s statements, by the conditions given; `?1` is the limit, then the peer, then
+/// `before`.
+const HISTORY_ALL: &str = "SELECT id, peer, peer_user, author, direction, at, text, outcome FROM message
+     ORDER BY id DESC LIMIT ?1";
+const HISTORY_PEER: &str = "SELECT id, peer, peer_user, author, direction, at, text, outcome FROM message
+     WHERE peer = ?2 ORDER BY id DESC LIMIT ?1";
+const HISTORY_ALL_BEFORE: &str = "SELECT id, peer, peer_user, author, direction, at, text, outcome FROM message
+     WHERE id < ?2 ORDER BY id DESC LIMIT ?1";
+const HISTORY_PEER_BEFORE: &str = "SELECT id, peer, peer_user, author, direction, at, text, outcome FROM message
+     WHERE peer = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?1";
 
 /// A sent message kept from before a restart, waiting for the chat with its peer.
 pub(crate) struct Held {

@@ -197,3 +197,113 @@ fn sent_messages_without_an_outcome_are_held_after_reopening_until_queued_again(
     assert!(store.held(None, 10).unwrap().is_empty());
     assert_eq!(store.kept().unwrap(), (0, 0));
 }
+
+#[test]
+fn an_id_is_never_given_again_after_the_newest_rows_are_deleted_and_the_store_reopened() {
+    let carol: std::net::SocketAddr = "127.0.0.3:7777".parse().unwrap();
+    let from_carol = |text: &str| Incoming { peer: carol, user: Arc::from("carol"), text: text.into() };
+    let dir = Dir::new("never-reused");
+    let mut store = Store::open(Some(&dir.0), true).unwrap();
+    let a = store.received(&incoming("a"), 1).unwrap();
+    store.received(&from_carol("b"), 2).unwrap();
+    let c = store.received(&from_carol("c"), 3).unwrap();
+    assert_eq!(store.forget(carol).unwrap(), 2, "the two newest rows");
+    drop(store);
+    let mut store = Store::open(Some(&dir.0), true).unwrap();
+    let d = store.received(&incoming("d"), 4).unwrap();
+    assert!(d > c, "id {d} given again after forget and a restart (newest left: {a}, deleted up to {c})");
+    drop(store);
+
+    // With --no-history a confirmed message is deleted: the same holds across every restart.
+    let dir = Dir::new("never-reused-no-history");
+    let mut last = 0;
+    for round in 0..3 {
+        let mut store = Store::open(Some(&dir.0), false).unwrap();
+        let id = store.received(&incoming("e"), 5).unwrap();
+        assert!(id > last, "round {round}: id {id} after {last}");
+        assert_eq!(store.seen(&[id]).unwrap(), 1);
+        assert!(store.history(None, 10, None).unwrap().is_empty(), "deleted once confirmed");
+        last = id;
+    }
+}
+
+/// The first store's schema (`user_version` 0), as simpd created it before `schema.rs`.
+const SCHEMA_V1: &str = "
+    CREATE TABLE IF NOT EXISTS message (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        peer TEXT NOT NULL,
+        peer_user TEXT NOT NULL,
+        author TEXT NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        at INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        client_id TEXT
+    );
+    CREATE INDEX IF NOT EXISTS message_unseen ON message (id) WHERE outcome = 'unseen';
+    CREATE INDEX IF NOT EXISTS message_pending ON message (client_id) WHERE outcome = 'pending';
+    CREATE INDEX IF NOT EXISTS message_held ON message (peer, id) WHERE outcome = 'held';
+    CREATE INDEX IF NOT EXISTS message_peer ON message (peer, id);";
+
+#[test]
+fn a_store_made_by_the_first_schema_opens_with_its_messages_and_its_ids() {
+    let dir = Dir::new("migrate");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    {
+        let old = rusqlite::Connection::open(dir.0.join(DB_FILE)).unwrap();
+        old.pragma_update(None, "journal_mode", "WAL").unwrap();
+        old.execute_batch(SCHEMA_V1).unwrap();
+        old.execute_batch(
+            "INSERT INTO message (peer, peer_user, author, direction, at, text, outcome, client_id) VALUES
+                ('127.0.0.2:7777', 'bob', 'bob', 'in', 10, 'seen before', 'seen', NULL),
+                ('127.0.0.2:7777', 'bob', 'alice', 'out', 11, 'sent before', 'delivered', '1'),
+                ('127.0.0.2:7777', 'bob', 'bob', 'in', 12, 'not yet shown', 'unseen', NULL),
+                ('127.0.0.2:7777', 'bob', 'alice', 'out', 13, 'left pending', 'pending', '2'),
+                ('127.0.0.3:7777', 'carol', 'carol', 'in', 14, 'forgotten', 'seen', NULL);
+             DELETE FROM message WHERE id = 5;",
+        )
+        .unwrap();
+        let version: i64 = old.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, 0);
+    }
+    let mut store = Store::open(Some(&dir.0), true).unwrap();
+    let kept: Vec<(u64, String, String)> =
+        store.history(None, 10, None).unwrap().into_iter().map(|e| (e.id, e.text, e.outcome)).collect();
+    assert_eq!(
+        kept,
+        [
+            (1, "seen before".into(), "seen".into()),
+            (2, "sent before".into(), "delivered".into()),
+            (3, "not yet shown".into(), "unseen".into()),
+            (4, "left pending".into(), "pending".into()),
+        ]
+    );
+    assert_eq!(texts(&store.unseen().unwrap()), [(3, "not yet shown".to_string())]);
+    assert_eq!(store.hold_unsent().unwrap(), 1);
+    assert_eq!(store.held(None, 10).unwrap().iter().map(|m| m.row).collect::<Vec<_>>(), [4]);
+    let next = store.received(&incoming("new"), 15).unwrap();
+    assert!(next > 5, "id {next}: 5 was given by the old store (then deleted)");
+    let version: i64 = store.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, super::schema::VERSION);
+    let sql: String =
+        store.conn.query_row("SELECT sql FROM sqlite_master WHERE name = 'message'", [], |r| r.get(0)).unwrap();
+    assert!(!sql.contains("AUTOINCREMENT"), "{sql}");
+    drop(store);
+    // Open again: already migrated, nothing changes.
+    let store = Store::open(Some(&dir.0), true).unwrap();
+    assert_eq!(store.history(None, 10, None).unwrap().len(), 5);
+}
+
+#[test]
+fn a_store_from_a_newer_simpd_is_refused_and_left_alone() {
+    let dir = Dir::new("newer");
+    drop(Store::open(Some(&dir.0), true).unwrap());
+    let file = dir.0.join(DB_FILE);
+    rusqlite::Connection::open(&file).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    let error = Store::open(Some(&dir.0), true).unwrap_err();
+    assert!(matches!(error, StoreError::Newer { version: 99, .. }), "{error}");
+    assert!(error.to_string().contains("--state-dir"), "{error}");
+    let version: i64 =
+        rusqlite::Connection::open(&file).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, 99);
+}
