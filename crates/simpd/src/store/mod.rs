@@ -16,13 +16,14 @@
 //! is a WAL frame (two `pwrite`s) before its ACK can leave.
 
 mod location;
+mod owed;
 mod schema;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use simp_proto::ipc::{Direction, EndReason, Event, HistoryEntry};
 use simp_proto::Incoming;
 
@@ -72,11 +73,10 @@ pub enum StoreError {
     },
 }
 
-/// Where outgoing messages stand, as stored and as `history` reports them.
-const PENDING: &str = "pending";
+/// Outcomes, as stored and as `history` reports them: a sent message's, and a received one's
+/// until the client confirms it.
 const DELIVERED: &str = "delivered";
 const UNSEEN: &str = "unseen";
-const HELD: &str = "held";
 
 /// The open store.
 #[derive(Debug)]
@@ -100,7 +100,20 @@ pub struct Store {
     /// a restart (IPC.md: ids increase over the daemon's life). `None` after a failed write,
     /// which may have rolled it back: the next deletion writes it again.
     id_high: Option<u64>,
+    /// The rows owed to someone (`owed.rs`).
+    owed: owed::Owed,
+    /// The `owed_from` mark as committed: no row below it is owed. Raised, every
+    /// [`OWED_STEP`] ids, by a transaction that settles or confirms messages, to the oldest
+    /// owed row that transaction still finds in the database; never from memory alone.
+    owed_from: u64,
+    /// `next_id` when the mark was last looked at.
+    owed_checked: u64,
 }
+
+/// How many ids apart the `owed_from` mark is looked at: once per this many messages a
+/// transaction reads the rows from the mark to the oldest owed one and writes the mark, so the
+/// rows read at open are about this many plus those after the oldest owed message.
+const OWED_STEP: u64 = 1024;
 
 /// How far beyond the highest id given a deletion raises the `id_high` mark: with
 /// `--no-history` every confirmation deletes the newest rows, and the mark is then written
@@ -127,7 +140,17 @@ impl Store {
                 (conn, path)
             }
         };
-        let mut store = Store { conn, path, history, held_left: 0, next_id: 1, id_high: None };
+        let mut store = Store {
+            conn,
+            path,
+            history,
+            held_left: 0,
+            next_id: 1,
+            id_high: None,
+            owed: owed::Owed::default(),
+            owed_from: 0,
+            owed_checked: 0,
+        };
         store.init().map_err(|e| match e {
             schema::SchemaError::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
                 StoreError::InUse { path: store.path.clone() }
@@ -157,6 +180,44 @@ impl Store {
         let newest: Option<i64> = self.conn.query_row("SELECT MAX(id) FROM message", [], |r| r.get(0))?;
         self.next_id = newest.map_or(0, from_sql).max(id_high) + 1;
         self.id_high = Some(id_high);
+        self.load_owed()?;
+        // What was just read is the database's truth: a mark far behind (a migrated store,
+        // one that was stopped before any check) moves up now, not after OWED_STEP messages.
+        self.owed_checked = 0;
+        self.conn.execute_batch("BEGIN")?;
+        self.advance_owed_from()?;
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    /// Reads the `owed_from` mark and the rows owed from there on.
+    fn load_owed(&mut self) -> rusqlite::Result<()> {
+        self.owed_from = schema::mark(&self.conn, schema::OWED_FROM)?;
+        self.owed = owed::Owed::load(&self.conn, self.owed_from)?;
+        self.owed_checked = self.next_id;
+        Ok(())
+    }
+
+    /// In a transaction that settles or confirms messages, once per [`OWED_STEP`] ids: raises
+    /// the `owed_from` mark to the oldest row the database (not memory) still has owed, so
+    /// that the mark is right whatever memory says.
+    fn advance_owed_from(&mut self) -> rusqlite::Result<()> {
+        if self.next_id < self.owed_checked + OWED_STEP {
+            return Ok(());
+        }
+        self.owed_checked = self.next_id;
+        let oldest: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM message WHERE id >= ?1 AND outcome IN ('unseen', 'pending', 'held') ORDER BY id LIMIT 1",
+            )?
+            .query_row([to_sql(self.owed_from)], |r| r.get(0))
+            .optional()?;
+        let from = oldest.map_or(self.next_id, from_sql);
+        if from > self.owed_from {
+            schema::set_mark(&self.conn, schema::OWED_FROM, from)?;
+            self.owed_from = from;
+        }
         Ok(())
     }
 
@@ -203,10 +264,15 @@ impl Store {
         result.map_err(|e| self.failed(e))
     }
 
-    /// A write failed, and its transaction may be rolled back with the `id_high` mark it
-    /// raised: forget what is known of the mark, so that the next deletion writes it.
+    /// A write failed, and its transaction may be rolled back with the marks it raised and the
+    /// rows it settled: forget what is known of `id_high`, so that the next deletion writes it,
+    /// and read the owed rows again. If even that fails, the next check of `owed_from` starts
+    /// from the first row, which is slow but right.
     fn failed(&mut self, source: rusqlite::Error) -> StoreError {
         self.id_high = None;
+        if self.load_owed().is_err() {
+            self.owed_from = 0;
+        }
         self.error(source)
     }
 
@@ -228,8 +294,13 @@ impl Store {
             }
             tx.commit()
         };
-        let result = run(&mut self.conn);
-        result.map(|()| first).map_err(|e| self.failed(e))
+        match run(&mut self.conn) {
+            Ok(()) => {
+                self.owed.unseen.extend(first..first + m.parts().count() as u64);
+                Ok(first)
+            }
+            Err(e) => Err(self.failed(e)),
+        }
     }
 
     /// Opens one transaction for the writes that follow, until [`Store::commit`]: the shell
@@ -257,21 +328,24 @@ impl Store {
     /// At most `limit` received messages not yet confirmed with ids above `after` and up to
     /// `up_to`, oldest first: the next ones a paced course client is sent.
     pub(crate) fn unseen_between(&self, after: u64, up_to: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        if after >= up_to {
+            return Ok(Vec::new());
+        }
         let rows = || -> rusqlite::Result<Vec<Event>> {
-            let mut q = self.conn.prepare_cached(
-                "SELECT id, at, author, text FROM message
-                 WHERE outcome = 'unseen' AND id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
-            )?;
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let rows = q.query_map(params![to_sql(after), to_sql(up_to), limit], |r| {
-                Ok(Event::Message {
-                    id: from_sql(r.get(0)?),
-                    at: from_sql(r.get(1)?),
-                    user: r.get::<_, String>(2)?.into(),
-                    text: r.get(3)?,
-                })
-            })?;
-            rows.collect()
+            let mut q = self.conn.prepare_cached("SELECT at, author, text FROM message WHERE id = ?1")?;
+            let mut events = Vec::new();
+            for &id in self.owed.unseen.range(after + 1..=up_to).take(limit) {
+                let event = q.query_row([to_sql(id)], |r| {
+                    Ok(Event::Message {
+                        id,
+                        at: from_sql(r.get(0)?),
+                        user: r.get::<_, String>(1)?.into(),
+                        text: r.get(2)?,
+                    })
+                });
+                events.push(event?);
+            }
+            Ok(events)
         };
         rows().map_err(|e| self.error(e))
     }
@@ -286,11 +360,14 @@ impl Store {
                 store.cover_ids()?;
                 "DELETE FROM message WHERE id = ?1 AND outcome = 'unseen'"
             };
-            let mut q = store.conn.prepare_cached(sql)?;
             let mut n = 0;
             for &id in ids {
-                n += q.execute([to_sql(id)])?;
+                if store.owed.unseen.contains(&id) {
+                    n += store.conn.prepare_cached(sql)?.execute([to_sql(id)])?;
+                    store.owed.remove(id);
+                }
             }
+            store.advance_owed_from()?;
             Ok(n)
         })
     }
@@ -298,7 +375,8 @@ impl Store {
     /// A message the endpoint queued for `peer`.
     pub(crate) fn sent(&mut self, out: &Outgoing<'_>, at: u64) -> Result<(), StoreError> {
         let id = self.take_ids(1);
-        self.conn
+        let inserted = self
+            .conn
             .prepare_cached(
                 "INSERT INTO message (id, peer, peer_user, author, direction, at, text, outcome, client_id)
                  VALUES (?1, ?2, ?3, ?4, 'out', ?5, ?6, 'pending', ?7)",
@@ -306,9 +384,14 @@ impl Store {
             .and_then(|mut q| {
                 let peer = out.peer.to_string();
                 q.execute(params![to_sql(id), peer, out.peer_user, out.author, to_sql(at), out.text, out.client_id])
-            })
-            .map(drop)
-            .map_err(|e| self.failed(e))
+            });
+        match inserted {
+            Ok(_) => {
+                self.owed.pending.insert(id, out.client_id.to_string());
+                Ok(())
+            }
+            Err(e) => Err(self.failed(e)),
+        }
     }
 
     /// The outcome of the oldest pending message with the client's id `client_id`:
@@ -318,17 +401,18 @@ impl Store {
             None => DELIVERED.to_string(),
             Some(reason) => format!("undelivered: {reason}"),
         };
-        let oldest = "(SELECT MIN(id) FROM message WHERE client_id = ?1 AND outcome = 'pending')";
+        let Some(row) = self.owed.oldest_pending(client_id) else { return Ok(()) };
         self.write(|store| {
             if store.history {
-                let sql = format!("UPDATE message SET outcome = ?2 WHERE id = {oldest}");
-                store.conn.prepare_cached(&sql)?.execute(params![client_id, outcome])?;
+                let sql = "UPDATE message SET outcome = ?2 WHERE id = ?1 AND outcome = 'pending'";
+                store.conn.prepare_cached(sql)?.execute(params![to_sql(row), outcome])?;
             } else {
                 store.cover_ids()?;
-                let sql = format!("DELETE FROM message WHERE id = {oldest}");
-                store.conn.prepare_cached(&sql)?.execute(params![client_id])?;
+                let sql = "DELETE FROM message WHERE id = ?1 AND outcome = 'pending'";
+                store.conn.prepare_cached(sql)?.execute([to_sql(row)])?;
             }
-            Ok(())
+            store.owed.remove(row);
+            store.advance_owed_from()
         })
     }
 
@@ -336,12 +420,18 @@ impl Store {
     /// stopped before they were sent, or crashed) are `held` from now on, to be sent in the next
     /// chat with their peer; returns how many are held in all.
     pub(crate) fn hold_unsent(&mut self) -> Result<u64, StoreError> {
-        let run = |conn: &Connection| -> rusqlite::Result<u64> {
-            conn.execute("UPDATE message SET outcome = 'held' WHERE direction = 'out' AND outcome = 'pending'", [])?;
-            conn.query_row("SELECT COUNT(*) FROM message WHERE outcome = 'held'", [], |r| r.get::<_, i64>(0))
-                .map(from_sql)
-        };
-        self.held_left = run(&self.conn).map_err(|e| self.error(e))?;
+        let held = self.write(|store| {
+            let mut q = store
+                .conn
+                .prepare_cached("UPDATE message SET outcome = 'held' WHERE id = ?1 AND outcome = 'pending'")?;
+            for &row in store.owed.pending.keys() {
+                q.execute([to_sql(row)])?;
+            }
+            drop(q);
+            store.owed.pending.clear();
+            store.conn.query_row("SELECT COUNT(*) FROM message WHERE outcome = 'held'", [], |r| r.get::<_, i64>(0))
+        })?;
+        self.held_left = from_sql(held);
         Ok(self.held_left)
     }
 
@@ -374,11 +464,21 @@ impl Store {
 
     /// A held message is queued again: pending, until its outcome is [`Store::settled`].
     pub(crate) fn requeued(&mut self, row: u64) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("UPDATE message SET outcome = 'pending' WHERE id = ?1 AND outcome = 'held'")
-            .and_then(|mut q| q.execute([to_sql(row)]))
-            .map(|changed| self.held_left = self.held_left.saturating_sub(changed as u64))
-            .map_err(|e| self.error(e))
+        let client_id = self
+            .conn
+            .prepare_cached(
+                "UPDATE message SET outcome = 'pending' WHERE id = ?1 AND outcome = 'held' RETURNING client_id",
+            )
+            .and_then(|mut q| q.query_row([to_sql(row)], |r| r.get::<_, Option<String>>(0)).optional());
+        match client_id {
+            Ok(Some(client_id)) => {
+                self.held_left = self.held_left.saturating_sub(1);
+                self.owed.pending.insert(row, client_id.unwrap_or_default());
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(self.failed(e)),
+        }
     }
 
     /// The last `limit` messages (with `peer`, or with anyone), with ids below `before`,
@@ -426,11 +526,20 @@ impl Store {
     pub(crate) fn forget(&mut self, peer: SocketAddr) -> Result<u64, StoreError> {
         let (deleted, held) = self.write(|store| {
             store.cover_ids()?;
-            let deleted = store.conn.execute("DELETE FROM message WHERE peer = ?1", [peer.to_string()])?;
+            let mut deleted = 0;
+            {
+                let mut q = store.conn.prepare_cached("DELETE FROM message WHERE peer = ?1 RETURNING id")?;
+                let mut rows = q.query([peer.to_string()])?;
+                while let Some(row) = rows.next()? {
+                    store.owed.remove(from_sql(row.get(0)?));
+                    deleted += 1;
+                }
+            }
+            store.advance_owed_from()?;
             let held = store
                 .conn
                 .query_row("SELECT COUNT(*) FROM message WHERE outcome = 'held'", [], |r| r.get::<_, i64>(0))?;
-            Ok((deleted as u64, from_sql(held)))
+            Ok((deleted, from_sql(held)))
         })?;
         self.held_left = held;
         Ok(deleted)
@@ -438,14 +547,8 @@ impl Store {
 
     /// What the store keeps for later: received messages not confirmed, and sent ones
     /// without an outcome, pending or held (for the shutdown log line).
-    pub(crate) fn kept(&self) -> Result<(u64, u64), StoreError> {
-        let count = |outcome: &str| -> rusqlite::Result<u64> {
-            self.conn
-                .query_row("SELECT COUNT(*) FROM message WHERE outcome = ?1", [outcome], |r| r.get::<_, i64>(0))
-                .map(from_sql)
-        };
-        let run = || Ok((count(UNSEEN)?, count(PENDING)? + count(HELD)?));
-        run().map_err(|e: rusqlite::Error| self.error(e))
+    pub(crate) fn kept(&self) -> (u64, u64) {
+        (self.owed.unseen.len() as u64, self.owed.pending.len() as u64 + self.held_left)
     }
 
     fn error(&self, source: rusqlite::Error) -> StoreError {

@@ -10,8 +10,12 @@
 //! - No index by peer: `history` walks the row ids backwards from `before` (it never used
 //!   version 1's `message_peer`: the planner read the table backwards anyway), and `forget`,
 //!   which is rare, reads the table once.
-//! - Partial indexes over the rows still owed to someone (`unseen`, `pending`, `held`): they
-//!   hold only those rows, so they stay small however long the history grows.
+//! - No index of the rows still owed to someone, received (`unseen`) or sent (`pending`):
+//!   version 1's two partial indexes were a page each per message. The store keeps them in
+//!   memory (`owed.rs`), read at open from the rows at or above the `owed_from` mark.
+//! - One partial index, over `held` rows (sent messages from before a restart, found by
+//!   peer when a chat opens): a message is never written as `held` on its way, so it costs
+//!   nothing per message.
 
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
@@ -33,13 +37,15 @@ const CREATE: &str = "
         client_id TEXT
     );
     CREATE TABLE mark (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-    CREATE INDEX message_unseen ON message (id) WHERE outcome = 'unseen';
-    CREATE INDEX message_pending ON message (client_id) WHERE outcome = 'pending';
     CREATE INDEX message_held ON message (peer, id) WHERE outcome = 'held';";
 
 /// The mark that keeps deleted ids from being given again: every id given out whose row is
 /// gone is at most this (see [`super::Store`]).
 pub(super) const ID_HIGH: &str = "id_high";
+
+/// The mark below which no row is owed to anyone (`unseen`, `pending` or `held`), so that
+/// the store finds them at open without an index (see [`super::Store`]).
+pub(super) const OWED_FROM: &str = "owed_from";
 
 /// Why the schema cannot be used.
 #[derive(Debug)]

@@ -147,7 +147,7 @@ fn without_history_only_the_unconfirmed_and_the_unsent_are_kept() {
     store.settled("1", None).unwrap();
     let kept: Vec<String> = store.history(None, 10, None).unwrap().into_iter().map(|e| e.text).collect();
     assert_eq!(kept, ["b", "out"]);
-    assert_eq!(store.kept().unwrap(), (1, 1));
+    assert_eq!(store.kept(), (1, 1));
 }
 
 #[test]
@@ -173,7 +173,7 @@ fn sent_messages_without_an_outcome_are_held_after_reopening_until_queued_again(
     // The daemon stopped with two and three pending: held from the next start.
     let mut store = Store::open(Some(&dir.0), true).unwrap();
     assert_eq!(store.hold_unsent().unwrap(), 2);
-    assert_eq!(store.kept().unwrap(), (0, 2));
+    assert_eq!(store.kept(), (0, 2));
     let held = store.held(None, usize::MAX).unwrap();
     let events: Vec<Event> = held.iter().map(super::Held::event).collect();
     assert_eq!(
@@ -191,11 +191,11 @@ fn sent_messages_without_an_outcome_are_held_after_reopening_until_queued_again(
     store.settled("2", Some(EndReason::PeerUnreachable)).unwrap();
     let outcomes: Vec<String> = store.history(None, 10, None).unwrap().into_iter().map(|e| e.outcome).collect();
     assert_eq!(outcomes, ["delivered", "undelivered: peer unreachable", "held"]);
-    assert_eq!(store.kept().unwrap(), (0, 1));
+    assert_eq!(store.kept(), (0, 1));
     // Forgetting the peer forgets its held message; one held again at the next start is found.
     store.forget(bob()).unwrap();
     assert!(store.held(None, 10).unwrap().is_empty());
-    assert_eq!(store.kept().unwrap(), (0, 0));
+    assert_eq!(store.kept(), (0, 0));
 }
 
 #[test]
@@ -306,4 +306,48 @@ fn a_store_from_a_newer_simpd_is_refused_and_left_alone() {
     let version: i64 =
         rusqlite::Connection::open(&file).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
     assert_eq!(version, 99);
+}
+
+/// Without an index of unconfirmed or unsent rows, the store finds them at open from the
+/// `owed_from` mark on: the mark moves past long confirmed stretches, never past an owed row.
+#[test]
+fn owed_messages_are_found_at_open_however_far_the_owed_from_mark_moved() {
+    let dir = Dir::new("owed-from");
+    let mut store = Store::open(Some(&dir.0), true).unwrap();
+    let confirmed = |store: &mut Store, n: usize| {
+        for _ in 0..n {
+            let id = store.received(&incoming("chatter"), 1).unwrap();
+            store.seen(&[id]).unwrap();
+        }
+    };
+    let old = store.received(&incoming("old, unconfirmed"), 1).unwrap();
+    let out = Outgoing { peer: bob(), peer_user: "bob", author: "alice", text: "unsent", client_id: "x" };
+    store.sent(&out, 2).unwrap();
+    confirmed(&mut store, 2500);
+    let mark = |store: &Store| super::schema::mark(&store.conn, super::schema::OWED_FROM).unwrap();
+    assert!(mark(&store) <= old, "the mark passed an unconfirmed message");
+    drop(store); // as a kill -9 would: nothing more is written
+
+    let mut store = Store::open(Some(&dir.0), true).unwrap();
+    assert_eq!(texts(&store.unseen().unwrap()), [(old, "old, unconfirmed".to_string())]);
+    assert_eq!(store.kept(), (1, 1));
+    store.seen(&[old]).unwrap();
+    confirmed(&mut store, 2500);
+    let recent: Vec<u64> = (0..3).map(|_| store.received(&incoming("recent"), 3).unwrap()).collect();
+    let moved = mark(&store);
+    assert!(moved > old && moved <= old + 1, "the mark stops at the unsent message: {moved}");
+    assert_eq!(store.hold_unsent().unwrap(), 1);
+    let held = store.held(None, 10).unwrap();
+    store.requeued(held[0].row).unwrap();
+    store.settled("x", None).unwrap();
+    confirmed(&mut store, 2500);
+    drop(store);
+
+    let store = Store::open(Some(&dir.0), true).unwrap();
+    let moved = mark(&store);
+    assert!(moved > held[0].row && moved <= recent[0], "the mark moved on, up to the recent ones: {moved}");
+    let unseen: Vec<u64> = texts(&store.unseen().unwrap()).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(unseen, recent);
+    assert_eq!(store.kept(), (3, 0));
+    assert_eq!(store.history(None, 1, Some(recent[0])).unwrap()[0].outcome, "seen");
 }
