@@ -66,9 +66,9 @@ async fn messages_a_client_did_not_confirm_are_delivered_again_in_order_with_the
 }
 
 /// The sending daemon records a burst of `chat`s in one transaction (README, "where the cost
-/// goes"): its WAL then holds about two pages per message (each one's outcome), where one
-/// transaction per message writes four (its row and the pending index, then the outcome's
-/// two).
+/// goes"): its WAL then holds about one page per message (each one's outcome; the rows of the
+/// burst share their pages), where one transaction per message writes two (its row, then its
+/// row again with the outcome): 55 frames against 104 for 50 messages.
 #[tokio::test]
 async fn a_burst_of_sent_messages_is_recorded_in_few_wal_frames() {
     let state = StateDir::new("burst");
@@ -83,7 +83,7 @@ async fn a_burst_of_sent_messages_is_recorded_in_few_wal_frames() {
     // A WAL frame is a 24-byte header and a 4 KiB page, after the 32-byte file header.
     let wal = std::fs::metadata(state.0.join("simpd.sqlite3-wal")).expect("the store's WAL").len();
     let frames = wal.saturating_sub(32) / (24 + 4096);
-    assert!(frames < 4 * N as u64, "{frames} WAL frames for {N} messages sent in one burst");
+    assert!(frames < 3 * N as u64 / 2, "{frames} WAL frames for {N} messages sent in one burst");
 }
 
 #[tokio::test]
