@@ -41,12 +41,16 @@ _simp() {
 
     case "${cmd}" in
         simp)
-            opts="-h -V --port --user --config --quiet --daemon --utf8 --lan --plain --demo --help --version status history help"
+            opts="-h -V --daemon-ip --port --user --config --quiet --daemon --utf8 --lan --plain --demo --help --version status history help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --daemon-ip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -153,12 +157,16 @@ _simp() {
             return 0
             ;;
         simp__subcmd__status)
-            opts="-h --port --help"
+            opts="-h --daemon-ip --port --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --daemon-ip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_simp_global_optspecs
-    string join \n port= user= config= quiet daemon utf8 lan plain demo h/help V/version
+    string join \n daemon-ip= port= user= config= quiet daemon utf8 lan plain demo h/help V/version
 end
 
 function __fish_simp_needs_command
@@ -24,6 +24,7 @@ function __fish_simp_using_subcommand
     contains -- $cmd[1] $argv
 end
 
+complete -c simp -n "__fish_simp_needs_command" -l daemon-ip -d 'IP of the daemon; `localhost` is 127.0.0.1. Default: `daemon` in the config file, else 127.0.0.1' -r
 complete -c simp -n "__fish_simp_needs_command" -l port -d 'The daemon\'s client port' -r
 complete -c simp -n "__fish_simp_needs_command" -l user -d 'Your name (1-32 printable ASCII characters). Default: `user` in the config file, else asked' -r
 complete -c simp -n "__fish_simp_needs_command" -l config -d 'The config file: the default daemon, your name, and contacts (name = "IP") for `/call NAME`. Default: $XDG_CONFIG_HOME/simp/config.toml (~/.config/simp/config.toml)' -r -F
@@ -36,8 +37,9 @@ complete -c simp -n "__fish_simp_needs_command" -l demo -d 'Try it out: start tw
 complete -c simp -n "__fish_simp_needs_command" -s h -l help -d 'Print help'
 complete -c simp -n "__fish_simp_needs_command" -s V -l version -d 'Print version'
 complete -c simp -n "__fish_simp_needs_command" -a "status" -d 'Print the daemon\'s state in one line and exit, without attaching to it: works while another client is attached, and leaves stored messages where they are'
-complete -c simp -n "__fish_simp_needs_command" -a "history" -d 'Print the messages stored by the daemon, with PEER or with everyone, one line each (date and time, from or to, the peer, who wrote it, the text escaped, the delivery mark), oldest first, and exit'
+complete -c simp -n "__fish_simp_needs_command" -a "history" -d 'Print the messages stored by the daemon, with PEER or with everyone, oldest first, and exit: one line each (date and time, from or to, the peer, who wrote it, the text escaped, the delivery mark), a multi-line message\'s further lines indented under its first. The daemon is named with --daemon-ip (PEER is the other side of the chats)'
 complete -c simp -n "__fish_simp_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c simp -n "__fish_simp_using_subcommand status" -l daemon-ip -d 'IP of the daemon; `localhost` is 127.0.0.1. Default: `daemon` in the config file, else 127.0.0.1' -r
 complete -c simp -n "__fish_simp_using_subcommand status" -l port -d 'The daemon\'s client port' -r
 complete -c simp -n "__fish_simp_using_subcommand status" -s h -l help -d 'Print help'
 complete -c simp -n "__fish_simp_using_subcommand history" -s n -l limit -d 'At most this many messages, the most recent (1-1000)' -r
@@ -46,5 +48,5 @@ complete -c simp -n "__fish_simp_using_subcommand history" -l port -d 'The daemo
 complete -c simp -n "__fish_simp_using_subcommand history" -l json -d 'One JSON object per message, as the daemon\'s `history` event (docs/IPC.md), instead of text'
 complete -c simp -n "__fish_simp_using_subcommand history" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c simp -n "__fish_simp_using_subcommand help; and not __fish_seen_subcommand_from status history help" -f -a "status" -d 'Print the daemon\'s state in one line and exit, without attaching to it: works while another client is attached, and leaves stored messages where they are'
-complete -c simp -n "__fish_simp_using_subcommand help; and not __fish_seen_subcommand_from status history help" -f -a "history" -d 'Print the messages stored by the daemon, with PEER or with everyone, one line each (date and time, from or to, the peer, who wrote it, the text escaped, the delivery mark), oldest first, and exit'
+complete -c simp -n "__fish_simp_using_subcommand help; and not __fish_seen_subcommand_from status history help" -f -a "history" -d 'Print the messages stored by the daemon, with PEER or with everyone, oldest first, and exit: one line each (date and time, from or to, the peer, who wrote it, the text escaped, the delivery mark), a multi-line message\'s further lines indented under its first. The daemon is named with --daemon-ip (PEER is the other side of the chats)'
 complete -c simp -n "__fish_simp_using_subcommand help; and not __fish_seen_subcommand_from status history help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -15,6 +15,7 @@ _simp() {
 
     local context curcontext="$curcontext" state line
     _arguments "${_arguments_options[@]}" : \
+'--daemon-ip=[IP of the daemon; \`localhost\` is 127.0.0.1. Default\: \`daemon\` in the config file, else 127.0.0.1]:IP:_default' \
 '--port=[The daemon'\''s client port]:PORT:_default' \
 '--user=[Your name (1-32 printable ASCII characters). Default\: \`user\` in the config file, else asked]:USER:_default' \
 '--config=[The config file\: the default daemon, your name, and contacts (name = "IP") for \`/call NAME\`. Default\: \$XDG_CONFIG_HOME/simp/config.toml (~/.config/simp/config.toml)]:FILE:_files' \
@@ -23,12 +24,12 @@ _simp() {
 '--utf8[Send UTF-8 text, not only ASCII\: outside the course spec, so course peers may reject or mangle it (a warning says so on the first such message). Control characters other than TAB and newline stay refused. Without it, non-ASCII text is refused and not sent]' \
 '(--demo)--lan[List the daemons announcing themselves on the LAN (\`simpd --announce\`), one line each (address, then the user attached), and exit. It asks over mDNS only on the interface that holds DAEMON_IP, never on the others. In a session, \`l\` and Enter in the menu (or /lan) lists them to call one]' \
 '--plain[Line mode\: one line per event. The default when stdin or stdout is not a terminal]' \
-'(--port --user --config)--demo[Try it out\: start two daemons in-process on 127.0.0.1 and 127.0.0.2 with an echo bot on the second, and call it as user \`you\`]' \
+'(--daemon-ip --port --user --config)--demo[Try it out\: start two daemons in-process on 127.0.0.1 and 127.0.0.2 with an echo bot on the second, and call it as user \`you\`]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \
 '--version[Print version]' \
-'::daemon_ip -- IP of the daemon to use (start one with `simpd IP`); `localhost` is 127.0.0.1. Default\: `daemon` in the config file, else 127.0.0.1:_default' \
+'::daemon_ip -- IP of the daemon to use (start one with `simpd IP`), the same as --daemon-ip; `localhost` is 127.0.0.1. Default\: `daemon` in the config file, else 127.0.0.1:_default' \
 ":: :_simp_commands" \
 "*::: :->simp" \
 && ret=0
@@ -40,10 +41,11 @@ _simp() {
         case $line[2] in
             (status)
 _arguments "${_arguments_options[@]}" : \
+'--daemon-ip=[IP of the daemon; \`localhost\` is 127.0.0.1. Default\: \`daemon\` in the config file, else 127.0.0.1]:IP:_default' \
 '--port=[The daemon'\''s client port]:PORT:_default' \
 '-h[Print help]' \
 '--help[Print help]' \
-'::daemon_ip -- IP of the daemon; `localhost` is 127.0.0.1. Default\: `daemon` in the config file, else 127.0.0.1:_default' \
+'::daemon_ip -- IP of the daemon, the same as --daemon-ip; `localhost` is 127.0.0.1. Default\: `daemon` in the config file, else 127.0.0.1:_default' \
 && ret=0
 ;;
 (history)
@@ -95,7 +97,7 @@ esac
 _simp_commands() {
     local commands; commands=(
 'status:Print the daemon'\''s state in one line and exit, without attaching to it\: works while another client is attached, and leaves stored messages where they are' \
-'history:Print the messages stored by the daemon, with PEER or with everyone, one line each (date and time, from or to, the peer, who wrote it, the text escaped, the delivery mark), oldest first, and exit' \
+'history:Print the messages stored by the daemon, with PEER or with everyone, oldest first, and exit\: one line each (date and time, from or to, the peer, who wrote it, the text escaped, the delivery mark), a multi-line message'\''s further lines indented under its first. The daemon is named with --daemon-ip (PEER is the other side of the chats)' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'simp commands' commands "$@"
@@ -104,7 +106,7 @@ _simp_commands() {
 _simp__subcmd__help_commands() {
     local commands; commands=(
 'status:Print the daemon'\''s state in one line and exit, without attaching to it\: works while another client is attached, and leaves stored messages where they are' \
-'history:Print the messages stored by the daemon, with PEER or with everyone, one line each (date and time, from or to, the peer, who wrote it, the text escaped, the delivery mark), oldest first, and exit' \
+'history:Print the messages stored by the daemon, with PEER or with everyone, oldest first, and exit\: one line each (date and time, from or to, the peer, who wrote it, the text escaped, the delivery mark), a multi-line message'\''s further lines indented under its first. The daemon is named with --daemon-ip (PEER is the other side of the chats)' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'simp help commands' commands "$@"

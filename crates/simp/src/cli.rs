@@ -36,13 +36,13 @@ pub struct Args {
     /// Something other than chatting.
     #[command(subcommand)]
     pub command: Option<Subcommand>,
-    /// IP of the daemon to use (start one with `simpd IP`); `localhost` is 127.0.0.1. Default:
-    /// `daemon` in the config file, else 127.0.0.1.
-    #[arg(value_parser = parse_ip)]
+    /// IP of the daemon to use (start one with `simpd IP`), the same as --daemon-ip;
+    /// `localhost` is 127.0.0.1. Default: `daemon` in the config file, else 127.0.0.1.
+    #[arg(value_parser = parse_ip, conflicts_with = DAEMON_IP_OPTION)]
     pub daemon_ip: Option<IpAddr>,
-    /// The daemon's client port.
-    #[arg(long, default_value_t = DEFAULT_CLIENT_PORT)]
-    pub port: u16,
+    /// The daemon: the same options for every command.
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
     /// Your name (1-32 printable ASCII characters). Default: `user` in the config file, else
     /// asked.
     #[arg(long)]
@@ -57,8 +57,8 @@ pub struct Args {
     pub quiet: bool,
     /// When no daemon answers, start one in this process (on DAEMON_IP, ports 7777 and
     /// --port) that lives as long as simp, without asking. On a terminal simp asks first.
-    #[arg(long)]
-    pub daemon: bool,
+    #[arg(long = "daemon")]
+    pub start_daemon: bool,
     /// Send UTF-8 text, not only ASCII: outside the course spec, so course peers may reject or
     /// mangle it (a warning says so on the first such message). Control characters other than
     /// TAB and newline stay refused. Without it, non-ASCII text is refused and not sent.
@@ -75,7 +75,7 @@ pub struct Args {
     pub plain: bool,
     /// Try it out: start two daemons in-process on 127.0.0.1 and 127.0.0.2 with an echo bot
     /// on the second, and call it as user `you`.
-    #[arg(long, conflicts_with_all = ["daemon_ip", "port", "user", "config"])]
+    #[arg(long, conflicts_with_all = ["daemon_ip", DAEMON_IP_OPTION, "port", "user", "config"])]
     pub demo: bool,
     /// For tests: the demo's daemons take free ports even when 7777/7778 are free.
     #[arg(long, hide = true, requires = "demo")]
@@ -88,17 +88,18 @@ pub enum Subcommand {
     /// Print the daemon's state in one line and exit, without attaching to it: works while
     /// another client is attached, and leaves stored messages where they are.
     Status {
-        /// IP of the daemon; `localhost` is 127.0.0.1. Default: `daemon` in the config file,
-        /// else 127.0.0.1.
-        #[arg(value_parser = parse_ip)]
+        /// IP of the daemon, the same as --daemon-ip; `localhost` is 127.0.0.1. Default:
+        /// `daemon` in the config file, else 127.0.0.1.
+        #[arg(value_parser = parse_ip, conflicts_with = DAEMON_IP_OPTION)]
         daemon_ip: Option<IpAddr>,
-        /// The daemon's client port.
-        #[arg(long, default_value_t = DEFAULT_CLIENT_PORT)]
-        port: u16,
+        /// The daemon.
+        #[command(flatten)]
+        daemon: DaemonArgs,
     },
-    /// Print the messages stored by the daemon, with PEER or with everyone, one line each
-    /// (date and time, from or to, the peer, who wrote it, the text escaped, the delivery
-    /// mark), oldest first, and exit.
+    /// Print the messages stored by the daemon, with PEER or with everyone, oldest first, and
+    /// exit: one line each (date and time, from or to, the peer, who wrote it, the text
+    /// escaped, the delivery mark), a multi-line message's further lines indented under its
+    /// first. The daemon is named with --daemon-ip (PEER is the other side of the chats).
     ///
     /// It only reads: it works while another client is attached and while a call rings or a
     /// chat runs, and disturbs none of them. Messages not yet shown to a user stay unread, and
@@ -124,21 +125,41 @@ pub struct HistoryArgs {
     /// of text.
     #[arg(long)]
     pub json: bool,
-    /// IP of the daemon; `localhost` is 127.0.0.1. Default: `daemon` in the config file,
-    /// else 127.0.0.1.
-    #[arg(long = "daemon-ip", value_name = "IP", value_parser = parse_ip)]
-    pub daemon_ip: Option<IpAddr>,
+    /// The daemon.
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+}
+
+/// The clap id of `--daemon-ip`, for the positional DAEMON_IP's conflict with it.
+const DAEMON_IP_OPTION: &str = "daemon_ip_option";
+
+/// How every command names its daemon: `--daemon-ip IP` and `--port` are taken by `simp`,
+/// `simp status` and `simp history` alike (the first two also take the IP as DAEMON_IP).
+#[derive(Debug, Clone, clap::Args)]
+pub struct DaemonArgs {
+    /// IP of the daemon; `localhost` is 127.0.0.1. Default: `daemon` in the config file, else
+    /// 127.0.0.1.
+    #[arg(id = DAEMON_IP_OPTION, long = "daemon-ip", value_name = "IP", value_parser = parse_ip)]
+    pub ip: Option<IpAddr>,
     /// The daemon's client port.
     #[arg(long, default_value_t = DEFAULT_CLIENT_PORT)]
     pub port: u16,
+}
+
+impl DaemonArgs {
+    /// The daemon's client address: the command line's IP (DAEMON_IP or --daemon-ip: they
+    /// conflict), else the config file's, else 127.0.0.1.
+    pub fn addr(&self, positional: Option<IpAddr>, from_config: Option<IpAddr>) -> SocketAddr {
+        let ip = positional.or(self.ip).or(from_config).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        SocketAddr::new(ip, self.port)
+    }
 }
 
 impl Args {
     /// The daemon's client address: the command line's IP, else the config file's, else
     /// 127.0.0.1.
     pub fn daemon_addr(&self, from_config: Option<IpAddr>) -> SocketAddr {
-        let ip = self.daemon_ip.or(from_config).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-        SocketAddr::new(ip, self.port)
+        self.daemon.addr(self.daemon_ip, from_config)
     }
 }
 
@@ -175,8 +196,8 @@ pub const MAN_SECTIONS: &[(&str, &[&str])] = &[
             "$ printf 'alice\\ns\\n192.168.1.20\\nhello\\n/quit\\n' | simp --plain 192.168.1.10",
             "What is the daemon doing? (works while another client is attached)",
             "$ simp status 192.168.1.10",
-            "The last 20 messages with bob, a contact:",
-            "$ simp history bob -n 20",
+            "The last 20 messages with bob, a contact, stored by the daemon on 192.168.1.10 (every command takes --daemon-ip; simp and simp status also take the IP alone):",
+            "$ simp history bob -n 20 --daemon-ip 192.168.1.10",
         ],
     ),
     ("SEE ALSO", &["simpd(1); docs/IPC.md in the simp sources."]),
@@ -200,5 +221,40 @@ mod tests {
         let args = Args::try_parse_from(["simp", "localhost"]).unwrap();
         assert_eq!(args.daemon_addr(Some("10.0.0.1".parse().unwrap())), "127.0.0.1:7778".parse().unwrap());
         assert!(Args::try_parse_from(["simp", "--demo", "--user", "x"]).is_err());
+    }
+
+    /// The daemon's address a command line names, from whichever command it is.
+    fn named(argv: &[&str]) -> SocketAddr {
+        let args = Args::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        match &args.command {
+            None => args.daemon_addr(None),
+            Some(Subcommand::Status { daemon_ip, daemon }) => daemon.addr(*daemon_ip, None),
+            Some(Subcommand::History(opts)) => opts.daemon.addr(None, None),
+        }
+    }
+
+    #[test]
+    fn every_command_names_its_daemon_with_daemon_ip_and_the_old_spellings_still_work() {
+        let there: SocketAddr = "127.0.90.2:7778".parse().unwrap();
+        for argv in [
+            &["simp", "--daemon-ip", "127.0.90.2"][..],
+            &["simp", "127.0.90.2"],
+            &["simp", "status", "--daemon-ip", "127.0.90.2"],
+            &["simp", "status", "127.0.90.2"],
+            &["simp", "history", "--daemon-ip", "127.0.90.2"],
+            &["simp", "history", "127.0.90.1:7777", "--daemon-ip", "127.0.90.2"],
+        ] {
+            assert_eq!(named(argv), there, "{argv:?}");
+        }
+        assert_eq!(
+            named(&["simp", "status", "--daemon-ip", "localhost", "--port", "9"]),
+            "127.0.0.1:9".parse().unwrap()
+        );
+        for both in [
+            &["simp", "127.0.90.2", "--daemon-ip", "127.0.90.3"][..],
+            &["simp", "status", "127.0.90.2", "--daemon-ip", "127.0.90.3"],
+        ] {
+            assert!(Args::try_parse_from(both).is_err(), "{both:?}: two daemons named");
+        }
     }
 }

@@ -36,7 +36,15 @@ pub struct Query {
 /// Why `simp history` printed nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
-    /// No daemon, or the connection failed.
+    /// No daemon answers where the query went.
+    #[error("{source}; {hint}")]
+    NoDaemon {
+        /// Why.
+        source: conn::ConnError,
+        /// What to type to read another daemon's store.
+        hint: String,
+    },
+    /// The connection failed.
     #[error(transparent)]
     Conn(#[from] conn::ConnError),
     /// The peer is not an address, `localhost` or a contact's name.
@@ -72,7 +80,10 @@ pub async fn fetch(query: &Query, contacts: &Contacts) -> Result<Vec<HistoryEntr
         })
         .transpose()?;
     let addr = query.addr;
-    let (mut reader, mut writer) = conn::connect(addr).await?;
+    let (mut reader, mut writer) = match conn::connect(addr).await {
+        Ok(conn) => conn,
+        Err(source) => return Err(HistoryError::NoDaemon { source, hint: another_daemon(query) }),
+    };
     writer.send(&Command::History { peer, limit: Some(usize::from(query.limit)), before: None }).await?;
     let mut entries = Vec::new();
     loop {
@@ -107,19 +118,39 @@ fn unexpected(addr: SocketAddr, event: Option<Event>) -> HistoryError {
     HistoryError::Answer { addr, answer }
 }
 
-/// One line per message: local date and time, `from` or `to`, the peer (by contact name when
-/// it is one), who wrote it, the text on one line, escaped as in plain mode; a sent message
-/// ends with its delivery mark, a received one not yet shown to a user with `(unread)`.
+/// What to type to read another daemon's store: said when no daemon answers, and when the
+/// one that does stores nothing with PEER (the user may have named the daemon as PEER).
+fn another_daemon(query: &Query) -> String {
+    let peer = query.peer.as_deref().map(|p| format!(" {}", escape::field(p))).unwrap_or_default();
+    match query.peer.as_deref().and_then(|p| parse_peer(p).ok()).filter(|p| p.ip() != query.addr.ip()) {
+        Some(named) => format!(
+            "PEER is the other side of the chats; to read the store of the daemon on {ip}, type `simp history --daemon-ip {ip}`",
+            ip = named.ip()
+        ),
+        None => format!("the daemon is named with --daemon-ip: `simp history --daemon-ip IP{peer}`"),
+    }
+}
+
+/// The note for an empty answer, on stderr.
+pub fn nothing_stored(query: &Query) -> String {
+    let with = query.peer.as_deref().map(|p| format!(" with {}", escape::field(p))).unwrap_or_default();
+    format!("simpd at {} stores no messages{with}; {}", query.addr, another_daemon(query))
+}
+
+/// One entry per message: local date and time, `from` or `to`, the peer (by contact name when
+/// it is one), who wrote it, the text escaped as in plain mode; a sent message ends with its
+/// delivery mark, a received one not yet shown to a user with `(unread)`. A multi-line
+/// message's further lines follow on lines of their own, indented to the column where its
+/// text starts, so every line of the listing that starts with a date starts a message.
 pub fn line(entry: &HistoryEntry, contacts: &Contacts) -> String {
     let time = crate::app::arrival_time(entry.at)
         .map_or_else(|| "????-??-?? ??:??:??".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string());
     let peer = label(&entry.peer, contacts);
-    let text = escape::one_line(&escape::message_lines(&entry.text));
     let user = escape::field(&entry.user);
-    match entry.direction {
+    let (prefix, mark) = match entry.direction {
         Direction::In => {
             let unread = if entry.outcome == "unseen" { " (unread)" } else { "" };
-            format!("{time} from {peer} {user}: {text}{unread}")
+            (format!("{time} from {peer} {user}: "), unread.to_owned())
         }
         Direction::Out => {
             let mark = match entry.outcome.as_str() {
@@ -128,9 +159,11 @@ pub fn line(entry: &HistoryEntry, contacts: &Contacts) -> String {
                 "held" => " … held".to_owned(),
                 other => format!(" ✗ {}", escape::field(other)),
             };
-            format!("{time} to {peer} {user}: {text}{mark}")
+            (format!("{time} to {peer} {user}: "), mark)
         }
-    }
+    };
+    let indent = format!("\n{}", " ".repeat(escape::width(&prefix)));
+    format!("{prefix}{}{mark}", escape::message_lines(&entry.text).join(&indent))
 }
 
 /// A stored peer address (`IP:port`) as shown: `NAME (IP:port)` for a contact.
@@ -162,11 +195,30 @@ mod tests {
     }
 
     #[test]
+    fn a_daemon_named_as_peer_gets_a_note_saying_what_to_type() {
+        let query = |peer: Option<&str>| Query {
+            addr: "127.0.0.1:7778".parse().unwrap(),
+            peer: peer.map(str::to_owned),
+            limit: DEFAULT_LIMIT,
+        };
+        assert_eq!(
+            nothing_stored(&query(Some("127.0.90.2:7777"))),
+            "simpd at 127.0.0.1:7778 stores no messages with 127.0.90.2:7777; PEER is the other side of the \
+             chats; to read the store of the daemon on 127.0.90.2, type `simp history --daemon-ip 127.0.90.2`"
+        );
+        assert!(nothing_stored(&query(None)).ends_with("`simp history --daemon-ip IP`"));
+    }
+
+    #[test]
     fn one_line_per_message_with_date_direction_contact_and_escaped_text() {
         let mut contacts = Contacts::default();
         assert_eq!(
             line(&entry(Direction::In, "hi\nthere\x07", "unseen"), &contacts),
-            "2026-12-02 09:05:07 from 127.0.0.2:7777 bob\\x1b: hi\\x0athere\\x07 (unread)"
+            format!(
+                "2026-12-02 09:05:07 from 127.0.0.2:7777 bob\\x1b: hi\n{}there\\x07 (unread)",
+                " ".repeat("2026-12-02 09:05:07 from 127.0.0.2:7777 bob\\x1b: ".len())
+            ),
+            "a line break starts an indented line; other controls stay escaped"
         );
         contacts.insert("bobby", "127.0.0.2:7777".parse().unwrap()).unwrap();
         assert_eq!(

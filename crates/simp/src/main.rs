@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use std::io::{IsTerminal, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -25,7 +25,7 @@ async fn main() {
     } else {
         match load_config(&args) {
             Ok((path, file)) => match &args.command {
-                Some(cli::Subcommand::Status { daemon_ip, port }) => status(*daemon_ip, *port, &file).await,
+                Some(cli::Subcommand::Status { daemon_ip, daemon }) => status(*daemon_ip, daemon, &file).await,
                 Some(cli::Subcommand::History(opts)) => history(opts, &file).await,
                 None if args.lan => lan(&args, &file).await,
                 None => session(&args, path, file, full_screen).await,
@@ -67,7 +67,7 @@ async fn session(args: &Args, path: Option<PathBuf>, file: config::Config, full_
     let setup = Setup { contacts: file.contacts, config_path: path, quiet: args.quiet, utf8: args.utf8 };
     // Asked only where someone can answer: stdin and stderr on a terminal.
     let can_ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    let start_daemon = |addr| args.daemon || (can_ask && ask_to_start(addr));
+    let start_daemon = |addr| args.start_daemon || (can_ask && ask_to_start(addr));
     simp::run(addr, user.as_deref(), &setup, full_screen, start_daemon).await.map_err(|e| e.to_string())
 }
 
@@ -94,10 +94,14 @@ fn ask_to_start(addr: SocketAddr) -> bool {
 
 /// `simp history`: one line per stored message on stdout.
 async fn history(opts: &cli::HistoryArgs, file: &config::Config) -> Result<(), String> {
-    let ip = opts.daemon_ip.or(configured_ip(file)?).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let addr = SocketAddr::new(ip, opts.port);
+    let addr = opts.daemon.addr(None, configured_ip(file)?);
     let query = simp::history_cmd::Query { addr, peer: opts.peer.clone(), limit: opts.limit };
     let entries = simp::history_cmd::fetch(&query, &file.contacts).await.map_err(|e| e.to_string())?;
+    if entries.is_empty() && !opts.json {
+        // Said on stderr, so a script reading stdout sees nothing: the user may have named
+        // the daemon as PEER.
+        eprintln!("simp: {}", simp::history_cmd::nothing_stored(&query));
+    }
     let mut out = std::io::stdout().lock();
     for entry in &entries {
         let line = if opts.json {
@@ -114,9 +118,9 @@ async fn history(opts: &cli::HistoryArgs, file: &config::Config) -> Result<(), S
 }
 
 /// `simp status`: one line on stdout.
-async fn status(ip: Option<IpAddr>, port: u16, file: &config::Config) -> Result<(), String> {
-    let ip = ip.or(configured_ip(file)?).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let line = simp::status(SocketAddr::new(ip, port)).await.map_err(|e| e.to_string())?;
+async fn status(ip: Option<IpAddr>, daemon: &cli::DaemonArgs, file: &config::Config) -> Result<(), String> {
+    let addr = daemon.addr(ip, configured_ip(file)?);
+    let line = simp::status(addr).await.map_err(|e| e.to_string())?;
     println!("{line}");
     Ok(())
 }
