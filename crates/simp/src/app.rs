@@ -79,6 +79,12 @@ pub enum Phase {
         /// What is being left, e.g. `chat with bob`, for the `ended` line.
         what: String,
     },
+    /// The connection to the daemon is gone; the front end tries to connect again (the
+    /// full-screen interface: [`App::daemon_lost`]). Typed lines other than quitting are refused.
+    Reconnecting {
+        /// The daemon's client address.
+        daemon: String,
+    },
     /// `quit` sent (or nothing left to say): the front end should wind down.
     Quitting,
 }
@@ -160,6 +166,10 @@ pub struct App {
     away_marked: bool,
     /// Sent messages the daemon kept across its restart (IPC.md `held`).
     restart: Restart,
+    /// The name `connect` was sent with: sent again when the daemon is back.
+    login: Option<String>,
+    /// The connection came back and the `connected` awaited is the answer to a reconnection.
+    reconnecting: bool,
     /// `/lan` asked for a listing the front has not started yet.
     lan_wanted: bool,
     /// A `/lan` listing runs.
@@ -196,6 +206,8 @@ impl App {
             connected_at: None,
             away_marked: false,
             restart: Restart::new(),
+            login: None,
+            reconnecting: false,
             lan_wanted: false,
             lan_running: false,
             ringing_since: None,
@@ -371,6 +383,59 @@ impl App {
         }
     }
 
+    /// The connection to the daemon at `daemon` is gone and the front tries to connect again
+    /// (the full-screen interface; plain mode ends instead). The log stays; what ran through
+    /// the daemon is over: a call or chat ends, lines typed ahead for it are dropped, and
+    /// messages the daemon never said it took are marked undelivered (those it did are kept in
+    /// its store, and come back as `held` if it is restarted on the same state directory).
+    /// `restart` is the command that starts it again, for the line saying it is gone.
+    pub fn daemon_lost(&mut self, daemon: SocketAddr, restart: &str, now: NaiveDateTime) {
+        if self.phase == Phase::Quitting {
+            return;
+        }
+        let daemon = daemon.to_string();
+        if matches!(
+            self.phase,
+            Phase::Ringing { .. }
+                | Phase::Accepting { .. }
+                | Phase::Starting { .. }
+                | Phase::Calling { .. }
+                | Phase::Chatting { .. }
+                | Phase::Leaving { .. }
+        ) {
+            self.push(now, EntryKind::Info(texts::ended_with_daemon(&texts::what(&self.phase))));
+        }
+        self.refuse_held(now);
+        self.log.mark_unqueued(&Delivery::Undelivered(texts::DAEMON_WENT_AWAY.into()), now);
+        for event in self.history.connection_lost() {
+            // Shown now; their `seen` went with the connection, and the daemon delivers them
+            // again on the next `connect`, where they are confirmed and not shown twice.
+            drop(self.on_event(event, now));
+        }
+        self.reconnecting = false;
+        self.push(now, EntryKind::Error(texts::daemon_gone(&daemon, restart)));
+        self.set_phase(Phase::Reconnecting { daemon });
+    }
+
+    /// The daemon answers again: `connect` with the name it had (the daemon replays what this
+    /// client has not confirmed; nothing shown already is shown again), or the name is asked
+    /// if it had none yet.
+    pub fn reconnected(&mut self, now: NaiveDateTime) -> Vec<Command> {
+        let Phase::Reconnecting { daemon } = self.phase.clone() else { return Vec::new() };
+        self.push(now, EntryKind::Info(texts::daemon_back(&daemon)));
+        match self.login.clone() {
+            Some(user) => {
+                self.reconnecting = true;
+                self.set_phase(Phase::Connecting);
+                vec![Command::Connect { user }]
+            }
+            None => {
+                self.set_phase(Phase::AskName);
+                Vec::new()
+            }
+        }
+    }
+
     /// The input ended (plain mode's stdin closed): finish what is queued — lines held for a
     /// chat that is still being set up, messages not yet delivered — then quit. Returns the
     /// `quit` once nothing is left (perhaps at once).
@@ -399,6 +464,7 @@ impl App {
                 match UserName::new(line) {
                     Ok(name) => {
                         self.set_phase(Phase::Connecting);
+                        self.login = Some(name.as_str().to_owned());
                         vec![Command::Connect { user: name.as_str().to_owned() }]
                     }
                     Err(err) => self.refuse(now, err.to_string()),
@@ -486,6 +552,11 @@ impl App {
                 },
             },
             Phase::Chatting { .. } => self.chat_line(line, now),
+            Phase::Reconnecting { daemon } => match trimmed {
+                w if words::is_quit(w) => self.quit(),
+                "" => Vec::new(),
+                _ => self.refuse(now, texts::not_connected(&daemon)),
+            },
             Phase::Connecting
             | Phase::Starting { .. }
             | Phase::Accepting { .. }
@@ -508,7 +579,12 @@ impl App {
             Event::Connected { user, daemon, version: _ } => {
                 self.connected_at = Some(now);
                 let (user, daemon) = (escape::field(&user), daemon.to_string());
-                self.push(now, EntryKind::Info(texts::connected(&daemon, &user)));
+                let line = if std::mem::take(&mut self.reconnecting) {
+                    texts::reconnected(&daemon, &user)
+                } else {
+                    texts::connected(&daemon, &user)
+                };
+                self.push(now, EntryKind::Info(line));
                 self.user = Some(user);
                 self.daemon = Some(daemon);
                 if matches!(self.phase, Phase::Connecting | Phase::AskName) {
@@ -836,9 +912,13 @@ impl App {
     }
 
     /// `delivered` or `undelivered`: the mark of our message, or of one held from before the
-    /// daemon's restart.
+    /// daemon's restart. A message this client sent before its daemon went away and came back
+    /// is held by the new run under the id this client gave it: its own line gets the mark.
     fn settled(&mut self, id: &str, delivery: Delivery, now: NaiveDateTime) {
-        if !self.restart.settled(&mut self.log, id, delivery.clone(), now) {
+        if self.log.is_pending(id) {
+            self.restart.forget(id);
+            self.log.mark(id, delivery, now);
+        } else if !self.restart.settled(&mut self.log, id, delivery.clone(), now) {
             self.log.mark(id, delivery, now);
         }
     }

@@ -178,7 +178,7 @@ pub const MAN_SECTIONS: &[(&str, &[&str])] = &[
         "EXIT STATUS",
         &[
             "0 after q, /quit or the end of input.",
-            "1 when no daemon answers and none was started (the message says how to start one: simpd IP, or simp --daemon), when the daemon serves another client already, or when it goes away mid-session (the terminal is restored first).",
+            "1 when no daemon answers and none was started (the message says how to start one: simpd IP, or simp --daemon), when the daemon serves another client already, or in plain mode when it goes away mid-session (the message gives the daemon's own command line to start it again). The full-screen interface keeps its screen when its daemon goes away, says so in the status bar, connects again every 1, 2, then 4 s, and once the daemon is back connects as before and says \"reconnected\" (a chat that ran is over; messages shown before are not shown again).",
             "2 for bad command-line flags, with usage.",
         ],
     ),

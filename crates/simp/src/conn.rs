@@ -130,6 +130,11 @@ pub struct CommandWriter {
 }
 
 impl CommandWriter {
+    /// This client's end of the connection.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
     /// Sends one command as one line.
     pub async fn send(&mut self, cmd: &Command) -> Result<(), ConnError> {
         let mut line = Vec::new();

@@ -1,7 +1,9 @@
 //! The event loop shared by both front ends, the client's counterpart of simpd's: daemon
 //! events and user input go into the [`App`], its commands go to the daemon, and the front end
-//! shows the result. Also owns the exit rules: a daemon that goes away mid-session is an error,
-//! a `quit` is given a moment to be answered.
+//! shows the result. Also owns the exit rules: a daemon that goes away mid-session is waited
+//! for and connected to again by a front that stays open ([`Front::RECONNECT`]: the
+//! full-screen interface, every [`RETRY_FIRST`] doubling up to [`RETRY_MAX`]) and an error for
+//! the other (plain mode: a script sees exit 1); a `quit` is given a moment to be answered.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,11 +11,12 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use simp_proto::ipc::Command;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::app::{App, Phase};
 use crate::config::{self, Contacts};
-use crate::conn::{CommandWriter, ConnError, EventReader, Incoming};
+use crate::conn::{self, CommandWriter, ConnError, EventReader, Incoming};
 use crate::lan::{self, LanDaemon};
 
 /// How long `connected` may take once `connect` is sent.
@@ -29,6 +32,10 @@ const BURST: usize = 1024;
 const HELD_SETTLE: Duration = Duration::from_millis(20);
 /// At most this long in all, per turn.
 const HELD_SETTLE_MAX: Duration = Duration::from_millis(250);
+/// After the daemon went away, the first attempt to connect again comes this late...
+pub const RETRY_FIRST: Duration = Duration::from_secs(1);
+/// ...and the wait doubles after each failed one, up to this.
+pub const RETRY_MAX: Duration = Duration::from_secs(4);
 
 /// What a session knows besides its connection: from the config file and the command line.
 #[derive(Debug, Clone, Default)]
@@ -63,6 +70,9 @@ pub enum Input {
 pub(crate) trait Front {
     /// Whether this front shows the stored history of a chat as it opens ([`App::set_history`]).
     const HISTORY: bool;
+    /// Whether a daemon that goes away is waited for and connected to again, the screen kept
+    /// ([`App::daemon_lost`]); otherwise the session ends with [`SessionError::DaemonGone`].
+    const RECONNECT: bool;
     /// Waits for the user. Must be cancel-safe: it races daemon events in a `select!`.
     async fn input(&mut self, phase: &Phase) -> std::io::Result<Input>;
     /// Shows what changed.
@@ -73,10 +83,12 @@ pub(crate) trait Front {
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// The daemon closed the connection while the user was still in the session.
-    #[error("simpd at {addr} closed the connection; is it still running? (start it again with `{cmd}`)", cmd = crate::conn::start_command(*.addr))]
+    #[error("simpd at {addr} closed the connection; is it still running? (start it again with `{restart}`)")]
     DaemonGone {
         /// The daemon's client address.
         addr: SocketAddr,
+        /// The command that starts it again ([`crate::daemon_process`]).
+        restart: String,
     },
     /// The connection failed.
     #[error(transparent)]
@@ -113,17 +125,20 @@ pub fn now() -> NaiveDateTime {
     chrono::Local::now().naive_local()
 }
 
-/// Runs one session until the user quits (`Ok`) or the daemon goes away (`Err`). `initial`
-/// lines are taken as typed first (`--user`, the demo's call).
+/// Runs one session until the user quits (`Ok`) or the daemon goes away (`Err`, unless the
+/// front reconnects). `initial` lines are taken as typed first (`--user`, the demo's call).
 pub(crate) async fn run<F: Front>(
     front: &mut F,
     addr: SocketAddr,
     reader: EventReader,
-    mut writer: CommandWriter,
+    writer: CommandWriter,
     initial: &[String],
     setup: &Setup,
 ) -> Result<(), SessionError> {
-    let mut events = reader.spawn();
+    // Until the daemon has said something it may not have accepted the connection, and no
+    // process holds its end yet: its command line is looked up after its first line.
+    let mut restart = conn::start_command(addr);
+    let mut link = Link::up(reader, writer);
     let mut app = App::new();
     app.set_contacts(setup.contacts.clone());
     app.set_utf8(setup.utf8);
@@ -139,9 +154,16 @@ pub(crate) async fn run<F: Front>(
             if cmds.iter().any(|c| matches!(c, Command::Connect { .. })) {
                 deadline = Some(Instant::now() + HANDSHAKE_TIMEOUT);
             }
-            if let Err(err) = writer.send_all(&cmds).await {
-                front.show(&mut app)?;
-                return if quit_sent { Ok(()) } else { Err(daemon_gone(addr, err)) };
+            // While the daemon is away nothing can be sent: the App refuses what would need it.
+            if let Link::Up { writer, .. } = &mut link {
+                if let Err(err) = writer.send_all(&cmds).await {
+                    if quit_sent {
+                        front.show(&mut app)?;
+                        return Ok(());
+                    }
+                    link = lost::<F>(&mut app, daemon_gone(addr, err, &restart), front)?;
+                    deadline = None;
+                }
             }
         }
         if let Some((name, addr)) = app.take_contact_to_save() {
@@ -183,35 +205,42 @@ pub(crate) async fn run<F: Front>(
                 None => std::future::pending().await,
             }
         };
-        cmds = tokio::select! {
-            item = events.recv() => {
-                // What came with it is handled before anything is shown: a burst (the replay
-                // after `connect`) is shown at once, and a run of `held` events is one line.
-                let mut cmds = Vec::new();
-                let mut item = item;
-                let settle_by = Instant::now() + HELD_SETTLE_MAX;
-                for _ in 0..BURST {
-                    match on_item(&mut app, item, addr) {
-                        Ok(more) => cmds.extend(more),
-                        Err(end) => {
-                            front.show(&mut app)?;
-                            return Err(end);
-                        }
-                    }
-                    item = if app.in_held_run() {
-                        let until = settle_by.min(Instant::now() + HELD_SETTLE);
-                        match tokio::time::timeout_at(until, events.recv()).await {
-                            Ok(next) => next,
-                            Err(_) => break,
-                        }
-                    } else {
-                        match events.try_recv() {
-                            Ok(next) => Some(next),
-                            Err(_) => break,
-                        }
-                    };
+        let (incoming, retry) = match &mut link {
+            Link::Up { events, .. } => (Some(events), None),
+            Link::Down { retry_at, .. } => (None, Some(*retry_at)),
+        };
+        let received = async {
+            match incoming {
+                Some(events) => events.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let reconnect = async {
+            match retry {
+                Some(at) => {
+                    tokio::time::sleep_until(at).await;
+                    conn::connect(addr).await
                 }
-                cmds
+                None => std::future::pending().await,
+            }
+        };
+        cmds = tokio::select! {
+            first = received => {
+                let Link::Up { events, local, .. } = &mut link else { continue };
+                // Handled here, not in the raced future: a burst must not be cut short.
+                match burst(&mut app, first, events, addr, &restart).await {
+                    Ok(cmds) => {
+                        if let Some(local) = local.take() {
+                            restart = crate::daemon_process::restart_command(addr, Some(local));
+                        }
+                        cmds
+                    }
+                    Err(end) => {
+                        link = lost::<F>(&mut app, end, front)?;
+                        deadline = None;
+                        Vec::new()
+                    }
+                }
             },
             input = front.input(&phase) => match input? {
                 Input::Line(line) => app.on_line(&line, now()),
@@ -230,9 +259,21 @@ pub(crate) async fn run<F: Front>(
                 app.on_lan(found.unwrap_or_else(|e| Err(format!("the listing stopped: {e}"))), now());
                 Vec::new()
             }
+            attempt = reconnect => match (attempt, &mut link) {
+                (Ok((reader, writer)), _) => {
+                    link = Link::up(reader, writer);
+                    app.reconnected(now())
+                }
+                (Err(_), Link::Down { retry_at, wait }) => {
+                    *wait = (*wait * 2).min(RETRY_MAX);
+                    *retry_at = Instant::now() + *wait;
+                    Vec::new()
+                }
+                (Err(_), Link::Up { .. }) => Vec::new(),
+            },
         };
     }
-    if quit_sent {
+    if let (true, Link::Up { events, .. }) = (quit_sent, &mut link) {
         // Let the daemon finish (it may report the chat ending) and close; bounded, since
         // quitting must never hang.
         let _ = tokio::time::timeout(QUIT_GRACE, async {
@@ -250,12 +291,74 @@ pub(crate) async fn run<F: Front>(
     Ok(())
 }
 
+/// The connection to the daemon, or the wait for it to come back.
+enum Link {
+    /// Connected: events come from the reading task, commands go to the writer. `local` is
+    /// this client's end, until the daemon's command line is looked up.
+    Up { events: mpsc::Receiver<Result<Option<Incoming>, ConnError>>, writer: CommandWriter, local: Option<SocketAddr> },
+    /// The daemon went away: the next attempt to connect is due at `retry_at`, after `wait`.
+    Down { retry_at: Instant, wait: Duration },
+}
+
+impl Link {
+    fn up(reader: EventReader, writer: CommandWriter) -> Link {
+        Link::Up { local: writer.local_addr().ok(), events: reader.spawn(), writer }
+    }
+}
+
+/// The connection ended (`end` says how): when the daemon went away, a front that reconnects
+/// keeps the screen and waits for it; otherwise the session ends.
+fn lost<F: Front>(app: &mut App, end: SessionError, front: &mut F) -> Result<Link, SessionError> {
+    match end {
+        SessionError::DaemonGone { addr, restart } if F::RECONNECT => {
+            app.daemon_lost(addr, &restart, now());
+            Ok(Link::Down { retry_at: Instant::now() + RETRY_FIRST, wait: RETRY_FIRST })
+        }
+        end => {
+            front.show(app)?;
+            Err(end)
+        }
+    }
+}
+
+/// Handles `first` and what came with it before anything is shown: a burst (the replay after
+/// `connect`) is shown at once, and a run of `held` events is one line. The commands the
+/// [`App`] answers with, or why the connection is over.
+async fn burst(
+    app: &mut App,
+    first: Option<Result<Option<Incoming>, ConnError>>,
+    events: &mut mpsc::Receiver<Result<Option<Incoming>, ConnError>>,
+    addr: SocketAddr,
+    restart: &str,
+) -> Result<Vec<Command>, SessionError> {
+    let mut cmds = Vec::new();
+    let mut item = first;
+    let settle_by = Instant::now() + HELD_SETTLE_MAX;
+    for _ in 0..BURST {
+        cmds.extend(on_item(app, item, addr, restart)?);
+        item = if app.in_held_run() {
+            let until = settle_by.min(Instant::now() + HELD_SETTLE);
+            match tokio::time::timeout_at(until, events.recv()).await {
+                Ok(next) => next,
+                Err(_) => break,
+            }
+        } else {
+            match events.try_recv() {
+                Ok(next) => Some(next),
+                Err(_) => break,
+            }
+        };
+    }
+    Ok(cmds)
+}
+
 /// One item from the daemon's connection: the commands the [`App`] answers with, or why the
 /// session is over.
 fn on_item(
     app: &mut App,
     item: Option<Result<Option<Incoming>, ConnError>>,
     addr: SocketAddr,
+    restart: &str,
 ) -> Result<Vec<Command>, SessionError> {
     match item {
         Some(Ok(Some(Incoming::Event(event)))) => Ok(app.on_event(event, now())),
@@ -265,15 +368,15 @@ fn on_item(
         }
         Some(Ok(None)) | None => Err(match app.refused() {
             Some(message) => SessionError::Refused { addr, message: message.to_owned() },
-            None => SessionError::DaemonGone { addr },
+            None => SessionError::DaemonGone { addr, restart: restart.to_owned() },
         }),
-        Some(Err(err)) => Err(daemon_gone(addr, err)),
+        Some(Err(err)) => Err(daemon_gone(addr, err, restart)),
     }
 }
 
-fn daemon_gone(addr: SocketAddr, err: ConnError) -> SessionError {
+fn daemon_gone(addr: SocketAddr, err: ConnError, restart: &str) -> SessionError {
     match err {
-        ConnError::Io(_) => SessionError::DaemonGone { addr },
+        ConnError::Io(_) => SessionError::DaemonGone { addr, restart: restart.to_owned() },
         other => SessionError::Conn(other),
     }
 }

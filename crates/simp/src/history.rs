@@ -145,6 +145,19 @@ impl History {
         Some(Answer { peer, older, above: above.filter(|_| older), entries, exhausted, held })
     }
 
+    /// The connection to the daemon is gone, and with it any answer on its way: the
+    /// `message` events held back for it, to be handled now. A first page that did not come
+    /// is asked for again when a chat with its peer next opens.
+    pub fn connection_lost(&mut self) -> Vec<Event> {
+        self.current = None;
+        self.deferred = None;
+        let Some(pending) = self.pending.take() else { return Vec::new() };
+        if !pending.older {
+            self.views.remove(&pending.peer);
+        }
+        pending.held
+    }
+
     /// An error came while an answer was awaited: if it is the answer (the store failed, the
     /// daemon knows no `history`), the events held back for it, to be handled now.
     pub fn fail(&mut self, code: ErrorCode) -> Option<Vec<Event>> {

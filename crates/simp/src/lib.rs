@@ -77,8 +77,10 @@
 //!
 //! # Exit status
 //! 0 after `q`, `/quit` or end of input; 1 when no daemon answers (with how to start one:
-//! `simpd IP`), when it serves another client already, or when it goes away mid-session (the
-//! terminal is restored first); 2 for bad command-line flags.
+//! `simpd IP`), when it serves another client already, or in plain mode when it goes away
+//! mid-session (with the daemon's own command line to start it again:
+//! [`daemon_process`]); 2 for bad command-line flags. The full-screen interface outlives its
+//! daemon instead: it keeps the screen and connects again ([`event_loop`], [`App::daemon_lost`](app::App::daemon_lost)).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -86,6 +88,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod conn;
+pub mod daemon_process;
 pub mod demo;
 pub mod escape;
 pub mod event_loop;
@@ -95,6 +98,8 @@ pub mod lan;
 pub mod log;
 pub mod own_daemon;
 pub mod plain;
+#[cfg(test)]
+mod reconnect_tests;
 pub mod restart;
 pub mod texts;
 pub mod tui;

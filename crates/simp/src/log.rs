@@ -222,6 +222,25 @@ impl Log {
         }
     }
 
+    /// Sets the delivery mark of every message the daemon has neither queued nor settled: when
+    /// the daemon went away, those it never said it took may be gone with it.
+    pub fn mark_unqueued(&mut self, delivery: &Delivery, now: NaiveDateTime) {
+        let unqueued: Vec<usize> = (0..self.entries.len())
+            .filter(|&i| {
+                matches!(self.entries[i].kind, EntryKind::Outgoing { queued: false, delivery: Delivery::Pending, .. })
+            })
+            .collect();
+        for i in unqueued {
+            self.set_delivery(i, delivery.clone(), now);
+        }
+    }
+
+    /// Whether our message `id` is in the log and still waits for its delivery mark.
+    pub fn is_pending(&self, id: &str) -> bool {
+        self.outgoing(id)
+            .is_some_and(|i| matches!(self.entries[i].kind, EntryKind::Outgoing { delivery: Delivery::Pending, .. }))
+    }
+
     /// Whether a message we sent still waits for its delivery mark.
     pub fn has_pending(&self) -> bool {
         self.entries.iter().any(|e| matches!(e.kind, EntryKind::Outgoing { delivery: Delivery::Pending, .. }))

@@ -52,6 +52,8 @@ impl Plain<io::Stdout> {
 impl<W: Write> Front for Plain<W> {
     /// A script reads the conversation as it happens; `simp history` prints the store.
     const HISTORY: bool = false;
+    // A script wants the exit status: the session ends with the daemon (exit 1).
+    const RECONNECT: bool = false;
 
     async fn input(&mut self, _phase: &Phase) -> io::Result<Input> {
         if self.ended {

@@ -100,6 +100,12 @@ impl Restart {
         self.waiting.contains_key(id)
     }
 
+    /// Forgets the held message `id`: its outcome marks a line of its own (the message was
+    /// sent by this very client before the daemon went away and came back).
+    pub fn forget(&mut self, id: &str) {
+        self.waiting.remove(id);
+    }
+
     /// `delivered` or `undelivered` for `id`; false if it is not a held message. Marks the
     /// line showing it, or adds one saying what became of it.
     pub fn settled(&mut self, log: &mut Log, id: &str, delivery: Delivery, now: NaiveDateTime) -> bool {

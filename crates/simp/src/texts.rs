@@ -30,6 +30,7 @@ pub fn prompt(phase: &Phase) -> Option<String> {
         Phase::PickLan { daemons } => {
             format!("call which daemon? 1-{} (or ↑/↓ and Enter); Enter alone for the menu, q quits", daemons.len())
         }
+        Phase::Reconnecting { daemon } => format!("simpd at {daemon} is gone; reconnecting… (q quits)"),
         Phase::Connecting
         | Phase::Starting { .. }
         | Phase::Accepting { .. }
@@ -98,6 +99,7 @@ pub fn describe(phase: &Phase) -> String {
         Phase::Calling { peer } => format!("calling {peer}"),
         Phase::Chatting { peer, user } => format!("chatting with {}", party(user, peer)),
         Phase::Leaving { .. } => "leaving".into(),
+        Phase::Reconnecting { daemon } => format!("daemon at {daemon} gone; reconnecting…"),
         Phase::Quitting => "quitting".into(),
     }
 }
@@ -114,6 +116,34 @@ pub fn what(phase: &Phase) -> String {
         _ => "chat".into(),
     }
 }
+
+/// The connection to the daemon broke: the front tries again; `restart` starts it.
+pub fn daemon_gone(daemon: &str, restart: &str) -> String {
+    format!("simpd at {daemon} is gone; reconnecting… (if it is not coming back, start it again with `{restart}`)")
+}
+
+/// The daemon accepts connections again.
+pub fn daemon_back(daemon: &str) -> String {
+    format!("simpd at {daemon} answers again")
+}
+
+/// `connected` after the daemon came back.
+pub fn reconnected(daemon: &str, user: &str) -> String {
+    format!("reconnected to daemon {daemon} as {user}")
+}
+
+/// A line typed while the daemon is gone.
+pub fn not_connected(daemon: &str) -> String {
+    format!("not sent: simpd at {daemon} is gone; reconnecting… (q or /quit quits)")
+}
+
+/// A call or chat that ended with the daemon going away.
+pub fn ended_with_daemon(what: &str) -> String {
+    format!("{what} ended: the daemon went away")
+}
+
+/// The mark of a message the daemon went away without taking (`queued`).
+pub const DAEMON_WENT_AWAY: &str = "the daemon went away before taking it";
 
 /// `connected`: the daemon accepted the name.
 pub fn connected(daemon: &str, user: &str) -> String {

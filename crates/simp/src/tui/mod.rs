@@ -75,6 +75,7 @@ struct Tui {
 
 impl Front for Tui {
     const HISTORY: bool = true;
+    const RECONNECT: bool = true;
 
     async fn input(&mut self, phase: &Phase) -> io::Result<Input> {
         loop {
