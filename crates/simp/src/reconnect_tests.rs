@@ -56,7 +56,7 @@ fn spawn_daemon(ip: IpAddr, dir: &std::path::Path) -> Child {
         .env(DIR_ENV, dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("the daemon process starts");
     let stdout = child.stdout.take().expect("piped");
@@ -70,7 +70,11 @@ fn spawn_daemon(ip: IpAddr, dir: &std::path::Path) -> Child {
     });
     if rx.recv_timeout(WAIT).is_err() {
         let _ = child.kill();
-        panic!("the daemon process did not come up within {WAIT:?}");
+        let mut why = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut why);
+        }
+        panic!("the daemon process did not come up within {WAIT:?} (its addresses in use?): {why}");
     }
     child
 }
@@ -157,7 +161,7 @@ async fn bob_expects(bob: &mut mpsc::Receiver<Result<Option<Incoming>, conn::Con
 
 #[tokio::test]
 async fn a_killed_daemon_is_reconnected_to_with_the_screen_kept() {
-    let (alice_ip, bob_ip) = (IpAddr::V4(Ipv4Addr::new(127, 0, 92, 1)), IpAddr::V4(Ipv4Addr::new(127, 0, 92, 2)));
+    let (alice_ip, bob_ip) = (IpAddr::V4(Ipv4Addr::new(127, 0, 29, 1)), IpAddr::V4(Ipv4Addr::new(127, 0, 29, 2)));
     let dir = std::env::temp_dir().join(format!("simp-reconnect-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("state dir");
     let mut daemon = spawn_daemon(alice_ip, &dir);
@@ -207,11 +211,11 @@ async fn a_killed_daemon_is_reconnected_to_with_the_screen_kept() {
     daemon.kill().expect("SIGKILL");
     daemon.wait().expect("reaped");
     let gone = until(&mut seen, "the loss is shown", |s| matches!(s.phase, Some(Phase::Reconnecting { .. }))).await;
-    assert!(gone.screen.contains("daemon at 127.0.92.1:7778 gone; reconnecting…"), "status bar:\n{}", gone.screen);
+    assert!(gone.screen.contains("daemon at 127.0.29.1:7778 gone; reconnecting…"), "status bar:\n{}", gone.screen);
     assert!(gone.screen.contains("bob: before the crash"), "the scrollback stays:\n{}", gone.screen);
     let said = gone.log.iter().find(|l| l.contains("is gone; reconnecting")).cloned().unwrap_or_default();
     // The daemon here is a test binary, not simpd: its own command line is not offered.
-    assert!(said.contains("start it again with `simpd 127.0.92.1`"), "{said}");
+    assert!(said.contains("start it again with `simpd 127.0.29.1`"), "{said}");
     assert!(gone.log.iter().any(|l| l.contains("chat with bob ended: the daemon went away")), "{:#?}", gone.log);
     type_line.send("into the void".into()).expect("typed");
     until(&mut seen, "a line typed meanwhile is refused", |s| s.log.iter().any(|l| l.contains("not sent: simpd")))
