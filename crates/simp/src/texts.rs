@@ -49,7 +49,7 @@ pub fn screen_prompt(phase: &Phase) -> String {
             party(user, peer)
         ),
         Phase::Calling { peer } => {
-            format!("calling {peer} — lines typed now wait for the chat; c or /leave and Enter cancels")
+            format!("calling {peer} — lines typed now wait for the chat; /leave cancels")
         }
         Phase::Quitting => QUITTING.into(),
         _ => prompt(phase).unwrap_or_else(|| WAITING_FOR_THE_DAEMON.into()),
@@ -64,12 +64,10 @@ pub const DECLINE_KEYS: &str = "[n/d]";
 pub const QUIT_KEY: &str = "[q]";
 
 /// The prompt line while the input line holds text typed in a chat that has ended.
-pub const DRAFT_AFTER_CHAT: &str =
-    "the chat ended: the text below was not sent — Ctrl-U cuts it (Ctrl-Y puts it back), or keep it for the next chat";
+pub const DRAFT_AFTER_CHAT: &str = "the chat ended; the text below was not sent (Ctrl-U cuts it, Ctrl-Y puts it back)";
 
 /// The prompt line while a dialog is open and the input line holds text.
-pub const DIALOG_AFTER_TEXT: &str =
-    "the input line holds text, so keys type into it: Ctrl-U clears it for the dialog's keys, Enter hands it to the dialog";
+pub const DIALOG_AFTER_TEXT: &str = "while the input line holds text, keys type into it: Ctrl-U clears it to answer";
 
 /// Who a chat or call is with, once: the user's name and the peer (`ADDR`, or `CONTACT
 /// (ADDR)` for a contact, as [`crate::app::App`] labels peers), without an empty name or
@@ -215,7 +213,7 @@ pub fn ended(what: &str, reason: &EndReason, detail: Option<&str>) -> String {
 
 /// A menu line that is neither a choice nor an address.
 pub fn not_a_choice(line: &str) -> String {
-    format!("{line:?} is not a choice here")
+    format!("{line:?} is not a choice here (nothing was sent): /help lists what is")
 }
 
 /// A line typed while waiting for a call.
@@ -444,7 +442,7 @@ pub fn confirm_send(lines: usize, datagrams: usize) -> String {
 
 /// The question after a quit key (Ctrl-C, Esc q) in a chat; `party` from [`party`].
 pub fn confirm_quit(party: &str) -> String {
-    format!("leave the chat with {party} and quit? y (or the same keys again) quits, any other key stays")
+    format!("quit, leaving the chat with {party}? y quits, any other key stays")
 }
 
 /// The full-screen status bar: who we are, the phase ([`describe`]), how far the log is

@@ -141,7 +141,7 @@ async fn typing_and_a_paste_over_1_kib_in_a_real_terminal_are_sent_without_anoth
 
     // Esc then q quits, after y confirms leaving the chat; the terminal is given back.
     keys.write_all(b"\x1bq").await.expect("quit keys");
-    read_until(&mut screen, &mut seen, "and quit?").await;
+    read_until(&mut screen, &mut seen, "? y quits").await;
     keys.write_all(b"y").await.expect("confirm");
     let status = tokio::time::timeout(WAIT, child.wait()).await.expect("simp exits in time").expect("status");
     assert_eq!(status.code(), Some(0), "{:?}", plain_text(&seen));

@@ -721,7 +721,7 @@ mod tests {
         );
         ui.confirm = Some(Confirm::Quit);
         let shown = rows(&render(&app, &mut ui, 100, 6));
-        assert!(shown[4].starts_with("leave the chat with bob (127.0.0.2:7777) and quit? y"), "{}", shown[4]);
+        assert!(shown[4].starts_with("quit, leaving the chat with bob (127.0.0.2:7777)? y quits"), "{}", shown[4]);
         ui.confirm = None;
         "a\nb".chars().for_each(|c| ui.editor.insert(c));
         let buf = render(&app, &mut ui, 100, 6);
