@@ -14,7 +14,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, SubsecRound};
 use simp_proto::ipc::{parse_peer, Command, Direction, ErrorCode, Event};
 use simp_proto::wire::{validate_text, UserName};
 
@@ -577,7 +577,9 @@ impl App {
         let Some(event) = self.history.take(event) else { return Vec::new() };
         match event {
             Event::Connected { user, daemon, version: _ } => {
-                self.connected_at = Some(now);
+                // To the millisecond, as the daemon stamps messages: one that arrived in the
+                // same millisecond is not from before.
+                self.connected_at = Some(now.trunc_subsecs(3));
                 let (user, daemon) = (escape::field(&user), daemon.to_string());
                 let line = if std::mem::take(&mut self.reconnecting) {
                     texts::reconnected(&daemon, &user)
@@ -750,18 +752,38 @@ impl App {
             }
             let at = answer.above.and_then(|id| self.log.position_of_stored(id)).unwrap_or(0);
             self.log.insert(at, block);
-        } else if !block.is_empty() {
-            // Above the line saying the chat opened (it came first, the answer after it), under
-            // a line saying where these come from: what came before them in the log (the call,
-            // another chat) is later than they are. That line takes the time of the one above
-            // it, so the stamps only go back where it says they do.
+        } else {
+            // What came before the chat opened goes above the line saying it did (that line
+            // came first, the answer after it), under a line saying where it comes from: what
+            // is above it in the log (the call, another chat) is later. That line takes the
+            // time of the one above it, so the stamps only go back where it says they do.
+            // What arrived since (a greeting as the chat opened: its `message` event came after
+            // `established`, and waited for this answer) follows below, in order. Their stamps
+            // cannot tell: the daemon may store one before this client has handled
+            // `established`.
             let open = self.open_line.and_then(|seq| self.log.entries().iter().position(|e| e.seq == seq));
             let at = open.unwrap_or(self.log.entries().len());
-            let above = at.checked_sub(1).and_then(|i| self.log.entries().get(i)).map(|entry| entry.time);
-            let time = above.or(block.first().map(|(time, ..)| *time)).unwrap_or(now);
-            let peer = self.peer_label(&answer.peer);
-            block.insert(0, (time, EntryKind::Info(texts::earlier_messages(&peer)), None));
-            self.log.insert(at, block);
+            let arrived_since: HashSet<u64> = answer
+                .held
+                .iter()
+                .filter_map(|event| match event {
+                    Event::Message { id, at, .. } if !self.arrived_while_away(*at) => Some(*id),
+                    _ => None,
+                })
+                .collect();
+            let (after, above): (Vec<_>, Vec<_>) =
+                block.into_iter().partition(|(_, _, stored)| stored.is_some_and(|id| arrived_since.contains(&id)));
+            let mut block = above;
+            if !block.is_empty() {
+                let above = at.checked_sub(1).and_then(|i| self.log.entries().get(i)).map(|entry| entry.time);
+                let time = above.or(block.first().map(|(time, ..)| *time)).unwrap_or(now);
+                let peer = self.peer_label(&answer.peer);
+                block.insert(0, (time, EntryKind::Info(texts::earlier_messages(&peer)), None));
+                self.log.insert(at, block);
+            }
+            for (time, kind, stored) in after {
+                self.log.push_stored(time, kind, stored);
+            }
         }
         let mut commands: Vec<Command> = if seen.is_empty() { Vec::new() } else { vec![Command::Seen { ids: seen }] };
         for event in answer.held {
@@ -770,6 +792,13 @@ impl App {
         commands.extend(self.replay_held(now));
         commands.extend(self.history.resume());
         commands
+    }
+
+    /// Whether a message stamped `at` (IPC.md: milliseconds since the epoch) was stored
+    /// before this client connected, while nobody was attached.
+    fn arrived_while_away(&self, at: u64) -> bool {
+        let arrived = arrival_time(at);
+        self.connected_at.is_some_and(|connected| arrived.is_some_and(|arrived| arrived < connected))
     }
 
     /// Records a line the daemon sent that could not be decoded.
@@ -1207,10 +1236,14 @@ mod tests {
             app.on_event(stored(id, false, yesterday(2), "hi alice", "seen"), t(3));
         }
         app.on_event(stored(99, false, t(0), "new", "unseen"), t(3));
-        // Not seen either, but it came as the chat opened: no unread line for it.
+        // Not seen either, but it came as the chat opened: no unread line for it, and it goes
+        // below the line saying the chat opened (its event came after `established`).
         app.on_event(stored(100, false, t(3), "just now", "unseen"), t(3));
+        let just_now = Event::Message { id: 100, at: epoch_millis(t(3)), user: "bob".into(), text: "just now".into() };
+        assert!(app.on_event(just_now, t(3)).is_empty());
         let cmds = app.on_event(Event::HistoryEnd { count: history::PAGE }, t(3));
-        assert_eq!(cmds, vec![Command::Seen { ids: vec![99, 100] }, Command::Seen { ids: vec![99] }]);
+        let seen = |ids: Vec<u64>| Command::Seen { ids };
+        assert_eq!(cmds, vec![seen(vec![99, 100]), seen(vec![99]), seen(vec![100])]);
         let outgoing = EntryKind::Outgoing {
             user: "alice".into(),
             id: String::new(),
@@ -1239,11 +1272,12 @@ mod tests {
                 ("01 09:02".into(), incoming("hi alice")),
                 ("02 12:00".into(), EntryKind::Unread),
                 ("02 12:00".into(), incoming("new")),
-                ("02 12:00".into(), incoming("just now")),
                 ("02 12:00".into(), EntryKind::Info("chat with bob at 127.0.0.2:7777 open".into())),
-                shown[shown.len() - 1].clone(),
+                shown[shown.len() - 2].clone(),
+                ("02 12:00".into(), incoming("just now")),
             ],
-            "at their own times, the unread line above the message not seen, then the chat's opening"
+            "at their own times, the unread line above the message not seen, then the chat's opening, then \
+             what came as it opened"
         );
         let times: Vec<_> = app.log()[first + 1..].iter().map(|e| e.time).collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]), "below the line, in time order: {times:?}");
@@ -1765,6 +1799,28 @@ mod tests {
         app.on_line("/save 1.2.3.4", t(5));
         assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("reads as an address")));
         assert_eq!(app.take_contact_to_save(), None);
+    }
+
+    #[test]
+    fn a_message_stored_as_the_chat_opened_is_no_earlier_message_nor_unread() {
+        // The demo's bot greets within the millisecond of the call (in one process): its
+        // stamp, to the millisecond, must not read as from before the connect, nor its place
+        // in the history answer as from before the opening.
+        let moment = test_time(12, 0, 1) + chrono::TimeDelta::microseconds(500);
+        let (mut app, _) = App::with_user("alice", moment);
+        app.set_history(true);
+        app.on_event(connected_event(), moment);
+        app.on_line("127.0.0.2", moment);
+        // The client handles `established` later than the daemon stored the greeting.
+        let later = moment + chrono::TimeDelta::milliseconds(3);
+        app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, later);
+        app.on_event(stored(7, false, moment, "hi, I am a bot", "unseen"), later);
+        let greeting = Event::Message { id: 7, at: epoch_millis(moment), user: "bob".into(), text: "hi".into() };
+        app.on_event(greeting, later);
+        app.on_event(Event::HistoryEnd { count: 1 }, later);
+        let kinds: Vec<EntryKind> = app.log().iter().map(|e| e.kind.clone()).collect();
+        assert!(!kinds.contains(&EntryKind::Unread), "{kinds:?}");
+        assert_eq!(kinds.last(), Some(&incoming("hi, I am a bot")), "below the opening: {kinds:?}");
     }
 
     #[test]
