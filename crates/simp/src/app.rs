@@ -166,6 +166,9 @@ pub struct App {
     away_marked: bool,
     /// Sent messages the daemon kept across its restart (IPC.md `held`).
     restart: Restart,
+    /// The message that was on its way when the chat gave up was marked: the next ones given up
+    /// waited behind it (until `ended`).
+    gave_up_in_flight: bool,
     /// The name `connect` was sent with: sent again when the daemon is back.
     login: Option<String>,
     /// The connection came back and the `connected` awaited is the answer to a reconnection.
@@ -206,6 +209,7 @@ impl App {
             connected_at: None,
             away_marked: false,
             restart: Restart::new(),
+            gave_up_in_flight: false,
             login: None,
             reconnecting: false,
             lan_wanted: false,
@@ -655,13 +659,20 @@ impl App {
             }
             Event::Queued { id } => self.log.mark_queued(&id),
             Event::Delivered { id } => self.settled(&id, Delivery::Delivered, now),
-            Event::Undelivered { id, reason } => self.settled(&id, Delivery::Undelivered(reason.to_string()), now),
+            Event::Undelivered { id, reason } => {
+                let mut reason = reason.to_string();
+                if self.was_on_its_way(&id, &reason) {
+                    reason = texts::may_have_arrived(&reason);
+                }
+                self.settled(&id, Delivery::Undelivered(reason), now);
+            }
             Event::Held { id, peer, text, at } => {
                 let label = self.peer_label(&peer);
                 let held = crate::restart::HeldMessage { id, peer, label: &label, text: &text, sent: arrival_time(at) };
                 self.restart.held(&mut self.log, held, now);
             }
             Event::Ended { reason, detail } => {
+                self.gave_up_in_flight = false;
                 let detail = detail.map(|d| escape::field(&d));
                 self.push(now, EntryKind::Info(texts::ended(&texts::what(&self.phase), &reason, detail.as_deref())));
                 if matches!(self.phase, Phase::Starting { .. } | Phase::Calling { .. }) {
@@ -938,6 +949,20 @@ impl App {
         let lines = escape::message_lines(text);
         self.push(now, EntryKind::Outgoing { user, id: id.clone(), lines, delivery: Delivery::Pending, queued: false });
         vec![Command::Chat { text: text.to_owned(), id: Some(id), utf8: utf8.then_some(true) }]
+    }
+
+    /// Whether the message `id`, given up as `reason`, is the one that was on its way: sending
+    /// is stop-and-wait (SPEC 2.2), so when the peer stops answering (`peer unreachable`) the
+    /// oldest message the daemon queued and did not settle is the one whose datagrams went out
+    /// unacknowledged. It may have arrived (IPC.md `undelivered`): a peer whose daemon was
+    /// stopped (SIGSTOP) past `timeout` × `retries` acknowledges it when it runs again, after
+    /// the chat here has ended. The ones behind it were never sent.
+    fn was_on_its_way(&mut self, id: &str, reason: &str) -> bool {
+        let on_its_way = reason == simp_proto::ipc::EndReason::PeerUnreachable.to_string()
+            && !self.gave_up_in_flight
+            && self.log.oldest_queued_pending() == Some(id);
+        self.gave_up_in_flight |= on_its_way;
+        on_its_way
     }
 
     /// `delivered` or `undelivered`: the mark of our message, or of one held from before the
@@ -1402,6 +1427,31 @@ mod tests {
                 _ => None,
             })
             .unwrap()
+    }
+
+    #[test]
+    fn the_message_on_its_way_when_the_peer_became_unreachable_may_have_arrived() {
+        // Seen with real daemons: bob's daemon SIGSTOPped past timeout × retries; alice's gave
+        // "m1" up (its datagram sent 4 times, no ACK) and "m2" (never sent); bob's daemon, run
+        // again, stored and acknowledged m1 after alice's chat had ended.
+        let mut app = chatting();
+        app.on_line("m1", t(4));
+        app.on_line("m2", t(4));
+        app.on_event(Event::Queued { id: "1".into() }, t(4));
+        app.on_event(Event::Queued { id: "2".into() }, t(4));
+        for id in ["1", "2"] {
+            app.on_event(Event::Undelivered { id: id.into(), reason: EndReason::PeerUnreachable }, t(9));
+        }
+        app.on_event(Event::Ended { reason: EndReason::PeerUnreachable, detail: None }, t(9));
+        assert_eq!(delivery_of(&app, "1"), Delivery::Undelivered(texts::may_have_arrived("peer unreachable")));
+        assert_eq!(delivery_of(&app, "2"), Delivery::Undelivered("peer unreachable".into()), "never sent");
+        // The next chat's first message given up is told apart again.
+        app.on_line("127.0.0.2", t(10));
+        app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(10));
+        app.on_line("m3", t(11));
+        app.on_event(Event::Queued { id: "3".into() }, t(11));
+        app.on_event(Event::Undelivered { id: "3".into(), reason: EndReason::PeerUnreachable }, t(12));
+        assert_eq!(delivery_of(&app, "3"), Delivery::Undelivered(texts::may_have_arrived("peer unreachable")));
     }
 
     #[test]

@@ -48,7 +48,7 @@
 //! | `[t] * ADDR is not in your contacts: …` | after it, for a peer that is no contact: how to `/save` it |
 //! | `[t] NAME: TEXT` | a message, the peer's or our own (as sent) |
 //! | `[t] ✓ delivered: TEXT` | the peer acknowledged our message |
-//! | `[t] ✗ undelivered (REASON): TEXT` | our message will not arrive |
+//! | `[t] ✗ undelivered (REASON): TEXT` | our message will not arrive; for the one that was on its way when the peer became unreachable, REASON goes on `; no acknowledgement came, but it was sent and may have arrived` |
 //! | `[t] * chat with NAME ended: REASON` | also `call to ADDR ended: …`, `request from NAME ended: …`; REASON as in IPC.md, `busy` with the peer's text in parentheses |
 //! | `[t] * N messages to ADDR from before the daemon restarted are held: …` | after connecting: sent messages the daemon kept across its restart (one line per run of them), sent when the chat with ADDR is open again |
 //! | `[t] * held message to ADDR delivered: TEXT` | one of those arrived; `[t] ! held message to ADDR undelivered (REASON): TEXT` if it will not |

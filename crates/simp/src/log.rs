@@ -235,6 +235,17 @@ impl Log {
         }
     }
 
+    /// The id of the oldest message the daemon queued that still waits for its delivery mark:
+    /// the one being sent (SPEC 2.2: one at a time, in order).
+    pub fn oldest_queued_pending(&self) -> Option<&str> {
+        self.entries.iter().find_map(|e| match &e.kind {
+            EntryKind::Outgoing { id, queued: true, delivery: Delivery::Pending, .. } if !id.is_empty() => {
+                Some(id.as_str())
+            }
+            _ => None,
+        })
+    }
+
     /// Whether our message `id` is in the log and still waits for its delivery mark.
     pub fn is_pending(&self, id: &str) -> bool {
         self.outgoing(id)

@@ -140,6 +140,12 @@ pub fn ended_with_daemon(what: &str) -> String {
     format!("{what} ended: the daemon went away")
 }
 
+/// The reason a message was given up, for the one that was on its way: no ACK came, but
+/// its datagrams went out, and the peer may have it.
+pub fn may_have_arrived(reason: &str) -> String {
+    format!("{reason}; no acknowledgement came, but it was sent and may have arrived")
+}
+
 /// The mark of a message the daemon went away without taking (`queued`).
 pub const DAEMON_WENT_AWAY: &str = "the daemon went away before taking it";
 
