@@ -272,3 +272,45 @@ fn a_message_the_daemon_delivers_again_after_reconnecting_is_shown_once() {
         app.log().iter().filter(|e| matches!(&e.kind, EntryKind::Incoming { lines, .. } if lines == &["once"])).count();
     assert_eq!(shown, 1);
 }
+
+#[test]
+fn a_message_queued_before_the_daemon_went_away_gets_its_outcome_on_its_own_line() {
+    let now = crate::app::test_time(12, 0, 0);
+    let connected =
+        || Event::Connected { user: "alice".into(), daemon: "127.0.0.1:7777".parse().unwrap(), version: "0".into() };
+    let (mut app, _) = App::with_user("alice", now);
+    app.on_event(connected(), now);
+    app.on_line("127.0.0.2", now);
+    app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, now);
+    app.on_line("queued one", now);
+    app.on_line("never taken", now);
+    app.on_event(Event::Queued { id: "1".into() }, now);
+    app.daemon_lost("127.0.0.1:7778".parse().unwrap(), "simpd 127.0.0.1", now);
+    app.reconnected(now);
+    app.on_event(connected(), now);
+    // The restarted daemon kept it (same state directory): held under this client's id.
+    let held =
+        Event::Held { id: "1".into(), peer: "127.0.0.2:7777".parse().unwrap(), text: "queued one".into(), at: 0 };
+    app.on_event(held, now);
+    app.on_event(Event::Delivered { id: "1".into() }, now);
+    let marks: Vec<(String, Delivery)> = app
+        .log()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::Outgoing { lines, delivery, .. } => Some((lines.join(" "), delivery.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            ("queued one".to_owned(), Delivery::Delivered),
+            ("never taken".to_owned(), Delivery::Undelivered(crate::texts::DAEMON_WENT_AWAY.into())),
+        ]
+    );
+    assert!(
+        !app.log().iter().any(|e| format!("{:?}", e.kind).contains("held message to")),
+        "no second line for it: {:#?}",
+        app.log()
+    );
+}
