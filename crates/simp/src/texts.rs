@@ -132,7 +132,7 @@ pub fn reconnected(daemon: &str, user: &str) -> String {
 
 /// A line typed while the daemon is gone.
 pub fn not_connected(daemon: &str) -> String {
-    format!("not sent: simpd at {daemon} is gone; reconnecting… (q or /quit quits)")
+    format!("not sent: simpd at {daemon} is gone; reconnecting… (the line stays in the input; q or /quit quits)")
 }
 
 /// A call or chat that ended with the daemon going away.

@@ -238,8 +238,13 @@ fn dialog_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Option<Input> {
 }
 
 /// Whether Enter would send a message the client refuses (SIMP carries ASCII only, unless
-/// `utf8`).
+/// `utf8`), or a line while the daemon is away (other than quitting): it stays, to be sent
+/// once the daemon is back.
 fn refused_text(text: &str, phase: &Phase, utf8: bool) -> bool {
+    if matches!(phase, Phase::Reconnecting { .. }) {
+        let line = text.trim();
+        return !line.is_empty() && !words::is_quit(line);
+    }
     let command = text.trim_start().starts_with(words::CHAT_COMMAND) && !text.starts_with(words::CHAT_SLASH_TEXT);
     matches!(phase, Phase::Chatting { .. }) && !command && simp_proto::wire::validate_text(text, utf8).is_err()
 }
@@ -313,6 +318,19 @@ mod tests {
         for c in s.chars() {
             assert_eq!(handle_key(ui, key(KeyCode::Char(c)), phase), Input::Nothing);
         }
+    }
+
+    #[test]
+    fn a_line_typed_while_the_daemon_is_away_stays_in_the_input_and_q_still_quits() {
+        let away = Phase::Reconnecting { daemon: "127.0.0.1:7778".into() };
+        let mut ui = UiState::new();
+        type_str(&mut ui, "still there?", &away);
+        assert_eq!(handle_key(&mut ui, key(KeyCode::Enter), &away), Input::Line("still there?".into()));
+        assert_eq!(ui.editor.text(), "still there?", "kept, to send once the daemon is back");
+        handle_key(&mut ui, ctrl('u'), &away);
+        type_str(&mut ui, "q", &away);
+        assert_eq!(handle_key(&mut ui, key(KeyCode::Enter), &away), Input::Line("q".into()));
+        assert_eq!(ui.editor.text(), "");
     }
 
     /// An [`App`](crate::app::App) driven by keys, as the event loop drives it.
