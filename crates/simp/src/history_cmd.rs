@@ -122,7 +122,11 @@ fn unexpected(addr: SocketAddr, event: Option<Event>) -> HistoryError {
 /// one that does stores nothing with PEER (the user may have named the daemon as PEER).
 fn another_daemon(query: &Query) -> String {
     let peer = query.peer.as_deref().map(|p| format!(" {}", escape::field(p))).unwrap_or_default();
-    match query.peer.as_deref().and_then(|p| parse_peer(p).ok()).filter(|p| p.ip() != query.addr.ip()) {
+    match query.peer.as_deref().and_then(|p| parse_peer(p).ok()) {
+        Some(named) if named.ip() == query.addr.ip() => format!(
+            "PEER is the other side of the chats, not this daemon: `simp history --daemon-ip {}` lists them all",
+            query.addr.ip()
+        ),
         Some(named) => format!(
             "PEER is the other side of the chats; to read the store of the daemon on {ip}, type `simp history --daemon-ip {ip}`",
             ip = named.ip()
@@ -207,6 +211,12 @@ mod tests {
              chats; to read the store of the daemon on 127.0.90.2, type `simp history --daemon-ip 127.0.90.2`"
         );
         assert!(nothing_stored(&query(None)).ends_with("`simp history --daemon-ip IP`"));
+        assert!(
+            nothing_stored(&query(Some("127.0.0.1:7777"))).ends_with(
+                "PEER is the other side of the chats, not this daemon: `simp history --daemon-ip 127.0.0.1` lists them all"
+            ),
+            "the daemon's own address as PEER"
+        );
     }
 
     #[test]
