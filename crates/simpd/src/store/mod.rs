@@ -142,6 +142,9 @@ impl Store {
                 (conn, path)
             }
         };
+        // Room for every statement the store runs (about 20; the default keeps 16), so that none
+        // is parsed again because another pushed it out.
+        conn.set_prepared_statement_cache_capacity(32);
         let mut store = Store {
             conn,
             path,
@@ -252,11 +255,11 @@ impl Store {
         let own = self.conn.is_autocommit();
         let run = || -> rusqlite::Result<T> {
             if own {
-                self.conn.execute_batch("BEGIN")?;
+                run_cached(&self.conn, "BEGIN")?;
             }
             let value = f(self)?;
             if own {
-                self.conn.execute_batch("COMMIT")?;
+                run_cached(&self.conn, "COMMIT")?;
             }
             Ok(value)
         };
@@ -284,20 +287,26 @@ impl Store {
     pub(crate) fn received(&mut self, m: &Incoming, at: u64) -> Result<u64, StoreError> {
         let first = self.take_ids(m.parts().count() as u64);
         let peer = self.peer_text.of(m.peer);
-        let run = |conn: &mut Connection| -> rusqlite::Result<()> {
-            let tx = conn.transaction()?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO message (id, peer, peer_user, author, direction, at, text, outcome)
-                     VALUES (?1, ?2, ?3, ?3, 'in', ?4, ?5, 'unseen')",
-                )?;
-                for (id, part) in (first..).zip(m.parts()) {
-                    insert.execute(params![to_sql(id), peer, &*m.user, to_sql(at), part])?;
-                }
+        let conn = &self.conn;
+        let rows = || -> rusqlite::Result<()> {
+            let mut insert = conn.prepare_cached(
+                "INSERT INTO message (id, peer, peer_user, author, direction, at, text, outcome)
+                 VALUES (?1, ?2, ?3, ?3, 'in', ?4, ?5, 'unseen')",
+            )?;
+            for (id, part) in (first..).zip(m.parts()) {
+                insert.execute(params![to_sql(id), peer, &*m.user, to_sql(at), part])?;
             }
-            tx.commit()
+            Ok(())
         };
-        match run(&mut self.conn) {
+        // Its own transaction, never a batch's: BEGIN fails inside one, and nothing is stored.
+        let stored = run_cached(conn, "BEGIN").and_then(|()| {
+            let committed = rows().and_then(|()| run_cached(conn, "COMMIT"));
+            if committed.is_err() && !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            committed
+        });
+        match stored {
             Ok(()) => {
                 self.owed.unseen.extend(first..first + m.parts().count() as u64);
                 Ok(first)
@@ -310,13 +319,13 @@ impl Store {
     /// records what one turn of its loop says about sent messages (a burst of `chat`s queued,
     /// an outcome) together, so each page they touch goes to the WAL once, not once per message.
     pub(crate) fn begin(&mut self) -> Result<(), StoreError> {
-        self.conn.execute_batch("BEGIN").map_err(|e| self.error(e))
+        run_cached(&self.conn, "BEGIN").map_err(|e| self.error(e))
     }
 
     /// Commits what [`Store::begin`] opened; if that fails, rolls it back, so that no later
     /// write (a received message's own transaction) finds a transaction left open.
     pub(crate) fn commit(&mut self) -> Result<(), StoreError> {
-        let committed = self.conn.execute_batch("COMMIT");
+        let committed = run_cached(&self.conn, "COMMIT");
         if committed.is_err() && !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
@@ -620,6 +629,13 @@ pub(crate) struct Outgoing<'a> {
 /// Milliseconds since the Unix epoch, now.
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Runs a statement without parameters or rows from the connection's cache: `BEGIN` and
+/// `COMMIT` come with every message, and `execute_batch` parses them each time (about 2,100
+/// instructions each, callgrind: a seventh of a received message's cost).
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 /// SQLite integers are signed; ids and times stay far below 2^63.
