@@ -438,11 +438,15 @@ impl Shell {
 
     /// The one log line when delivery to a course client stops, with what is kept.
     fn log_unreachable(&self, client: SocketAddr, error: &io::Error) {
-        let (kept, _) = self.store.kept();
-        warn!(
-            %client, %error, kept,
-            "the UDP client's port is unreachable: stopped delivering to it; {kept} messages kept in the store for the next client"
-        );
+        match self.store.kept() {
+            Ok((kept, _)) => warn!(
+                %client, %error, kept,
+                "the UDP client's port is unreachable: stopped delivering to it; {kept} messages kept in the store for the next client"
+            ),
+            Err(store) => {
+                warn!(%client, %error, %store, "the UDP client's port is unreachable: stopped delivering to it")
+            }
+        }
     }
 
     /// The course client leaves the slot (quit, or the endpoint turned it away): what it was

@@ -269,11 +269,13 @@ impl Shell {
 
     /// The shutdown log line: what the store keeps for later (IPC.md).
     pub(super) fn log_kept(&self) {
-        let (unseen, unsent) = self.store.kept();
-        info!(
-            unconfirmed = unseen,
-            unsent,
-            "stopping: the store keeps {unseen} received messages the client has not confirmed and {unsent} sent messages not yet delivered"
-        );
+        match self.store.kept() {
+            Ok((unseen, unsent)) => info!(
+                unconfirmed = unseen,
+                unsent,
+                "stopping: the store keeps {unseen} received messages the client has not confirmed and {unsent} sent messages not yet delivered"
+            ),
+            Err(error) => warn!(%error, "stopping: cannot count what the store keeps"),
+        }
     }
 }

@@ -16,7 +16,7 @@
 //! is a WAL frame (two `pwrite`s) before its ACK can leave.
 
 mod location;
-mod owed;
+mod pending;
 mod schema;
 
 use std::net::SocketAddr;
@@ -73,10 +73,8 @@ pub enum StoreError {
     },
 }
 
-/// Outcomes, as stored and as `history` reports them: a sent message's, and a received one's
-/// until the client confirms it.
+/// A sent message's outcome once its ACK came, as stored and as `history` reports it.
 const DELIVERED: &str = "delivered";
-const UNSEEN: &str = "unseen";
 
 /// The open store.
 #[derive(Debug)]
@@ -100,8 +98,8 @@ pub struct Store {
     /// a restart (IPC.md: ids increase over the daemon's life). `None` after a failed write,
     /// which may have rolled it back: the next deletion writes it again.
     id_high: Option<u64>,
-    /// The rows owed to someone (`owed.rs`).
-    owed: owed::Owed,
+    /// This run's sent messages without an outcome (`pending.rs`).
+    pending: pending::Pending,
     /// The `owed_from` mark as committed: no row below it is owed. Raised, every
     /// [`OWED_STEP`] ids, by a transaction that settles or confirms messages, to the oldest
     /// owed row that transaction still finds in the database; never from memory alone.
@@ -152,7 +150,7 @@ impl Store {
             held_left: 0,
             next_id: 1,
             id_high: None,
-            owed: owed::Owed::default(),
+            pending: pending::Pending::default(),
             owed_from: 0,
             owed_checked: 0,
             peer_text: PeerText::default(),
@@ -196,10 +194,10 @@ impl Store {
         Ok(())
     }
 
-    /// Reads the `owed_from` mark and the rows owed from there on.
+    /// Reads the `owed_from` mark and the pending rows from there on.
     fn load_owed(&mut self) -> rusqlite::Result<()> {
         self.owed_from = schema::mark(&self.conn, schema::OWED_FROM)?;
-        self.owed = owed::Owed::load(&self.conn, self.owed_from)?;
+        self.pending = pending::Pending::load(&self.conn, self.owed_from)?;
         self.owed_checked = self.next_id;
         Ok(())
     }
@@ -250,7 +248,7 @@ impl Store {
     }
 
     /// Runs `f` in the transaction a batch holds open ([`Store::begin`]), or else in one of its
-    /// own, committed here, so that a deletion and the `id_high` mark it needs go together.
+    /// own, committed here, so that a change and the marks it raises go together.
     fn write<T>(&mut self, f: impl FnOnce(&mut Store) -> rusqlite::Result<T>) -> Result<T, StoreError> {
         let own = self.conn.is_autocommit();
         let run = || -> rusqlite::Result<T> {
@@ -272,8 +270,8 @@ impl Store {
 
     /// A write failed, and its transaction may be rolled back with the marks it raised and the
     /// rows it settled: forget what is known of `id_high`, so that the next deletion writes it,
-    /// and read the owed rows again. If even that fails, the next check of `owed_from` starts
-    /// from the first row, which is slow but right.
+    /// and read `owed_from` and the pending rows again. If even that fails, the walks for
+    /// unconfirmed rows start from the first row, which is slow but right.
     fn failed(&mut self, source: rusqlite::Error) -> StoreError {
         self.id_high = None;
         if self.load_owed().is_err() {
@@ -307,10 +305,7 @@ impl Store {
             committed
         });
         match stored {
-            Ok(()) => {
-                self.owed.unseen.extend(first..first + m.parts().count() as u64);
-                Ok(first)
-            }
+            Ok(()) => Ok(first),
             Err(e) => Err(self.failed(e)),
         }
     }
@@ -338,26 +333,26 @@ impl Store {
     }
 
     /// At most `limit` received messages not yet confirmed with ids above `after` and up to
-    /// `up_to`, oldest first: the next ones a paced course client is sent.
+    /// `up_to`, oldest first: the next ones a paced course client is sent. A walk along the
+    /// row ids (there is no index of unconfirmed rows: `schema.rs`), from `after` or the
+    /// `owed_from` mark, whichever is later.
     pub(crate) fn unseen_between(&self, after: u64, up_to: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
-        if after >= up_to {
-            return Ok(Vec::new());
-        }
         let rows = || -> rusqlite::Result<Vec<Event>> {
-            let mut q = self.conn.prepare_cached("SELECT at, author, text FROM message WHERE id = ?1")?;
-            let mut events = Vec::new();
-            for &id in self.owed.unseen.range(after + 1..=up_to).take(limit) {
-                let event = q.query_row([to_sql(id)], |r| {
-                    Ok(Event::Message {
-                        id,
-                        at: from_sql(r.get(0)?),
-                        user: r.get::<_, String>(1)?.into(),
-                        text: r.get(2)?,
-                    })
-                });
-                events.push(event?);
-            }
-            Ok(events)
+            let mut q = self.conn.prepare_cached(
+                "SELECT id, at, author, text FROM message
+                 WHERE id >= ?1 AND id <= ?2 AND outcome = 'unseen' ORDER BY id LIMIT ?3",
+            )?;
+            let from = after.saturating_add(1).max(self.owed_from);
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = q.query_map(params![to_sql(from), to_sql(up_to), limit], |r| {
+                Ok(Event::Message {
+                    id: from_sql(r.get(0)?),
+                    at: from_sql(r.get(1)?),
+                    user: r.get::<_, String>(2)?.into(),
+                    text: r.get(3)?,
+                })
+            })?;
+            rows.collect()
         };
         rows().map_err(|e| self.error(e))
     }
@@ -373,10 +368,10 @@ impl Store {
                 "DELETE FROM message WHERE id = ?1 AND outcome = 'unseen'"
             };
             let mut n = 0;
-            for &id in ids {
-                if store.owed.unseen.contains(&id) {
-                    n += store.conn.prepare_cached(sql)?.execute([to_sql(id)])?;
-                    store.owed.remove(id);
+            {
+                let mut q = store.conn.prepare_cached(sql)?;
+                for &id in ids {
+                    n += q.execute([to_sql(id)])?;
                 }
             }
             store.advance_owed_from()?;
@@ -399,7 +394,7 @@ impl Store {
             });
         match inserted {
             Ok(_) => {
-                self.owed.pending.insert(id, out.client_id.to_string());
+                self.pending.insert(id, out.client_id.to_string());
                 Ok(())
             }
             Err(e) => Err(self.failed(e)),
@@ -413,7 +408,7 @@ impl Store {
             None => DELIVERED.to_string(),
             Some(reason) => format!("undelivered: {reason}"),
         };
-        let Some(row) = self.owed.oldest_pending(client_id) else { return Ok(()) };
+        let Some(row) = self.pending.oldest(client_id) else { return Ok(()) };
         self.write(|store| {
             if store.history {
                 let sql = "UPDATE message SET outcome = ?2 WHERE id = ?1 AND outcome = 'pending'";
@@ -423,7 +418,7 @@ impl Store {
                 let sql = "DELETE FROM message WHERE id = ?1 AND outcome = 'pending'";
                 store.conn.prepare_cached(sql)?.execute([to_sql(row)])?;
             }
-            store.owed.remove(row);
+            store.pending.remove(row);
             store.advance_owed_from()
         })
     }
@@ -436,11 +431,10 @@ impl Store {
             let mut q = store
                 .conn
                 .prepare_cached("UPDATE message SET outcome = 'held' WHERE id = ?1 AND outcome = 'pending'")?;
-            for &row in store.owed.pending.keys() {
+            for row in store.pending.take_rows() {
                 q.execute([to_sql(row)])?;
             }
             drop(q);
-            store.owed.pending.clear();
             store.conn.query_row("SELECT COUNT(*) FROM message WHERE outcome = 'held'", [], |r| r.get::<_, i64>(0))
         })?;
         self.held_left = from_sql(held);
@@ -485,7 +479,7 @@ impl Store {
         match client_id {
             Ok(Some(client_id)) => {
                 self.held_left = self.held_left.saturating_sub(1);
-                self.owed.pending.insert(row, client_id.unwrap_or_default());
+                self.pending.insert(row, client_id.unwrap_or_default());
                 Ok(())
             }
             Ok(None) => Ok(()),
@@ -543,7 +537,7 @@ impl Store {
                 let mut q = store.conn.prepare_cached("DELETE FROM message WHERE peer = ?1 RETURNING id")?;
                 let mut rows = q.query([peer.to_string()])?;
                 while let Some(row) = rows.next()? {
-                    store.owed.remove(from_sql(row.get(0)?));
+                    store.pending.remove(from_sql(row.get(0)?));
                     deleted += 1;
                 }
             }
@@ -559,8 +553,13 @@ impl Store {
 
     /// What the store keeps for later: received messages not confirmed, and sent ones
     /// without an outcome, pending or held (for the shutdown log line).
-    pub(crate) fn kept(&self) -> (u64, u64) {
-        (self.owed.unseen.len() as u64, self.owed.pending.len() as u64 + self.held_left)
+    pub(crate) fn kept(&self) -> Result<(u64, u64), StoreError> {
+        let unseen = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM message WHERE id >= ?1 AND outcome = 'unseen'")
+            .and_then(|mut q| q.query_row([to_sql(self.owed_from)], |r| r.get::<_, i64>(0)))
+            .map_err(|e| self.error(e))?;
+        Ok((from_sql(unseen), self.pending.len() as u64 + self.held_left))
     }
 
     fn error(&self, source: rusqlite::Error) -> StoreError {

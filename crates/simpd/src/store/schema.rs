@@ -11,8 +11,11 @@
 //!   version 1's `message_peer`: the planner read the table backwards anyway), and `forget`,
 //!   which is rare, reads the table once.
 //! - No index of the rows still owed to someone, received (`unseen`) or sent (`pending`):
-//!   version 1's two partial indexes were a page each per message. The store keeps them in
-//!   memory (`owed.rs`), read at open from the rows at or above the `owed_from` mark.
+//!   version 1's two partial indexes were a page each per message. No row below the
+//!   `owed_from` mark is owed, so the unconfirmed ones are found by walking the row ids from
+//!   there (their number is not bounded: a client may never confirm, so they are not kept in
+//!   memory); the pending ones, which the endpoint's queue bounds, are kept in memory
+//!   (`pending.rs`).
 //! - One partial index, over `held` rows (sent messages from before a restart, found by
 //!   peer when a chat opens): a message is never written as `held` on its way, so it costs
 //!   nothing per message.
