@@ -20,7 +20,7 @@ _simp() {
 '--user=[Your name (1-32 printable ASCII characters). Default\: \`user\` in the config file, else asked]:USER:_default' \
 '--config=[The config file\: the default daemon, your name, and contacts (name = "IP") for \`/call NAME\`. Default\: \$XDG_CONFIG_HOME/simp/config.toml (~/.config/simp/config.toml)]:FILE:_files' \
 '--quiet[No notifications\: no bell, window title or desktop notification on a call or on a message while the window is unfocused or scrolled back]' \
-'--daemon[When no daemon answers, start one in this process (on DAEMON_IP, ports 7777 and --port) that lives as long as simp, without asking. On a terminal simp asks first]' \
+'--daemon[When no daemon answers, start one in this process (on DAEMON_IP, ports 7777 and --port) that lives as long as simp, without asking. On a terminal simp asks first. Its store is simpd'\''s default state directory for that address, so what it received outlives simp and a later \`simpd DAEMON_IP\` finds it]' \
 '--utf8[Send UTF-8 text, not only ASCII\: outside the course spec, so course peers may reject or mangle it (a warning says so on the first such message). Control characters other than TAB and newline stay refused. Without it, non-ASCII text is refused and not sent]' \
 '(--demo)--lan[List the daemons announcing themselves on the LAN (\`simpd --announce\`), one line each (address, then the user attached), and exit. It asks over mDNS only on the interface that holds DAEMON_IP, never on the others. In a session, \`l\` and Enter in the menu (or /lan) lists them to call one]' \
 '--plain[Line mode\: one line per event. The default when stdin or stdout is not a terminal]' \

@@ -57,6 +57,8 @@ pub struct Args {
     pub quiet: bool,
     /// When no daemon answers, start one in this process (on DAEMON_IP, ports 7777 and
     /// --port) that lives as long as simp, without asking. On a terminal simp asks first.
+    /// Its store is simpd's default state directory for that address, so what it received
+    /// outlives simp and a later `simpd DAEMON_IP` finds it.
     #[arg(long = "daemon")]
     pub start_daemon: bool,
     /// Send UTF-8 text, not only ASCII: outside the course spec, so course peers may reject or

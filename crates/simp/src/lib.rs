@@ -112,7 +112,8 @@ pub use event_loop::{SessionError, Setup};
 /// Connects to the daemon at `addr` and runs a session with the chosen front end; `user`
 /// skips the name prompt. When nothing listens there and `start_daemon(addr)` says so (asked
 /// the user, or `--daemon`), a daemon is started in this process on `addr`'s IP (peer port
-/// 7777, client port `addr`'s), and stopped when the session ends.
+/// 7777, client port `addr`'s) with `simpd`'s default state directory, and stopped when the
+/// session ends.
 pub async fn run(
     addr: SocketAddr,
     user: Option<&str>,
@@ -125,6 +126,10 @@ pub async fn run(
         Err(conn::ConnError::Unreachable { .. }) if start_daemon(addr) => {
             let mut config = simpd::DaemonConfig::new(addr.ip());
             config.client_port = addr.port();
+            // The same store `simpd IP` would use: what this daemon acknowledges outlives simp
+            // (IPC.md "Until the client confirms"), and a later `simpd IP` or `simp --daemon`
+            // finds it, history and all. In memory only when no home directory is known.
+            config.state_dir = simpd::store::default_state_dir(config.ip, config.port);
             let daemon =
                 simpd::Daemon::bind(config).await.map_err(|source| SessionError::OwnDaemon { addr, source })?;
             (Some(own_daemon::OwnDaemon::spawn(daemon)), conn::connect(addr).await?)

@@ -90,8 +90,15 @@ async fn simp_status_answers_while_another_client_is_attached() {
 async fn with_no_daemon_running_simp_daemon_starts_one_for_as_long_as_it_runs() {
     // 127.0.9.1: an address no other test uses, so its UDP port 7777 is free.
     let port = std::net::TcpListener::bind("127.0.9.1:0").unwrap().local_addr().unwrap().port().to_string();
-    let mut simp = Simp::spawn(&["--daemon", "--plain", "--port", &port, "--user", "alice", "127.0.9.1"]);
+    let state_home = std::env::temp_dir().join(format!("simp-own-daemon-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state_home);
+    let mut simp =
+        Simp::spawn_with_state(&["--daemon", "--plain", "--port", &port, "--user", "alice", "127.0.9.1"], &state_home);
     simp.expect("* connected to daemon 127.0.9.1:7777 as alice").await;
+    // Its store is where `simpd 127.0.9.1` keeps one (not in memory): what it acknowledges
+    // outlives simp.
+    let store = state_home.join("simp").join("127.0.9.1").join(simpd::store::DB_FILE);
+    assert!(store.is_file(), "no store at {}", store.display());
 
     let mut status = Simp::spawn(&["status", "--port", &port, "127.0.9.1"]);
     let line = status.expect("status: ").await;
@@ -104,4 +111,5 @@ async fn with_no_daemon_running_simp_daemon_starts_one_for_as_long_as_it_runs() 
     let (code, stderr) = Simp::spawn(&["status", "--port", &port, "127.0.9.1"]).finish().await;
     assert_eq!(code, 1, "the daemon went with its simp");
     assert!(stderr.contains("or `simp --daemon`"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&state_home);
 }

@@ -22,10 +22,16 @@ pub struct Simp {
 
 impl Simp {
     pub fn spawn(args: &[&str]) -> Simp {
+        Simp::spawn_with_state(args, &std::env::temp_dir().join("simp-tests-state"))
+    }
+
+    /// `simp` with `XDG_STATE_HOME` at `state_home`, where a daemon it starts keeps its store.
+    pub fn spawn_with_state(args: &[&str], state_home: &std::path::Path) -> Simp {
         let mut child = Command::new(env!("CARGO_BIN_EXE_simp"))
             .args(args)
-            // Never the config file of whoever runs the tests.
+            // Never the config file or the state of whoever runs the tests.
             .env("XDG_CONFIG_HOME", std::env::temp_dir().join("simp-tests-no-config"))
+            .env("XDG_STATE_HOME", state_home)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
