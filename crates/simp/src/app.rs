@@ -150,13 +150,13 @@ pub struct App {
     utf8: bool,
     /// [`texts::UTF8_WARNING`] was shown: it is shown once.
     utf8_warned: bool,
-    /// The highest message id shown: the daemon delivers every message again on each connect
-    /// until it is confirmed (IPC.md `seen`), and none is shown twice.
-    last_message: u64,
-    /// Every received message's store id shown, from `message` events and from the history:
-    /// the history holds messages shown already, and a history page may show one before its
+    /// Every received message shown, by its store id and arrival stamp, from `message` events
+    /// and from the history: the daemon delivers every message again on each connect until it
+    /// is confirmed (IPC.md `seen`), the history holds messages shown already, and a history
+    /// page may show one before its `message` event comes; none is shown twice. The stamp
+    /// tells apart a daemon started again on another store, whose ids start over.
     /// `message` event comes.
-    shown: HashSet<u64>,
+    shown: HashSet<(u64, u64)>,
     /// The stored history of chats (the full-screen interface only).
     history: History,
     /// When `connected` came: a message that arrived before it was stored while no client was
@@ -201,7 +201,6 @@ impl App {
             last_peer: None,
             to_save: None,
             alerts: Vec::new(),
-            last_message: 0,
             utf8: false,
             utf8_warned: false,
             shown: HashSet::new(),
@@ -635,11 +634,7 @@ impl App {
                 // Confirmed whether or not it was shown before: an earlier `seen` may have
                 // been lost with the connection.
                 let seen = Command::Seen { ids: vec![id] };
-                if id <= self.last_message {
-                    return vec![seen];
-                }
-                self.last_message = id;
-                if !self.shown.insert(id) {
+                if !self.shown.insert((id, at)) {
                     return vec![seen];
                 }
                 let (user, lines) = (escape::field(&user), escape::message_lines(&text));
@@ -735,7 +730,7 @@ impl App {
             let (user, lines) = (escape::field(&entry.user), escape::message_lines(&entry.text));
             let kind = match entry.direction {
                 Direction::In => {
-                    if !self.shown.insert(entry.id) {
+                    if !self.shown.insert((entry.id, entry.at)) {
                         continue;
                     }
                     if entry.outcome == UNSEEN {

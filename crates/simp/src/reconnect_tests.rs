@@ -314,3 +314,32 @@ fn a_message_queued_before_the_daemon_went_away_gets_its_outcome_on_its_own_line
         app.log()
     );
 }
+
+#[test]
+fn a_daemon_back_on_another_store_gives_ids_again_and_its_messages_are_shown() {
+    // The daemon was started again on another state directory (not the command the client
+    // suggested, or its store was removed): its ids start over. A new message under an id
+    // shown before is another message (its `at` differs), shown and confirmed, not dropped.
+    let now = crate::app::test_time(12, 0, 0);
+    let connected =
+        || Event::Connected { user: "alice".into(), daemon: "127.0.0.1:7777".parse().unwrap(), version: "0".into() };
+    let message = |id: u64, at: u64, text: &str| Event::Message { id, at, user: "bob".into(), text: text.into() };
+    let (mut app, _) = App::with_user("alice", now);
+    app.on_event(connected(), now);
+    app.on_event(message(1, 1_000, "first run, one"), now);
+    app.on_event(message(2, 2_000, "first run, two"), now);
+    app.daemon_lost("127.0.0.1:7778".parse().unwrap(), "simpd 127.0.0.1", now);
+    app.reconnected(now);
+    app.on_event(connected(), now);
+    let confirm = app.on_event(message(1, 9_000, "new store, one"), now);
+    assert_eq!(confirm, vec![Command::Seen { ids: vec![1] }]);
+    let texts: Vec<String> = app
+        .log()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::Incoming { lines, .. } => Some(lines.join(" ")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["first run, one", "first run, two", "new store, one"]);
+}
