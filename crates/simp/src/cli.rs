@@ -26,7 +26,8 @@ use crate::history_cmd;
 /// scrollback fetches older ones. Nothing acts before Enter: at the menu type s, w, l or q, an
 /// address or a command (/call NAME, /lan, /help) and press Enter, as in plain mode; only a
 /// dialog (an incoming call: y/a accepts, n/d declines) takes single keys, and only while the
-/// input line is empty. A draft typed in a chat that ends stays in the input line. A paste
+/// input line is empty. A draft typed in a chat that ends stays in the input line (Enter
+/// keeps it there; Ctrl-U cuts it, Ctrl-Y puts it back). A paste
 /// is one message (confirmed when over 5 lines or one datagram), and in a chat Ctrl-C or Esc q
 /// asks before leaving. Otherwise (or with --plain) it prints one line per event, so
 /// scripts can drive it through pipes. Only ASCII text is sent, as SIMP requires, unless --utf8.

@@ -64,7 +64,8 @@ pub const DECLINE_KEYS: &str = "[n/d]";
 pub const QUIT_KEY: &str = "[q]";
 
 /// The prompt line while the input line holds text typed in a chat that has ended.
-pub const DRAFT_AFTER_CHAT: &str = "the chat ended; the text below was not sent (Ctrl-U cuts it, Ctrl-Y puts it back)";
+pub const DRAFT_AFTER_CHAT: &str =
+    "the chat ended; the text below was not sent and Enter keeps it: Ctrl-U cuts, Ctrl-Y puts back";
 
 /// The prompt line while a dialog is open and the input line holds text.
 pub const DIALOG_AFTER_TEXT: &str = "while the input line holds text, keys type into it: Ctrl-U clears it to answer";

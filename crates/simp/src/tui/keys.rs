@@ -2,7 +2,8 @@
 //! Enter hands the line to the [`App`](crate::app::App), which reads it as plain mode reads a
 //! line (`s`, `w`, `l`, `q`, an address, `/call NAME`, `/help` at the menu; a message in a
 //! chat). So a letter typed at the menu, or after a chat ended under the user's fingers, is
-//! text until Enter and never an action. Single keys act only in a dialog (the request, the
+//! text until Enter and never an action; a draft typed in a chat that ended is not even
+//! that: Enter keeps it ([`track_draft`]). Single keys act only in a dialog (the request, the
 //! LAN list) and only on an empty input line. The quit keys (Ctrl-C, Esc then `q`) ask first
 //! in a chat ([`quit_key`]). A paste (bracketed paste) lands in the input line whole, line
 //! breaks included, so Enter sends it as one message; a long one is confirmed first
@@ -132,6 +133,11 @@ pub fn handle_mouse(ui: &mut UiState, mouse: MouseEvent) -> Input {
 /// single keys, and only while the input line is empty.
 pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if end_chat_question(ui, phase) {
+        // The key answered a question about a chat that has ended: it does not type.
+        return Input::Nothing;
+    }
+    track_draft(ui, phase);
     if let Some(confirm) = ui.confirm.take() {
         return answer(ui, confirm, key);
     }
@@ -166,6 +172,9 @@ pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
     }
     let editor = &mut ui.editor;
     match key.code {
+        // A message typed for a chat that has ended is no answer to the menu (`q` would quit,
+        // a contact's name call, `yes` accept a new call): it stays until cut (Ctrl-U).
+        KeyCode::Enter if ui.chat_draft && !matches!(phase, Phase::Chatting { .. }) => {}
         KeyCode::Enter if refused_text(&editor.text(), phase, ui.utf8) => {
             // The App refuses it with the reason; the line stays to be mended, not retyped.
             return Input::Line(editor.text());
@@ -200,6 +209,35 @@ pub fn handle_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Input {
         _ => {}
     }
     Input::Nothing
+}
+
+/// A question asked in a chat ([`Confirm`]) is about that chat: once it has ended (the peer
+/// left, the daemon went away) a long message waiting for its confirmation goes back to the
+/// input line, as the chat's draft, and the quit question is dropped, so that no key answers
+/// a question no longer shown, nor hands the message to the menu as a choice. Called before
+/// each key and each drawing; whether a message went back.
+pub fn end_chat_question(ui: &mut UiState, phase: &Phase) -> bool {
+    if matches!(phase, Phase::Chatting { .. }) {
+        return false;
+    }
+    match ui.confirm.take() {
+        Some(Confirm::Send { text, .. }) => {
+            text.chars().for_each(|c| ui.editor.insert(c));
+            true
+        }
+        Some(Confirm::Quit) | None => false,
+    }
+}
+
+/// Whether the input line holds a draft typed in a chat ([`UiState::chat_draft`]): text
+/// typed in a chat stays one until the line is emptied. Called before each key and each
+/// drawing.
+pub fn track_draft(ui: &mut UiState, phase: &Phase) {
+    match phase {
+        Phase::Chatting { .. } => ui.chat_draft = true,
+        _ if ui.editor.is_empty() => ui.chat_draft = false,
+        _ => {}
+    }
 }
 
 /// Whether this key asks to quit: Ctrl-C, or `q` after Esc (typed quickly, or sent by a
@@ -412,6 +450,59 @@ mod tests {
         s.press(ctrl('u'));
         s.press(ctrl('y'));
         assert_eq!(s.ui.editor.text(), "keep me");
+    }
+
+    #[test]
+    fn a_question_asked_in_a_chat_that_ends_is_not_answered_outside_it() {
+        use simp_proto::ipc::{EndReason, Event};
+        // A long message waits for its confirmation when the peer leaves: Enter does not hand
+        // it to the menu (where it was read as a choice, refused, and gone from the line).
+        let mut s = Session::chatting();
+        let long = "a\nb\nc\nd\ne\nf";
+        handle_paste(&mut s.ui, long, s.app.phase());
+        s.press(key(KeyCode::Enter));
+        assert!(matches!(s.ui.confirm, Some(Confirm::Send { .. })));
+        s.app.on_event(Event::Ended { reason: EndReason::PeerLeft, detail: None }, t(4));
+        let entries = s.app.log().len();
+        s.press(key(KeyCode::Enter));
+        assert_eq!(s.ui.editor.text(), long, "back in the input line, as the chat's draft");
+        assert_eq!(s.app.log().len(), entries, "not read at the menu: {:?}", s.app.log().last());
+        assert!(s.sent.is_empty() && s.ui.confirm.is_none(), "{:?}", s.sent);
+
+        // Asked whether to quit when the peer leaves: the question is gone with the chat, and
+        // the next key is typed rather than swallowed by a question no longer shown.
+        let mut s = Session::chatting();
+        s.press(ctrl('c'));
+        assert_eq!(s.ui.confirm, Some(Confirm::Quit));
+        s.app.on_event(Event::Ended { reason: EndReason::PeerLeft, detail: None }, t(4));
+        s.type_str("s");
+        assert_eq!(s.ui.editor.text(), "s");
+        assert!(!s.app.is_finished() && s.ui.confirm.is_none());
+    }
+
+    #[test]
+    fn enter_on_a_draft_of_a_chat_that_ended_keeps_it_and_acts_on_nothing() {
+        use simp_proto::ipc::{Command, EndReason, Event};
+        // A `q` typed to the peer does not quit; `yes` does not accept the next caller.
+        for (draft, call) in [("q", false), ("yes", true), ("127.0.0.3", false)] {
+            let mut s = Session::chatting();
+            s.type_str(draft);
+            s.app.on_event(Event::Ended { reason: EndReason::PeerLeft, detail: None }, t(4));
+            if call {
+                s.app.on_event(Event::Request { peer: "127.0.0.3:7777".parse().unwrap(), user: "carol".into() }, t(5));
+            }
+            s.press(key(KeyCode::Enter));
+            assert!(!s.app.is_finished(), "{draft:?} quit");
+            assert!(s.sent.is_empty(), "{draft:?} sent {:?}", s.sent);
+            assert_eq!(s.ui.editor.text(), draft, "kept");
+            // Cut, it answers: the draft is a draft no more.
+            s.press(ctrl('u'));
+            s.type_str(if call { "n" } else { "w" });
+            s.press(key(KeyCode::Enter));
+            let expected = if call { vec![Command::Decline] } else { Vec::new() };
+            assert_eq!(s.sent, expected, "{draft:?}");
+            assert!(call || s.app.phase() == &Phase::Waiting, "{draft:?}: {:?}", s.app.phase());
+        }
     }
 
     #[test]

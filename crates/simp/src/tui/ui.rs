@@ -64,12 +64,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, ui: &mut UiState) {
     frame.render_widget(status_bar(app, ui.scroll, new, status_area.width), status_area);
 
     // A draft typed in a chat that has ended since: it stays in the input line, and the prompt
-    // says it was not sent.
-    match app.phase() {
-        Phase::Chatting { .. } => ui.chat_draft = true,
-        _ if ui.editor.is_empty() => ui.chat_draft = false,
-        _ => {}
-    }
+    // says it was not sent; so does a message the chat's question held.
+    super::keys::end_chat_question(ui, app.phase());
+    super::keys::track_draft(ui, app.phase());
     let dialog = matches!(app.phase(), Phase::Ringing { .. } | Phase::PickLan { .. });
     let prompt = match (&ui.confirm, app.phase()) {
         (Some(Confirm::Send { lines, datagrams, .. }), _) => texts::confirm_send(*lines, *datagrams),
