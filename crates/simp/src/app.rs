@@ -527,9 +527,11 @@ impl App {
                 }
                 _ => self.refuse(now, texts::ANSWER_THE_REQUEST.into()),
             },
-            // While the call rings, `q` and `c` act now; anything else waits for the chat (it
-            // is refused if the call fails), and so do `/quit` and `/leave` typed behind it.
+            // While the call rings, `q`, `c` and the commands that only show something act
+            // now; anything else waits for the chat (it is refused if the call fails), and so do
+            // `/quit`, `/leave` and `/help` typed behind it.
             Phase::Calling { .. } => match trimmed {
+                t if words::is_local_command(t) && self.held.is_empty() => self.slash(t, now),
                 w if words::is_quit(w) && (w != words::CHAT_QUIT || self.held.is_empty()) => self.quit(),
                 w if words::is_cancel(w) && (w != words::CHAT_LEAVE || self.held.is_empty()) => {
                     self.refuse_held(now);
@@ -557,6 +559,7 @@ impl App {
             Phase::Chatting { .. } => self.chat_line(line, now),
             Phase::Reconnecting { daemon } => match trimmed {
                 w if words::is_quit(w) => self.quit(),
+                t if words::is_local_command(t) => self.slash(t, now),
                 "" => Vec::new(),
                 _ => self.refuse(now, texts::not_connected(&daemon)),
             },
@@ -1952,6 +1955,49 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn while_a_call_rings_or_the_daemon_is_away_help_who_and_clear_act_at_once() {
+        let calling: fn() -> App = || {
+            let mut app = connected("alice");
+            app.on_line("127.0.0.2", t(2));
+            app.on_event(Event::Calling { peer: "127.0.0.2:7777".parse().unwrap() }, t(2));
+            app
+        };
+        let away: fn() -> App = || {
+            let mut app = connected("alice");
+            app.daemon_lost("127.0.0.1:7778".parse().unwrap(), "simpd 127.0.0.1", t(2));
+            app
+        };
+        for (name, make) in [("calling", calling), ("away", away)] {
+            let mut app = make();
+            assert_eq!(app.on_line("/help", t(4)), Vec::new());
+            let listed: Vec<String> = app
+                .log()
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EntryKind::Info(m) => m.split_whitespace().next().filter(|w| w.starts_with('/')).map(str::to_owned),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(listed, ["/who", "/clear", "/help", "/quit"], "{name}: shown at once, only what works");
+            app.on_line("/who", t(4));
+            assert!(
+                matches!(last(&app), EntryKind::Info(m) if m.starts_with("no contacts")),
+                "{name}: {:?}",
+                last(&app)
+            );
+            app.on_line("/clear", t(4));
+            assert!(app.log().is_empty(), "{name}");
+        }
+        // Nothing of it waited for the chat: it opens and sends nothing.
+        let mut app = calling();
+        app.on_line("/help", t(4));
+        let cmds =
+            app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(5));
+        assert_eq!(cmds, Vec::new());
+        assert!(!app.log().iter().any(|e| matches!(&e.kind, EntryKind::Error(_))), "{:#?}", app.log());
     }
 
     #[test]

@@ -70,7 +70,7 @@
 //! In the menu an address may be typed directly instead of `s`. Lines typed while the client
 //! waits for the daemon's answer (after the name, a start, an accept, a leave) are held and
 //! applied once it arrives, so a script may type ahead; so are lines typed while a call rings
-//! (other than `c` and `q`): they wait for the chat, and if the call fails they are dropped
+//! (other than `c`, `q`, `/help`, `/who` and `/clear`): they wait for the chat, and if the call fails they are dropped
 //! with a `!` line saying so. End of input means "finish what is queued, then leave": held
 //! lines are played, messages sent are given their delivery mark, then the client quits
 //! (exit 0).

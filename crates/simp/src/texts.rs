@@ -259,29 +259,42 @@ pub fn unknown_command(cmd: &str) -> String {
     format!("unknown command {cmd}: /help lists them; //text sends /text")
 }
 
-/// `/help`: every command that works where the user is, in a chat or at the menus.
+/// `/help`: every command that works where the user is: in a chat, at the menus, while a
+/// call rings, while the daemon is away.
 pub fn help(phase: &Phase) -> Vec<&'static str> {
     let mut lines = vec!["commands:"];
-    if matches!(phase, Phase::Chatting { .. }) {
-        lines.extend([
+    // While a call rings, typed lines wait for the chat; while the daemon is away, nothing
+    // reaches it: only what acts there is listed.
+    let ringing_or_away = matches!(phase, Phase::Calling { .. } | Phase::Reconnecting { .. });
+    match phase {
+        Phase::Calling { .. } => {
+            lines.extend(["  TEXT            a message, sent once the chat opens", "  c, /leave       cancel the call"])
+        }
+        Phase::Reconnecting { .. } => {}
+        Phase::Chatting { .. } => lines.extend([
             "  TEXT            send a message (//TEXT sends a line starting with /)",
             "  /leave          end the chat",
             "  /me TEXT        send an action line, * NAME TEXT",
             "  /call PEER      call someone else: one chat at a time, so /leave first",
+        ]),
+        _ => {
+            if *phase == Phase::Menu {
+                lines.push("  s, w, l, q      start a chat, wait for a call, list the LAN, quit");
+            }
+            if matches!(phase, Phase::Menu | Phase::AskPeer | Phase::PickLan { .. }) {
+                lines.push("  PEER            an IP, IP:port, localhost or a contact's name: call it");
+            }
+            lines.push("  /call PEER      call an IP, IP:port, localhost or a contact's name");
+        }
+    }
+    if !ringing_or_away {
+        lines.extend([
+            "  /lan            list the daemons announcing themselves on the LAN, to call one",
+            "  /status         the daemon's state and counters",
+            "  /save [NAME]    save the last peer as a contact (in the config file)",
         ]);
-    } else {
-        if *phase == Phase::Menu {
-            lines.push("  s, w, l, q      start a chat, wait for a call, list the LAN, quit");
-        }
-        if matches!(phase, Phase::Menu | Phase::AskPeer | Phase::PickLan { .. }) {
-            lines.push("  PEER            an IP, IP:port, localhost or a contact's name: call it");
-        }
-        lines.push("  /call PEER      call an IP, IP:port, localhost or a contact's name");
     }
     lines.extend([
-        "  /lan            list the daemons announcing themselves on the LAN, to call one",
-        "  /status         the daemon's state and counters",
-        "  /save [NAME]    save the last peer as a contact (in the config file)",
         "  /who            who you are, who you talk to, your contacts",
         "  /clear          clear the screen's log",
         "  /help           this list",

@@ -49,6 +49,13 @@ pub const CHAT_COMMAND: char = '/';
 /// Starts a chat line that is sent without its first `/`, so a message may start with one.
 pub const CHAT_SLASH_TEXT: &str = "//";
 
+/// Whether `line` is a command that only shows something here (`/help`, `/who`, `/clear`):
+/// it works in every phase, even while a call rings or the daemon is away.
+pub fn is_local_command(line: &str) -> bool {
+    let cmd = line.split_whitespace().next().unwrap_or_default();
+    matches!(cmd, CHAT_HELP | CHAT_WHO | CHAT_CLEAR)
+}
+
 /// Whether `word` quits from a menu: the main menu, waiting, a request, a call.
 pub fn is_quit(word: &str) -> bool {
     matches!(word, QUIT | "quit" | CHAT_QUIT)

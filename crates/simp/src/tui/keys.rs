@@ -276,12 +276,13 @@ fn dialog_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Option<Input> {
 }
 
 /// Whether Enter would send a message the client refuses (SIMP carries ASCII only, unless
-/// `utf8`), or a line while the daemon is away (other than quitting): it stays, to be sent
+/// `utf8`), or a line while the daemon is away (other than quitting and `/help`, `/who`,
+/// `/clear`): it stays, to be sent
 /// once the daemon is back.
 fn refused_text(text: &str, phase: &Phase, utf8: bool) -> bool {
     if matches!(phase, Phase::Reconnecting { .. }) {
         let line = text.trim();
-        return !line.is_empty() && !words::is_quit(line);
+        return !line.is_empty() && !words::is_quit(line) && !words::is_local_command(line);
     }
     let command = text.trim_start().starts_with(words::CHAT_COMMAND) && !text.starts_with(words::CHAT_SLASH_TEXT);
     matches!(phase, Phase::Chatting { .. }) && !command && simp_proto::wire::validate_text(text, utf8).is_err()
@@ -368,6 +369,10 @@ mod tests {
         handle_key(&mut ui, ctrl('u'), &away);
         type_str(&mut ui, "q", &away);
         assert_eq!(handle_key(&mut ui, key(KeyCode::Enter), &away), Input::Line("q".into()));
+        assert_eq!(ui.editor.text(), "");
+        // What only shows something here acts, and leaves the line.
+        type_str(&mut ui, "/help", &away);
+        assert_eq!(handle_key(&mut ui, key(KeyCode::Enter), &away), Input::Line("/help".into()));
         assert_eq!(ui.editor.text(), "");
     }
 
