@@ -216,7 +216,8 @@ fn wrap(segments: &[(String, Style)], width: usize, indent: usize, out: &mut Vec
     for (text, style) in segments {
         let mut rest: &str = text;
         while !rest.is_empty() {
-            if used == width {
+            // Past the width too: a wide character forced onto a row with one column left.
+            if used >= width {
                 out.push(Line::from(std::mem::take(&mut line)));
                 line.push(Span::raw(" ".repeat(indent)));
                 used = indent;
@@ -742,5 +743,17 @@ mod tests {
         let first = row_with(&wrapped, "bob:");
         assert_eq!(first.chars().filter(|&c| c == '中').count(), 8, "{first}");
         assert!(wrapped.iter().all(|r| r.chars().count() <= 30), "one symbol per cell, none past the edge");
+    }
+
+    #[test]
+    fn a_wide_character_on_a_row_with_one_column_left_does_not_overflow() {
+        // At the narrowest log (the timestamp's width and one column) a continuation row has
+        // one column left, and a CJK character takes two: it goes on the row, clipped, and
+        // the next starts a row of its own (the count of columns used ran past the width).
+        let mut app = chatting();
+        app.on_event(crate::app::test_message("bob", "\u{4e2d}\u{6587}\u{5b57}", t(4)), t(4));
+        let (lines, _) = log_lines(app.log(), 10);
+        let last: Vec<String> = lines.iter().rev().take(3).map(|l| l.to_string().trim_end().to_owned()).collect();
+        assert_eq!(last, ["         \u{5b57}", "         \u{6587}", "         \u{4e2d}"]);
     }
 }
