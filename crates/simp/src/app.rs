@@ -15,7 +15,7 @@ use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 
 use chrono::{NaiveDateTime, SubsecRound};
-use simp_proto::ipc::{parse_peer, Command, Direction, ErrorCode, Event};
+use simp_proto::ipc::{parse_peer, Command, Direction, ErrorCode, Event, MAX_LINE};
 use simp_proto::wire::{validate_text, UserName};
 
 use crate::config::{self, Contacts};
@@ -926,8 +926,8 @@ impl App {
     }
 
     fn send_text(&mut self, text: &str, now: NaiveDateTime) -> Vec<Command> {
-        if let Err(err) = validate_text(text, self.utf8) {
-            self.push(now, EntryKind::Error(err.to_string()));
+        if let Some(why) = refusal(text, self.utf8) {
+            self.push(now, EntryKind::Error(why));
             return Vec::new();
         }
         // Only a non-ASCII text needs the opt-in: ASCII goes as the course's clients send it.
@@ -1063,6 +1063,25 @@ pub const RING_HINT_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
 /// The `outcome` of a received message the user has not seen (IPC.md `history`).
 const UNSEEN: &str = "unseen";
+
+/// Why the client does not send `text` as a message, if it does not: SIMP carries ASCII only
+/// unless `utf8` (SPEC 1), and the `chat` command carrying it must fit the daemon's line of
+/// [`MAX_LINE`] bytes (IPC.md), which it would refuse (`line-too-long`) after the client had
+/// shown the message as sent. The full-screen interface keeps such a text in the input line.
+pub fn refusal(text: &str, utf8: bool) -> Option<String> {
+    if let Err(err) = validate_text(text, utf8) {
+        return Some(err.to_string());
+    }
+    // The longest id this client gives, and the opt-in flag: the longest line it may send.
+    let chat = Command::Chat { text: text.to_owned(), id: Some(u64::MAX.to_string()), utf8: Some(true) };
+    let mut line = Vec::new();
+    let bytes = match simp_proto::ipc::jsonl::write_command(&mut line, &chat) {
+        // Without its newline, as the daemon counts.
+        Ok(()) => line.len().saturating_sub(1),
+        Err(_) => usize::MAX,
+    };
+    (bytes > MAX_LINE).then(|| texts::too_long(bytes, MAX_LINE))
+}
 
 /// A message's time of arrival (milliseconds since the Unix epoch) as local date and time.
 pub fn arrival_time(at: u64) -> Option<NaiveDateTime> {
@@ -1998,6 +2017,27 @@ mod tests {
             app.on_event(Event::Established { peer: "127.0.0.2:7777".parse().unwrap(), user: "bob".into() }, t(5));
         assert_eq!(cmds, Vec::new());
         assert!(!app.log().iter().any(|e| matches!(&e.kind, EntryKind::Error(_))), "{:#?}", app.log());
+    }
+
+    #[test]
+    fn a_message_over_the_daemons_line_limit_is_refused_here_and_nothing_is_sent() {
+        let mut app = chatting();
+        let entries = app.log().len();
+        let big = "word ".repeat(14_000);
+        let sent = app.on_line(&big, t(4));
+        assert!(sent.is_empty(), "{} commands sent", sent.len());
+        assert_eq!(app.log().len(), entries + 1, "no message line, only the refusal");
+        assert!(
+            matches!(last(&app), EntryKind::Error(m) if m.starts_with("nothing was sent: the message takes 70")),
+            "{:?}",
+            last(&app)
+        );
+        // Up to the limit it goes: the longest line the daemon takes.
+        let room = MAX_LINE - r#"{"cmd":"chat","text":"","id":"18446744073709551615","utf8":true}"#.len();
+        let fits = "x".repeat(room);
+        assert!(refusal(&fits, false).is_none());
+        assert!(refusal(&format!("{fits}x"), false).is_some());
+        assert!(matches!(app.on_line(&fits, t(5))[..], [Command::Chat { .. }]));
     }
 
     #[test]

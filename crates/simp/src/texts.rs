@@ -248,6 +248,11 @@ pub fn held_undelivered(peer: &str, reason: &str, text: &str) -> String {
     format!("held message to {peer} undelivered ({reason}): {text}")
 }
 
+/// A message whose `chat` command would be a line of `bytes` bytes, over the daemon's `max`.
+pub fn too_long(bytes: usize, max: usize) -> String {
+    format!("nothing was sent: the message takes {bytes} bytes as a line to the daemon, over its limit of {max}; send it in parts")
+}
+
 /// Lines typed ahead for a chat whose call failed.
 pub fn held_not_sent(count: usize) -> String {
     let lines = if count == 1 { "1 line".to_owned() } else { format!("{count} lines") };

@@ -276,7 +276,7 @@ fn dialog_key(ui: &mut UiState, key: KeyEvent, phase: &Phase) -> Option<Input> {
 }
 
 /// Whether Enter would send a message the client refuses (SIMP carries ASCII only, unless
-/// `utf8`), or a line while the daemon is away (other than quitting and `/help`, `/who`,
+/// `utf8`; the daemon's line has a limit: [`crate::app::refusal`]), or a line while the daemon is away (other than quitting and `/help`, `/who`,
 /// `/clear`): it stays, to be sent
 /// once the daemon is back.
 fn refused_text(text: &str, phase: &Phase, utf8: bool) -> bool {
@@ -285,7 +285,7 @@ fn refused_text(text: &str, phase: &Phase, utf8: bool) -> bool {
         return !line.is_empty() && !words::is_quit(line) && !words::is_local_command(line);
     }
     let command = text.trim_start().starts_with(words::CHAT_COMMAND) && !text.starts_with(words::CHAT_SLASH_TEXT);
-    matches!(phase, Phase::Chatting { .. }) && !command && simp_proto::wire::validate_text(text, utf8).is_err()
+    matches!(phase, Phase::Chatting { .. }) && !command && crate::app::refusal(text, utf8).is_some()
 }
 
 /// The key that answers a [`Confirm`].
@@ -676,6 +676,18 @@ mod tests {
         handle_key(&mut ui, key(KeyCode::Enter), &phase);
         assert!(matches!(ui.confirm, Some(Confirm::Send { datagrams: 2, lines: 1, .. })));
         assert_eq!(handle_key(&mut ui, key(KeyCode::Enter), &phase), Input::Line(big));
+    }
+
+    #[test]
+    fn a_paste_over_the_daemons_line_limit_stays_in_the_input_line() {
+        let mut ui = UiState::new();
+        let phase = chatting();
+        let big = "word ".repeat(14_000);
+        handle_paste(&mut ui, &big, &phase);
+        let big = big.trim_end_matches('\n').to_owned();
+        assert_eq!(handle_key(&mut ui, key(KeyCode::Enter), &phase), Input::Line(big.clone()), "for the App to refuse");
+        assert_eq!(ui.confirm, None, "not offered for sending");
+        assert_eq!(ui.editor.text(), big, "kept, to be cut in parts");
     }
 
     #[test]
