@@ -72,8 +72,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, ui: &mut UiState) {
         (Some(Confirm::Send { lines, datagrams, .. }), _) => texts::confirm_send(*lines, *datagrams),
         (Some(Confirm::Quit), Phase::Chatting { user, peer }) => texts::confirm_quit(&texts::party(user, peer)),
         (None, Phase::Chatting { .. }) => texts::screen_prompt(app.phase()),
-        _ if ui.chat_draft => texts::DRAFT_AFTER_CHAT.into(),
+        // A call coming in over a draft: the dialog's keys type into it until it is cut.
         _ if dialog && !ui.editor.is_empty() => texts::DIALOG_AFTER_TEXT.into(),
+        _ if ui.chat_draft => texts::DRAFT_AFTER_CHAT.into(),
         _ => texts::screen_prompt(app.phase()),
     };
     let esc_hint = if ui.esc { texts::ESC_HINT } else { "" };
@@ -524,6 +525,19 @@ mod tests {
         "/call".chars().for_each(|c| ui.editor.insert(c));
         let shown = rows(&render(&app, &mut ui, 140, 8));
         assert!(shown[6].starts_with("type s (start)"), "{}", shown[6]);
+    }
+
+    #[test]
+    fn a_call_over_a_draft_says_how_to_answer_it() {
+        let mut app = chatting();
+        let mut ui = UiState::new();
+        "half typed".chars().for_each(|c| ui.editor.insert(c));
+        render(&app, &mut ui, 140, 12);
+        app.on_event(Event::Ended { reason: EndReason::PeerLeft, detail: None }, t(5));
+        app.on_event(Event::Request { peer: "127.0.0.3:7777".parse().unwrap(), user: "carol".into() }, t(6));
+        let shown = rows(&render(&app, &mut ui, 140, 12));
+        assert!(shown[10].starts_with(texts::DIALOG_AFTER_TEXT), "y would type into the draft: {}", shown[10]);
+        assert_eq!(shown[11], "> half typed");
     }
 
     #[test]
