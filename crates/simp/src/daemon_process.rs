@@ -5,36 +5,69 @@
 //! The client learns it once, on connecting, from Linux's procfs: the daemon's end of the
 //! connection is a socket in `/proc/net/tcp` (or `tcp6`) whose local address is the daemon's
 //! and remote address ours; the process holding that socket's inode among its descriptors
-//! is the daemon, and `/proc/PID/cmdline` its command line. Procfs shows only the
-//! descriptors of the user's own processes, so a daemon of another user (a system service)
-//! is not found: then, as off Linux, the command is `simpd IP` ([`conn::start_command`]). So
-//! is a daemon inside another program (a test, `simp --demo`): only a program named `simpd`
-//! is started again by its command line. A daemon inside this very process (`simp --daemon`)
-//! has no command line of its own either.
+//! is the daemon, `/proc/PID/cmdline` its command line and `/proc/PID/cwd` its directory.
+//! Procfs shows only the descriptors of the user's own processes, so a daemon of another user
+//! (a system service) is not found: then, as off Linux, the command is `simpd IP`
+//! ([`conn::start_command`]). So is a daemon inside another program (a test, `simp --demo`):
+//! only a program named `simpd` is started again by its command line. A daemon inside this
+//! very process (`simp --daemon`) has no command line of its own either.
 
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 use crate::conn;
 
 /// The command that starts the daemon at `daemon` again: its own command line when found,
 /// else `simpd IP`. `local` is this client's end of the connection.
 pub fn restart_command(daemon: SocketAddr, local: Option<SocketAddr>) -> String {
+    let here = std::env::current_dir().ok();
     local
-        .and_then(|local| command_line(daemon, local))
-        .and_then(|args| as_restart(&args))
+        .and_then(|local| process(daemon, local))
+        .and_then(|(args, cwd)| as_restart(&args, cwd.as_deref(), here.as_deref()))
         .unwrap_or_else(|| conn::start_command(daemon))
 }
 
 /// A command line as the command that starts it again, quoted for a shell, if it is simpd's.
-fn as_restart(args: &[String]) -> Option<String> {
-    let program = std::path::Path::new(args.first()?).file_name()?;
-    (program == "simpd").then(|| args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "))
+/// It was typed in the daemon's directory `cwd`: a relative program path or `--state-dir`
+/// names something else from the client's (`here`), where a restart would open another store,
+/// so then the command goes there first (`cd DIR && …`).
+fn as_restart(args: &[String], cwd: Option<&Path>, here: Option<&Path>) -> Option<String> {
+    let program = Path::new(args.first()?).file_name()?;
+    if program != "simpd" {
+        return None;
+    }
+    let command = args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ");
+    match cwd {
+        Some(cwd) if has_relative_path(args) && here != Some(cwd) => {
+            Some(format!("cd {} && {command}", quote(&cwd.to_string_lossy())))
+        }
+        _ => Some(command),
+    }
 }
+
+/// Whether simpd's command line names a file relative to its directory: the program (when
+/// given with a `/`, not looked up in `PATH`) or the state directory.
+fn has_relative_path(args: &[String]) -> bool {
+    let relative = |arg: &str| Path::new(arg).is_relative();
+    let program = args.first().is_some_and(|p| p.contains('/') && relative(p));
+    let state_dir = args.windows(2).any(|w| w[0] == STATE_DIR && relative(&w[1]))
+        || args.iter().any(|a| a.strip_prefix(STATE_DIR).and_then(|v| v.strip_prefix('=')).is_some_and(relative));
+    program || state_dir
+}
+
+/// simpd's option naming its store's directory.
+const STATE_DIR: &str = "--state-dir";
 
 /// The command line of the process holding the daemon's end of the connection `local` ↔
 /// `daemon`, one string per argument.
 pub fn command_line(daemon: SocketAddr, local: SocketAddr) -> Option<Vec<String>> {
+    process(daemon, local).map(|(args, _)| args)
+}
+
+/// The command line and working directory of the process holding the daemon's end of the
+/// connection `local` ↔ `daemon`.
+fn process(daemon: SocketAddr, local: SocketAddr) -> Option<(Vec<String>, Option<PathBuf>)> {
     let table = if daemon.is_ipv4() { "/proc/net/tcp" } else { "/proc/net/tcp6" };
     let inode = fs::read_to_string(table).ok()?.lines().find_map(|line| socket_inode(line, daemon, local))?;
     let wanted = format!("socket:[{inode}]");
@@ -52,7 +85,8 @@ pub fn command_line(daemon: SocketAddr, local: SocketAddr) -> Option<Vec<String>
     let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let args: Vec<String> =
         raw.split(|&b| b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
-    (!args.is_empty()).then_some(args)
+    let cwd = fs::read_link(format!("/proc/{pid}/cwd")).ok();
+    (!args.is_empty()).then_some((args, cwd))
 }
 
 /// The inode of the socket on one line of `/proc/net/tcp{,6}` if it is the daemon's end of
@@ -121,13 +155,40 @@ mod tests {
     #[test]
     fn only_simpd_is_started_again_by_its_command_line() {
         let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let restart = |a: &[&str]| as_restart(&args(a), None, None);
         assert_eq!(
-            as_restart(&args(&["/usr/bin/simpd", "127.0.90.1", "--state-dir", "/tmp/a b"])).as_deref(),
+            restart(&["/usr/bin/simpd", "127.0.90.1", "--state-dir", "/tmp/a b"]).as_deref(),
             Some("/usr/bin/simpd 127.0.90.1 --state-dir '/tmp/a b'")
         );
-        assert_eq!(as_restart(&args(&["simpd"])).as_deref(), Some("simpd"));
-        assert_eq!(as_restart(&args(&["/work/target/debug/deps/plain-1234", "--exact"])), None);
-        assert_eq!(as_restart(&args(&["simp", "--daemon"])), None);
+        assert_eq!(restart(&["simpd"]).as_deref(), Some("simpd"));
+        assert_eq!(restart(&["/work/target/debug/deps/plain-1234", "--exact"]), None);
+        assert_eq!(restart(&["simp", "--daemon"]), None);
+    }
+
+    #[test]
+    fn relative_paths_are_given_from_the_daemons_directory() {
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let (there, here) = (Path::new("/home/bob/chat"), Path::new("/home/bob"));
+        let restart = |a: &[&str], here: &Path| as_restart(&args(a), Some(there), Some(here));
+        // Typed elsewhere, these would start another program or open another store.
+        assert_eq!(
+            restart(&["target/debug/simpd", "127.0.90.1"], here).as_deref(),
+            Some("cd /home/bob/chat && target/debug/simpd 127.0.90.1")
+        );
+        assert_eq!(
+            restart(&["simpd", "127.0.90.1", "--state-dir", "state"], here).as_deref(),
+            Some("cd /home/bob/chat && simpd 127.0.90.1 --state-dir state")
+        );
+        assert_eq!(
+            restart(&["simpd", "--state-dir=st"], here).as_deref(),
+            Some("cd /home/bob/chat && simpd --state-dir=st")
+        );
+        // Nothing relative, or the same directory: the command as it was.
+        assert_eq!(
+            restart(&["simpd", "127.0.90.1", "--state-dir", "/s"], here).as_deref(),
+            Some("simpd 127.0.90.1 --state-dir /s")
+        );
+        assert_eq!(restart(&["./simpd", "127.0.90.1"], there).as_deref(), Some("./simpd 127.0.90.1"));
     }
 
     #[test]
