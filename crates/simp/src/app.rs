@@ -672,7 +672,16 @@ impl App {
             Event::Ended { reason, detail } => {
                 self.gave_up_in_flight = false;
                 let detail = detail.map(|d| escape::field(&d));
-                self.push(now, EntryKind::Info(texts::ended(&texts::what(&self.phase), &reason, detail.as_deref())));
+                let what = texts::what(&self.phase);
+                // `you left` that no `leave` or `quit` of ours asked for: the daemon left the
+                // chat itself, as it does when it stops (SIGTERM, SIGINT).
+                let ours = matches!(self.phase, Phase::Leaving { .. } | Phase::Quitting);
+                let line = if reason == simp_proto::ipc::EndReason::YouLeft && !ours {
+                    texts::ended_by_daemon(&what)
+                } else {
+                    texts::ended(&what, &reason, detail.as_deref())
+                };
+                self.push(now, EntryKind::Info(line));
                 if matches!(self.phase, Phase::Starting { .. } | Phase::Calling { .. }) {
                     self.refuse_held(now);
                 }
@@ -2038,6 +2047,19 @@ mod tests {
         assert!(refusal(&fits, false).is_none());
         assert!(refusal(&format!("{fits}x"), false).is_some());
         assert!(matches!(app.on_line(&fits, t(5))[..], [Command::Chat { .. }]));
+    }
+
+    #[test]
+    fn a_chat_the_daemon_leaves_as_it_stops_is_not_said_to_be_left_by_the_user() {
+        let mut app = chatting();
+        app.on_event(Event::Ended { reason: EndReason::YouLeft, detail: None }, t(5));
+        assert_eq!(last(&app), &EntryKind::Info("chat with bob ended: the daemon left it (simpd is stopping)".into()));
+        assert_eq!(app.phase(), &Phase::Menu);
+        // After our /leave, it is ours.
+        let mut app = chatting();
+        app.on_line("/leave", t(5));
+        app.on_event(Event::Ended { reason: EndReason::YouLeft, detail: None }, t(6));
+        assert_eq!(last(&app), &EntryKind::Info("chat with bob ended: you left".into()));
     }
 
     #[test]

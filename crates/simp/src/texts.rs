@@ -136,6 +136,12 @@ pub fn not_connected(daemon: &str) -> String {
     format!("not sent: simpd at {daemon} is gone; reconnecting… (the line stays in the input; q or /quit quits)")
 }
 
+/// A call or chat the daemon left by itself (`ended` `you left` that the client did not ask
+/// for): it does so as it stops.
+pub fn ended_by_daemon(what: &str) -> String {
+    format!("{what} ended: the daemon left it (simpd is stopping)")
+}
+
 /// A call or chat that ended with the daemon going away.
 pub fn ended_with_daemon(what: &str) -> String {
     format!("{what} ended: the daemon went away")
