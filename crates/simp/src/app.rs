@@ -1875,6 +1875,13 @@ mod tests {
         app.on_line("/save 1.2.3.4", t(5));
         assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("reads as an address")));
         assert_eq!(app.take_contact_to_save(), None);
+        // Saved under the name carol goes by, she is named once.
+        app.on_event(Event::Ended { reason: EndReason::PeerLeft, detail: None }, t(6));
+        app.on_event(Event::Request { peer: "10.0.0.3:7777".parse().unwrap(), user: "carol".into() }, t(7));
+        assert_eq!(last(&app), &EntryKind::Info("request from carol (10.0.0.3:7777)".into()));
+        app.on_line("y", t(7));
+        app.on_event(Event::Established { peer: "10.0.0.3:7777".parse().unwrap(), user: "carol".into() }, t(7));
+        assert_eq!(last(&app), &EntryKind::Info("chat with carol (10.0.0.3:7777) open".into()));
     }
 
     #[test]

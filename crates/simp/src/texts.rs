@@ -185,9 +185,10 @@ pub fn chat_open(user: &str, peer: &str) -> String {
 }
 
 /// `NAME at PEER`, or `PEER` alone when the name is not known (an auto-accepted call's
-/// `established` may carry none).
+/// `established` may carry none) or is already there: a contact of that name, `NAME (ADDR)`.
 fn at(user: &str, peer: &str) -> String {
-    if user.is_empty() {
+    let contact = peer.strip_suffix(')').and_then(|p| p.split_once(" (")).map(|(name, _)| name);
+    if user.is_empty() || contact == Some(user) {
         peer.to_owned()
     } else {
         format!("{user} at {peer}")
