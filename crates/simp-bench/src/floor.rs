@@ -65,6 +65,11 @@ struct State {
     delivered: u64,
     /// Messages received: the `message` event's id, as simpd's store numbers them.
     received: u64,
+    /// Whether the client was told `established` for the chat now open: only then is it told
+    /// that the chat `ended`. A client that connects while a FIN of a chat it never saw is still
+    /// queued (the bench connects B's client right after A's last handshake's `leave`) would
+    /// otherwise get an `ended` first, and stop the run.
+    told_established: bool,
 }
 
 impl Floor {
@@ -98,6 +103,7 @@ impl Floor {
                 );
                 client.write_all(connected.as_bytes())?;
                 state.client = Some(client);
+                state.told_established = false;
             } else if line.starts_with(br#"{"cmd":"leave""#) {
                 let mut state = self.lock();
                 if let Some(peer) = state.peer.take() {
@@ -105,6 +111,7 @@ impl Floor {
                 }
                 state.queue.clear();
                 state.in_flight = false;
+                state.told_established = false;
                 tell(&mut state, br#"{"event":"ended","reason":"you left"}"#);
             }
         }
@@ -165,8 +172,7 @@ impl Floor {
                     self.udp.send_to(&header(TYPE_CONTROL, OP_SYN_ACK, 0, 0), from)
                 }
                 (TYPE_CONTROL, OP_SYN_ACK) => {
-                    let established = format!("{{\"event\":\"established\",\"peer\":\"{from}\",\"user\":\"floor\"}}");
-                    tell(&mut state, established.as_bytes());
+                    established(&mut state, from);
                     self.udp.send_to(&header(TYPE_CONTROL, OP_ACK, 0, 0), from)
                 }
                 (TYPE_CONTROL, OP_ACK) if state.in_flight => {
@@ -183,13 +189,14 @@ impl Floor {
                     }
                 }
                 (TYPE_CONTROL, OP_ACK) => {
-                    let established = format!("{{\"event\":\"established\",\"peer\":\"{from}\",\"user\":\"floor\"}}");
-                    tell(&mut state, established.as_bytes());
+                    established(&mut state, from);
                     Ok(0)
                 }
                 (TYPE_CONTROL, OP_FIN) => {
                     state.peer = None;
-                    tell(&mut state, br#"{"event":"ended","reason":"peer left"}"#);
+                    if std::mem::take(&mut state.told_established) {
+                        tell(&mut state, br#"{"event":"ended","reason":"peer left"}"#);
+                    }
                     Ok(0)
                 }
                 _ => Ok(0),
@@ -199,6 +206,13 @@ impl Floor {
             }
         }
     }
+}
+
+/// Tells the client the chat with `from` is open (and so, later, that it ended).
+fn established(state: &mut State, from: SocketAddr) {
+    let line = format!("{{\"event\":\"established\",\"peer\":\"{from}\",\"user\":\"floor\"}}");
+    tell(state, line.as_bytes());
+    state.told_established = state.client.is_some();
 }
 
 /// Writes one event line to the client, if there is one; a client that fails is dropped.
@@ -242,6 +256,38 @@ mod tests {
         assert_eq!(parsed.kind(), simp_proto::wire::Kind::Chat);
         assert_eq!(parsed.payload(), b"\"hi\"");
         assert_eq!(parsed.user(), USER);
+    }
+
+    /// A FIN of a chat the client never saw (queued at the floor when the client connected)
+    /// says nothing to it: the next chat's `established` is the first thing it hears.
+    #[test]
+    fn a_client_hears_no_end_of_a_chat_it_never_saw() {
+        let ip = Ipv4Addr::new(127, 97, 0, 1);
+        thread::spawn(move || serve(ip));
+        let daemon = SocketAddr::from((ip, DEFAULT_PORT));
+        let client_port = SocketAddr::from((ip, DEFAULT_CLIENT_PORT));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let stream = loop {
+            match TcpStream::connect(client_port) {
+                Ok(stream) => break stream,
+                Err(e) if std::time::Instant::now() > deadline => panic!("floor not listening: {e}"),
+                Err(_) => thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        };
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let mut lines = BufReader::new(stream.try_clone().unwrap()).lines();
+        (&stream).write_all(b"{\"cmd\":\"connect\",\"user\":\"bob\"}\n").unwrap();
+        assert!(lines.next().unwrap().unwrap().contains("connected"));
+
+        let peer = UdpSocket::bind((Ipv4Addr::new(127, 97, 0, 2), 0)).unwrap();
+        for op in [OP_FIN, OP_SYN, OP_ACK] {
+            peer.send_to(&header(TYPE_CONTROL, op, 0, 0), daemon).unwrap();
+        }
+        let first = lines.next().unwrap().unwrap();
+        assert!(first.contains("\"established\""), "first event: {first}");
+        peer.send_to(&header(TYPE_CONTROL, OP_FIN, 0, 0), daemon).unwrap();
+        let second = lines.next().unwrap().unwrap();
+        assert!(second.contains("\"ended\""), "second event: {second}");
     }
 
     #[test]
