@@ -18,13 +18,21 @@
 //! registered for writing too wakes the loop after every datagram sent (on loopback the sent
 //! datagram's buffer is freed at once, raising a writable edge), an `epoll_wait` with nothing
 //! to do per message. Sends go straight through the non-blocking socket.
+//!
+//! Datagrams are read two at a time (`recvmmsg`): when a call returns one, the socket is known
+//! to be empty and its readiness is cleared without a second call that ends in `EAGAIN` (one
+//! system call per datagram where a SIMP peer sends one datagram per round trip). Clearing it
+//! then loses nothing: the kernel raises a new edge for every datagram queued after the call,
+//! and tokio does not clear a readiness that a newer event has set again.
 
 use std::future::poll_fn;
-use std::io;
+use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
 use std::task::{ready, Context, Poll};
 
+use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
 use simp_proto::Transmit;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::io::unix::AsyncFd;
@@ -34,11 +42,16 @@ use tracing::{debug, warn};
 
 /// Room for the largest UDP payload (SPEC 1: receivers accept up to 65,507 bytes).
 const RECV_BUF: usize = 65_536;
+/// Datagrams one receive may return: two, so that getting one says the socket is empty.
+const BATCH: usize = 2;
 /// Ended chats whose sockets are kept at once, at most: a run of short chats cannot make the
 /// daemon hold a descriptor per chat (the oldest is closed early, its datagrams handed over).
 const MAX_RETIRED: usize = 4;
 
-/// The peer port's sockets with their one receive buffer (allocated once: nothing per
+/// A datagram received: its length in its buffer, and its sender (not yet canonical).
+type Datagram = (usize, SocketAddr);
+
+/// The peer port's sockets with their two receive buffers (allocated once: nothing per
 /// datagram).
 pub(super) struct PeerSocket {
     listening: ReadOnly,
@@ -48,7 +61,11 @@ pub(super) struct PeerSocket {
     chat: Option<Connected>,
     /// Sockets of ended chats, each until its linger is over, oldest first.
     retired: Vec<(Connected, Instant)>,
-    buf: Vec<u8>,
+    bufs: [Vec<u8>; BATCH],
+    /// The buffer that holds the datagram returned last.
+    current: usize,
+    /// The second datagram of the last receive, in `bufs[1]`: what the next `recv` returns.
+    second: Option<Datagram>,
 }
 
 /// A socket on the peer port connected to one peer.
@@ -62,7 +79,15 @@ impl PeerSocket {
     /// Takes over the listening socket; fails only if the runtime cannot register it.
     pub(super) fn new(listening: tokio::net::UdpSocket, local: SocketAddr) -> io::Result<PeerSocket> {
         let listening = ReadOnly::new(listening.into_std()?)?;
-        Ok(PeerSocket { listening, local, chat: None, retired: Vec::new(), buf: vec![0u8; RECV_BUF] })
+        Ok(PeerSocket {
+            listening,
+            local,
+            chat: None,
+            retired: Vec::new(),
+            bufs: [vec![0u8; RECV_BUF], vec![0u8; RECV_BUF]],
+            current: 0,
+            second: None,
+        })
     }
 
     /// Waits for the next datagram: its length in [`PeerSocket::received`] and its sender, in
@@ -70,23 +95,31 @@ impl PeerSocket {
     /// the listening one, so no amount of traffic from others delays the peer's. Cancel-safe
     /// (nothing is read until a datagram is returned), so it can sit in a `select!`.
     pub(super) async fn recv(&mut self) -> io::Result<(usize, SocketAddr)> {
-        let PeerSocket { listening, chat, retired, buf, .. } = self;
+        if let Some((len, from)) = self.second.take() {
+            self.current = 1;
+            return Ok((len, canonical(from)));
+        }
+        let PeerSocket { listening, chat, retired, bufs, second, .. } = self;
         let (len, from) = poll_fn(|cx| {
             let sockets = chat.iter().chain(retired.iter().map(|(c, _)| c)).map(|c| &c.socket);
             for socket in sockets.chain([&*listening]) {
-                if let Poll::Ready(result) = socket.poll_recv_from(cx, buf) {
-                    return Poll::Ready(result);
+                if let Poll::Ready(result) = socket.poll_recv(cx, bufs) {
+                    return Poll::Ready(result.map(|(first, next)| {
+                        *second = next;
+                        first
+                    }));
                 }
             }
             Poll::Pending
         })
         .await?;
+        self.current = 0;
         Ok((len, canonical(from)))
     }
 
-    /// The first `len` bytes of the buffer: the datagram [`PeerSocket::recv`] announced.
+    /// The first `len` bytes of the datagram [`PeerSocket::recv`] announced.
     pub(super) fn received(&self, len: usize) -> &[u8] {
-        &self.buf[..len]
+        &self.bufs[self.current][..len]
     }
 
     /// Sends one datagram without waiting; a failure is logged, as UDP loses datagrams anyway
@@ -146,8 +179,12 @@ impl PeerSocket {
             // Oldest first: beyond MAX_RETIRED, the oldest are due at once.
             let excess = self.retired.len().saturating_sub(MAX_RETIRED);
             let i = (0..self.retired.len()).find(|&i| i < excess || self.retired[i].1 <= now)?;
-            match self.retired[i].0.socket.try_recv_from(&mut self.buf) {
-                Ok((len, from)) => return Some((len, canonical(from))),
+            // Into the first buffer: a second datagram not yet returned waits in the other.
+            match self.retired[i].0.socket.try_recv_from(&mut self.bufs[0]) {
+                Ok((len, from)) => {
+                    self.current = 0;
+                    return Some((len, canonical(from)));
+                }
                 Err(error) => {
                     if error.kind() != io::ErrorKind::WouldBlock {
                         debug!(%error, "UDP receive failed on a closing socket");
@@ -176,13 +213,25 @@ impl ReadOnly {
         AsyncFd::with_interest(socket, Interest::READABLE).map(ReadOnly)
     }
 
-    /// The next datagram into `buf`: its length and sender (not yet canonical).
-    fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, SocketAddr)>> {
+    /// The next datagram into `bufs[0]`, and the one after it into `bufs[1]` if it is
+    /// already queued. The readiness is cleared when the socket is known to be empty (see the
+    /// module docs), so the next poll waits for the runtime.
+    fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [Vec<u8>; BATCH],
+    ) -> Poll<io::Result<(Datagram, Option<Datagram>)>> {
         loop {
             let mut guard = ready!(self.0.poll_read_ready(cx))?;
-            // `try_io` clears the readiness when the socket is empty, so the next poll waits.
-            if let Ok(result) = guard.try_io(|socket| socket.get_ref().recv_from(buf)) {
-                return Poll::Ready(result);
+            match recv_batch(self.0.get_ref(), bufs) {
+                Ok((first, second)) => {
+                    if second.is_none() {
+                        guard.clear_ready();
+                    }
+                    return Poll::Ready(Ok((first, second)));
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
+                Err(error) => return Poll::Ready(Err(error)),
             }
         }
     }
@@ -195,6 +244,30 @@ impl ReadOnly {
     fn send_to(&self, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
         self.0.get_ref().send_to(bytes, to)
     }
+}
+
+/// Up to two datagrams in one system call; `WouldBlock` if none is queued.
+fn recv_batch(socket: &UdpSocket, bufs: &mut [Vec<u8>; BATCH]) -> io::Result<(Datagram, Option<Datagram>)> {
+    let [first, second] = bufs;
+    let mut slices = [[IoSliceMut::new(first)], [IoSliceMut::new(second)]];
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    let mut received = recvmmsg(socket.as_raw_fd(), &mut headers, slices.iter_mut(), MsgFlags::MSG_DONTWAIT, None)?
+        .map(|m| Ok::<_, io::Error>((m.bytes, m.address.as_ref().and_then(sender).ok_or_else(no_sender)?)));
+    // The call returns at least one datagram, or fails.
+    let first = received.next().unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into()))?;
+    Ok((first, received.next().transpose()?))
+}
+
+/// A received datagram's sender as `std` writes it; UDP on IPv4 or IPv6 always has one.
+fn sender(addr: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = addr.as_sockaddr_in() {
+        return Some(SocketAddr::V4((*v4).into()));
+    }
+    addr.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into()))
+}
+
+fn no_sender() -> io::Error {
+    io::Error::other("a datagram arrived without a sender's address")
 }
 
 /// A new socket, non-blocking and not yet registered with the runtime, bound to the listening
@@ -242,6 +315,53 @@ fn for_socket(to: SocketAddr, local: SocketAddr) -> SocketAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    async fn peer_socket(ip: [u8; 4]) -> (PeerSocket, SocketAddr) {
+        let socket = tokio::net::UdpSocket::bind((std::net::Ipv4Addr::from(ip), 0)).await.unwrap();
+        let local = socket.local_addr().unwrap();
+        (PeerSocket::new(socket, local).unwrap(), local)
+    }
+
+    async fn next(socket: &mut PeerSocket) -> (Vec<u8>, SocketAddr) {
+        let (len, from) =
+            tokio::time::timeout(Duration::from_secs(5), socket.recv()).await.expect("no datagram within 5 s").unwrap();
+        (socket.received(len).to_vec(), from)
+    }
+
+    /// Datagrams queued together come out one by one, in order, each with its own bytes and
+    /// sender (the second of a batch waits in the other buffer).
+    #[tokio::test]
+    async fn queued_datagrams_come_out_in_order() {
+        let (mut socket, local) = peer_socket([127, 98, 0, 1]).await;
+        let a = UdpSocket::bind("127.98.0.2:0").unwrap();
+        let b = UdpSocket::bind("127.98.0.3:0").unwrap();
+        let sent = [(&a, "one"), (&b, "two, longer"), (&a, "three"), (&b, "4"), (&a, "five")];
+        for (from, text) in sent {
+            from.send_to(text.as_bytes(), local).unwrap();
+        }
+        for (from, text) in sent {
+            let (bytes, sender) = next(&mut socket).await;
+            assert_eq!((String::from_utf8(bytes).unwrap(), sender), (text.to_string(), from.local_addr().unwrap()));
+        }
+    }
+
+    /// A socket found empty by a receive that returned one datagram is not read again until
+    /// the runtime says so; a datagram that arrives later still wakes it.
+    #[tokio::test]
+    async fn a_datagram_after_the_socket_was_drained_is_received() {
+        let (mut socket, local) = peer_socket([127, 98, 0, 4]).await;
+        let peer = UdpSocket::bind("127.98.0.5:0").unwrap();
+        for round in 0..20u8 {
+            peer.send_to(&[round], local).unwrap();
+            assert_eq!(next(&mut socket).await.0, [round]);
+            // Nothing more is queued: a receive now must wait, not invent a datagram.
+            let idle = tokio::time::timeout(Duration::from_millis(5), socket.recv()).await;
+            assert!(idle.is_err(), "round {round}: a datagram out of nowhere: {idle:?}");
+        }
+        peer.send_to(b"late", local).unwrap();
+        assert_eq!(next(&mut socket).await.0, b"late");
+    }
 
     #[test]
     fn ipv4_peers_have_one_form_on_a_dual_stack_socket() {
