@@ -70,6 +70,12 @@ impl Program {
         Ok(Program { path, args: vec!["--floor-daemon".into()], label: "floor" })
     }
 
+    /// The floor that also writes what simpd's store keeps (`floor.rs`).
+    pub fn floor_durable() -> Result<Program> {
+        let floor = Program::floor()?;
+        Ok(Program { args: vec!["--floor-durable".into(), "--floor-daemon".into()], label: "durable floor", ..floor })
+    }
+
     /// The command line, for messages.
     pub fn display(&self) -> String {
         let mut words = vec![self.path.display().to_string()];

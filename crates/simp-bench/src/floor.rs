@@ -8,10 +8,19 @@
 //! datagram in flight (stop-and-wait), the rest queued. `start` is SYN → SYN+ACK → ACK, then
 //! `established`. No retransmission, no timers, no checks, no store, no logging: blocking `std`
 //! sockets and two threads (one per socket). What simp costs above this is its protocol work.
+//!
+//! The durable floor (`--floor-durable`) also keeps what simpd's store keeps, at the least
+//! cost a store can have: one `write(2)` to an append-only file per record, as simpd commits
+//! (the page cache, so it survives a kill -9 as simpd's commits do): the messages `chat`
+//! queued (those read from the client at once share one write), before they leave; a received
+//! message, before its ACK; an outcome, before `delivered`. No reading back, no index, no
+//! replay at start: a denominator for the store's cost, not a store.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -29,12 +38,31 @@ const START_PREFIX: &[u8] = br#"{"cmd":"start","peer":""#;
 /// The user name in every header.
 const USER: &[u8] = b"floor";
 
-/// Serves one client at a time on `ip` until killed.
-pub fn serve(ip: Ipv4Addr) -> Result<()> {
+/// The durable floor's file, in the directory the bench gives each daemon (`XDG_STATE_HOME`).
+pub fn log_path() -> Result<PathBuf> {
+    let dir = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .ok_or_else(|| crate::error::Error("floor: --floor-durable needs XDG_STATE_HOME (the bench sets it)".into()))?;
+    Ok(dir.join("floor.log"))
+}
+
+/// Serves one client at a time on `ip` until killed; with `log`, as the durable floor.
+pub fn serve(ip: Ipv4Addr, log: Option<PathBuf>) -> Result<()> {
+    let log = match log {
+        Some(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).context(|| format!("floor: cannot create {}", dir.display()))?;
+            }
+            let file = File::options().create(true).append(true).open(&path);
+            Some(file.context(|| format!("floor: cannot open {}", path.display()))?)
+        }
+        None => None,
+    };
     let udp = UdpSocket::bind((ip, DEFAULT_PORT)).context(|| format!("floor: cannot bind UDP {ip}:{DEFAULT_PORT}"))?;
     let listener = TcpListener::bind((ip, DEFAULT_CLIENT_PORT))
         .context(|| format!("floor: cannot bind TCP {ip}:{DEFAULT_CLIENT_PORT}"))?;
-    let floor = Arc::new(Floor { udp, state: Mutex::new(State::default()), daemon: format!("{ip}:{DEFAULT_PORT}") });
+    let floor =
+        Arc::new(Floor { udp, state: Mutex::new(State::default()), daemon: format!("{ip}:{DEFAULT_PORT}"), log });
     let peer_side = Arc::clone(&floor);
     thread::spawn(move || peer_side.datagrams());
     loop {
@@ -50,6 +78,8 @@ struct Floor {
     udp: UdpSocket,
     state: Mutex<State>,
     daemon: String,
+    /// The durable floor's append-only file.
+    log: Option<File>,
 }
 
 /// Who the peer is and what waits for it.
@@ -83,6 +113,8 @@ impl Floor {
         let writer = stream.try_clone()?;
         let mut reader = BufReader::with_capacity(64 * 1024, stream);
         let mut line = Vec::with_capacity(256);
+        // The durable floor's `chat`s read at once: recorded in one write, then sent.
+        let mut batch: Vec<Vec<u8>> = Vec::new();
         loop {
             line.clear();
             if reader.read_until(b'\n', &mut line)? == 0 {
@@ -91,8 +123,18 @@ impl Floor {
             let line = line.trim_ascii_end();
             if let Some(text) = line.strip_prefix(CHAT_PREFIX) {
                 let text = text.strip_suffix(b"}").unwrap_or(text);
-                self.chat(text)?;
-            } else if let Some(peer) = line.strip_prefix(START_PREFIX) {
+                match self.log {
+                    None => self.chat(text)?,
+                    Some(_) => batch.push(text.to_vec()),
+                }
+                if reader.buffer().is_empty() {
+                    self.chat_durably(&mut batch)?;
+                }
+                continue;
+            }
+            // Whatever else the client says comes after the chats it said before.
+            self.chat_durably(&mut batch)?;
+            if let Some(peer) = line.strip_prefix(START_PREFIX) {
                 self.start(peer.strip_suffix(b"\"}").unwrap_or(peer))?;
             } else if line.starts_with(br#"{"cmd":"connect""#) {
                 let mut state = self.lock();
@@ -130,6 +172,35 @@ impl Floor {
         Ok(())
     }
 
+    /// Records the batch's messages in one write, then sends or queues each.
+    fn chat_durably(&self, batch: &mut Vec<Vec<u8>>) -> std::io::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut records = Vec::new();
+        for text in batch.iter() {
+            records.extend_from_slice(b"q ");
+            records.extend_from_slice(text);
+            records.push(b'\n');
+        }
+        self.record(&records)?;
+        for text in batch.drain(..) {
+            self.chat(&text)?;
+        }
+        Ok(())
+    }
+
+    /// One write to the durable floor's file; nothing for the floor.
+    fn record(&self, bytes: &[u8]) -> std::io::Result<()> {
+        match &self.log {
+            Some(log) => {
+                let mut log = log;
+                log.write_all(bytes)
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Sends `text` now, or queues it behind the datagram in flight.
     fn chat(&self, text: &[u8]) -> std::io::Result<()> {
         let mut state = self.lock();
@@ -156,6 +227,15 @@ impl Floor {
             let sent = match (ty, op) {
                 (TYPE_CHAT, _) => {
                     line.clear();
+                    if self.log.is_some() {
+                        line.extend_from_slice(b"r ");
+                        line.extend_from_slice(payload);
+                        line.push(b'\n');
+                        if self.record(&line).is_err() {
+                            return;
+                        }
+                        line.clear();
+                    }
                     state.received += 1;
                     // The fields simpd's `message` has (IPC.md): its id, and the time of arrival.
                     let at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
@@ -177,6 +257,9 @@ impl Floor {
                 }
                 (TYPE_CONTROL, OP_ACK) if state.in_flight => {
                     state.delivered += 1;
+                    if self.record(format!("d {}\n", state.delivered).as_bytes()).is_err() {
+                        return;
+                    }
                     let delivered = format!("{{\"event\":\"delivered\",\"id\":\"{}\"}}", state.delivered);
                     tell(&mut state, delivered.as_bytes());
                     state.seq ^= 1;
@@ -263,7 +346,7 @@ mod tests {
     #[test]
     fn a_client_hears_no_end_of_a_chat_it_never_saw() {
         let ip = Ipv4Addr::new(127, 97, 0, 1);
-        thread::spawn(move || serve(ip));
+        thread::spawn(move || serve(ip, None));
         let daemon = SocketAddr::from((ip, DEFAULT_PORT));
         let client_port = SocketAddr::from((ip, DEFAULT_CLIENT_PORT));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -288,6 +371,66 @@ mod tests {
         peer.send_to(&header(TYPE_CONTROL, OP_FIN, 0, 0), daemon).unwrap();
         let second = lines.next().unwrap().unwrap();
         assert!(second.contains("\"ended\""), "second event: {second}");
+    }
+
+    fn client_of(ip: Ipv4Addr) -> (TcpStream, std::io::Lines<BufReader<TcpStream>>) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let stream = loop {
+            match TcpStream::connect((ip, DEFAULT_CLIENT_PORT)) {
+                Ok(stream) => break stream,
+                Err(e) if std::time::Instant::now() > deadline => panic!("floor not listening: {e}"),
+                Err(_) => thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        };
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let mut lines = BufReader::new(stream.try_clone().unwrap()).lines();
+        (&stream).write_all(b"{\"cmd\":\"connect\",\"user\":\"x\"}\n").unwrap();
+        assert!(lines.next().unwrap().unwrap().contains("connected"));
+        (stream, lines)
+    }
+
+    /// The durable floor has written each record by the time the datagram or event it guards
+    /// is seen: the messages `chat` queued before the first leaves (in one write), a received
+    /// message before its ACK, an outcome before `delivered`.
+    #[test]
+    fn the_durable_floor_writes_before_it_answers() {
+        let dir = std::env::temp_dir().join(format!("simp-bench-durable-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (sender, receiver) = (Ipv4Addr::new(127, 97, 0, 11), Ipv4Addr::new(127, 97, 0, 12));
+        let (sender_log, receiver_log) = (dir.join("a/floor.log"), dir.join("b/floor.log"));
+        let (a, b) = (sender_log.clone(), receiver_log.clone());
+        thread::spawn(move || serve(sender, Some(a)));
+        thread::spawn(move || serve(receiver, Some(b)));
+        let read = |path: &PathBuf| std::fs::read_to_string(path).unwrap_or_default();
+        let peer = UdpSocket::bind((Ipv4Addr::new(127, 97, 0, 13), 0)).unwrap();
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 1024];
+
+        // The receiving side: the record is there when the ACK arrives.
+        let _b_client = client_of(receiver);
+        peer.send_to(&chat_datagram(0, b"\"m1\""), (receiver, DEFAULT_PORT)).unwrap();
+        let (n, _) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..2], [TYPE_CONTROL, OP_ACK], "{:?}", &buf[..n]);
+        assert_eq!(read(&receiver_log), "r \"m1\"\n");
+
+        // The sending side: three chats said at once are recorded before the first leaves.
+        let (a_client, mut a_events) = client_of(sender);
+        let start = format!("{{\"cmd\":\"start\",\"peer\":\"{}\"}}\n", peer.local_addr().unwrap());
+        (&a_client).write_all(start.as_bytes()).unwrap();
+        let (_, from) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..2], [TYPE_CONTROL, OP_SYN]);
+        peer.send_to(&header(TYPE_CONTROL, OP_SYN_ACK, 0, 0), from).unwrap();
+        assert!(a_events.next().unwrap().unwrap().contains("established"));
+        peer.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..2], [TYPE_CONTROL, OP_ACK], "the handshake's ACK");
+        (&a_client).write_all(b"{\"cmd\":\"chat\",\"text\":\"x\"}\n{\"cmd\":\"chat\",\"text\":\"y\"}\n").unwrap();
+        let (n, _) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[HEADER_LEN..n], b"\"x\"");
+        assert_eq!(read(&sender_log), "q \"x\"\nq \"y\"\n");
+        peer.send_to(&header(TYPE_CONTROL, OP_ACK, 0, 0), from).unwrap();
+        assert!(a_events.next().unwrap().unwrap().contains("delivered"));
+        assert_eq!(read(&sender_log), "q \"x\"\nq \"y\"\nd 1\n");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

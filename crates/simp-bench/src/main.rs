@@ -45,8 +45,8 @@ struct Args {
     /// Scale every count down (about 1/10) for a run of well under a minute.
     #[arg(long)]
     quick: bool,
-    /// Rounds of floor, simp and simp --no-history, in turn (at least 5 for a verdict worth
-    /// quoting; at most 21).
+    /// Rounds of floor, durable floor, simp and simp --no-history, in turn (at least 5 for a
+    /// verdict worth quoting; at most 16).
     #[arg(long, default_value_t = 5)]
     rounds: usize,
     /// Also measure loss recovery: 10 % loss through simp-relay, fixed 5 s RTO against
@@ -95,17 +95,21 @@ struct Args {
     /// Run as the floor daemon on this address (the bench starts it; not for people).
     #[arg(long, value_name = "IP", hide = true)]
     floor_daemon: Option<Ipv4Addr>,
+    /// The floor daemon is the durable floor (its file in $XDG_STATE_HOME; not for people).
+    #[arg(long, hide = true, requires = "floor_daemon")]
+    floor_durable: bool,
 }
 
 /// Sources of the SYN flood.
 const FLOOD_SOURCES: u8 = 100;
-/// The most rounds: each takes six addresses of the /24, from .20, below the flood's sources.
-const MAX_ROUNDS: usize = 21;
+/// The most rounds: each takes eight addresses of the /24, from .20, below the flood's sources.
+const MAX_ROUNDS: usize = 16;
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.floor_daemon {
-        Some(ip) => floor::serve(ip),
+        Some(ip) if args.floor_durable => floor::log_path().and_then(|path| floor::serve(ip, Some(path))),
+        Some(ip) => floor::serve(ip, None),
         None => run(&args),
     };
     match result {
@@ -140,6 +144,7 @@ fn run(args: &Args) -> Result<()> {
         None => daemon::locate_simpd()?,
     });
     let floor = Program::floor()?;
+    let floor_durable = Program::floor_durable()?;
     let (nproc, cpu, kernel) = procfs::machine();
     let load_start = procfs::loadavg();
     eprintln!(
@@ -162,9 +167,16 @@ fn run(args: &Args) -> Result<()> {
     let mut rounds = Vec::new();
     for r in 0..args.rounds {
         let load = procfs::loadavg();
-        eprintln!("round {}/{} (load {:.2}): floor, simp, simp --no-history …", r + 1, args.rounds, load[0]);
-        let base = 20 + 6 * r;
+        eprintln!(
+            "round {}/{} (load {:.2}): floor, durable floor, simp, simp --no-history …",
+            r + 1,
+            args.rounds,
+            load[0]
+        );
+        let base = 20 + 8 * r;
         let floor = rounds::run(&floor, [ip(base), ip(base + 1)], &[], &[], &counts, syscalls_missing.is_none())?;
+        let floor_durable =
+            rounds::run(&floor_durable, [ip(base + 6), ip(base + 7)], &[], &[], &counts, syscalls_missing.is_none())?;
         let simp = rounds::run(
             &simpd,
             [ip(base + 2), ip(base + 3)],
@@ -183,15 +195,18 @@ fn run(args: &Args) -> Result<()> {
             syscalls_missing.is_none(),
         )?;
         eprintln!(
-            "      one way {} vs {} vs {} msg/s, latency {:.0} vs {:.0} vs {:.0} µs (floor vs simp vs --no-history)",
+            "      one way {} vs {} vs {} vs {} msg/s, latency {:.0} vs {:.0} vs {:.0} vs {:.0} µs \
+             (floor vs durable floor vs simp vs --no-history)",
             fmt_count(floor.one_way_per_sec),
+            fmt_count(floor_durable.one_way_per_sec),
             fmt_count(simp.one_way_per_sec),
             fmt_count(simp_no_history.one_way_per_sec),
             floor.latency.to_message.median_us,
+            floor_durable.latency.to_message.median_us,
             simp.latency.to_message.median_us,
             simp_no_history.latency.to_message.median_us
         );
-        rounds.push(Round { load, floor, simp, simp_no_history });
+        rounds.push(Round { load, floor, floor_durable, simp, simp_no_history });
     }
 
     let sources: Vec<Ipv4Addr> = (0..usize::from(FLOOD_SOURCES)).map(|i| ip(150 + i)).collect();
@@ -224,8 +239,10 @@ fn run(args: &Args) -> Result<()> {
         loss,
         syscalls_missing,
         targets: Vec::new(),
+        against_durable_floor: Vec::new(),
     };
     report.targets = report.targets();
+    report.against_durable_floor = report.against_durable_floor();
     print!("{}", report.render());
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report).context(|| "cannot encode the report".into())?;
