@@ -297,13 +297,26 @@ impl Store {
             Ok(())
         };
         // Its own transaction, never a batch's: BEGIN fails inside one, and nothing is stored.
-        let stored = run_cached(conn, "BEGIN").and_then(|()| {
-            let committed = rows().and_then(|()| run_cached(conn, "COMMIT"));
-            if committed.is_err() && !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
+        // A message of one part is one INSERT, which SQLite commits on its own (no BEGIN and
+        // COMMIT statements to run: about a tenth of the receiver's instructions per message).
+        let stored = if m.parts().count() == 1 {
+            if conn.is_autocommit() {
+                rows()
+            } else {
+                Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISUSE),
+                    Some("a received message inside another transaction".into()),
+                ))
             }
-            committed
-        });
+        } else {
+            run_cached(conn, "BEGIN").and_then(|()| {
+                let committed = rows().and_then(|()| run_cached(conn, "COMMIT"));
+                if committed.is_err() && !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                committed
+            })
+        };
         match stored {
             Ok(()) => Ok(first),
             Err(e) => Err(self.failed(e)),

@@ -351,3 +351,20 @@ fn owed_messages_are_found_at_open_however_far_the_owed_from_mark_moved() {
     assert_eq!(store.kept().unwrap(), (3, 0));
     assert_eq!(store.history(None, 1, Some(recent[0])).unwrap()[0].outcome, "seen");
 }
+
+/// A received message of one part is committed by its own INSERT (no BEGIN/COMMIT): it is on
+/// disk when `received` returns. Inside a transaction another write holds open it is refused
+/// and nothing is stored, as the explicit BEGIN refused it before.
+#[test]
+fn a_received_message_is_committed_alone_and_never_inside_a_batch() {
+    let dir = Dir::new("alone");
+    let mut store = Store::open(Some(&dir.0), true).unwrap();
+    let id = store.received(&incoming("one part"), 1).unwrap();
+    assert!(store.conn.is_autocommit(), "a transaction was left open");
+    store.begin().unwrap();
+    assert!(store.received(&incoming("inside a batch"), 2).is_err());
+    store.commit().unwrap();
+    drop(store);
+    let store = Store::open(Some(&dir.0), true).unwrap();
+    assert_eq!(texts(&store.unseen().unwrap()), [(id, "one part".to_string())]);
+}
