@@ -231,8 +231,8 @@ impl Floor {
                         line.extend_from_slice(b"r ");
                         line.extend_from_slice(payload);
                         line.push(b'\n');
-                        if self.record(&line).is_err() {
-                            return;
+                        if let Err(error) = self.record(&line) {
+                            log_failed(&error);
                         }
                         line.clear();
                     }
@@ -257,8 +257,8 @@ impl Floor {
                 }
                 (TYPE_CONTROL, OP_ACK) if state.in_flight => {
                     state.delivered += 1;
-                    if self.record(format!("d {}\n", state.delivered).as_bytes()).is_err() {
-                        return;
+                    if let Err(error) = self.record(format!("d {}\n", state.delivered).as_bytes()) {
+                        log_failed(&error);
                     }
                     let delivered = format!("{{\"event\":\"delivered\",\"id\":\"{}\"}}", state.delivered);
                     tell(&mut state, delivered.as_bytes());
@@ -289,6 +289,13 @@ impl Floor {
             }
         }
     }
+}
+
+/// The durable floor cannot keep a record: it says so and exits, so that the bench stops with
+/// the cause (in the daemon's log) instead of waiting for an answer that never comes.
+fn log_failed(error: &std::io::Error) -> ! {
+    eprintln!("floor: cannot write its file: {error}");
+    std::process::exit(1)
 }
 
 /// Tells the client the chat with `from` is open (and so, later, that it ended).

@@ -95,9 +95,16 @@ impl Report {
         t
     }
 
-    /// The ratio targets' figures against the durable floor.
+    /// The ratio targets' figures against the durable floor: a reference, never judged (`met`
+    /// stays `None`); the verdict says only on which side of the target's bound simp is.
     pub fn against_durable_floor(&self) -> Vec<Target> {
-        self.ratio_targets("durable floor", &|r| &r.floor_durable)
+        let mut t = self.ratio_targets("durable floor", &|r| &r.floor_durable);
+        for target in &mut t {
+            if let Some(within) = target.met.take() {
+                target.verdict = (if within { "within the bound" } else { "beyond the bound" }).to_string();
+            }
+        }
+        t
     }
 
     /// The targets that set simp against a floor: `name`, taken from each round by `floor`.

@@ -1,5 +1,6 @@
 //! One round: the same measurements of one system (simp or the floor), each on a fresh pair of
-//! daemons; the bench alternates the two systems, round after round.
+//! daemons; the bench alternates the systems (floor, durable floor, simp, simp --no-history),
+//! round after round.
 
 use std::net::Ipv4Addr;
 

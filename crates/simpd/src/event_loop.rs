@@ -114,12 +114,13 @@ pub(crate) async fn run(
         timer.arm(shell.wake_at());
         let mut close_client = false;
         let mut give_up = false;
+        let busy = turns.busy();
         turns
             .watch(async {
                 tokio::select! {
                     () = &mut shutdown, if stop_by.is_none() => stop_by = shell.shut_down(linger),
                     () = sleep_until_some(stop_by) => give_up = true,
-                    received = shell.peer.recv() => shell.peer_received(received),
+                    received = shell.peer.recv(busy) => shell.peer_received(received),
                     // Polled each turn: `poll_accept` keeps no waiter to remove again (see `course.rs`).
                     accepted = poll_fn(|cx| listener.poll_accept(cx)), if stop_by.is_none() && !shell.accept_pause.is_on() => {
                         shell.accepted(accepted)

@@ -23,7 +23,12 @@
 //! to be empty and its readiness is cleared without a second call that ends in `EAGAIN` (one
 //! system call per datagram where a SIMP peer sends one datagram per round trip). Clearing it
 //! then loses nothing: the kernel raises a new edge for every datagram queued after the call,
-//! and tokio does not clear a readiness that a newer event has set again.
+//! and tokio does not clear a readiness that a newer event has set again. But that edge is seen
+//! only at the runtime's next `epoll_wait`, which a loop kept busy (a SYN flood on the listening
+//! socket) makes only every 128 turns (`turns.rs`): the peer's next datagram, arriving while
+//! its last one is handled, would wait for it (a chat under a flood fell from 18,000 to 5,500
+//! messages a second). So in a run of busy turns nothing is cleared after a datagram: the next
+//! turn reads the socket again, as a plain `recvfrom` loop does, until it finds it empty.
 
 use std::future::poll_fn;
 use std::io::{self, IoSliceMut};
@@ -51,8 +56,9 @@ const MAX_RETIRED: usize = 4;
 /// A datagram received: its length in its buffer, and its sender (not yet canonical).
 type Datagram = (usize, SocketAddr);
 
-/// The peer port's sockets with their two receive buffers (allocated once: nothing per
-/// datagram).
+/// The peer port's sockets with their two receive buffers (allocated once; a receive allocates
+/// only `recvmmsg`'s two headers, which cannot be kept: nix does not reset an address's length
+/// between calls, so a kept header would cut an IPv6 sender after an IPv4 one).
 pub(super) struct PeerSocket {
     listening: ReadOnly,
     /// The bound address, which decides how an IPv4 destination is written (see [`for_socket`]).
@@ -92,9 +98,12 @@ impl PeerSocket {
 
     /// Waits for the next datagram: its length in [`PeerSocket::received`] and its sender, in
     /// the endpoint's form. The chat's socket is served first, then those of ended chats, then
-    /// the listening one, so no amount of traffic from others delays the peer's. Cancel-safe
+    /// the listening one, so no amount of traffic from others delays the peer's by more than
+    /// one datagram (the second of a batch read from another socket comes first). Cancel-safe
     /// (nothing is read until a datagram is returned), so it can sit in a `select!`.
-    pub(super) async fn recv(&mut self) -> io::Result<(usize, SocketAddr)> {
+    ///
+    /// `busy`: the loop's last turn found work without waiting (see the module docs).
+    pub(super) async fn recv(&mut self, busy: bool) -> io::Result<(usize, SocketAddr)> {
         if let Some((len, from)) = self.second.take() {
             self.current = 1;
             return Ok((len, canonical(from)));
@@ -103,7 +112,7 @@ impl PeerSocket {
         let (len, from) = poll_fn(|cx| {
             let sockets = chat.iter().chain(retired.iter().map(|(c, _)| c)).map(|c| &c.socket);
             for socket in sockets.chain([&*listening]) {
-                if let Poll::Ready(result) = socket.poll_recv(cx, bufs) {
+                if let Poll::Ready(result) = socket.poll_recv(cx, bufs, busy) {
                     return Poll::Ready(result.map(|(first, next)| {
                         *second = next;
                         first
@@ -214,20 +223,28 @@ impl ReadOnly {
     }
 
     /// The next datagram into `bufs[0]`, and the one after it into `bufs[1]` if it is
-    /// already queued. The readiness is cleared when the socket is known to be empty (see the
-    /// module docs), so the next poll waits for the runtime.
+    /// already queued. The readiness is cleared when the socket is known to be empty, unless
+    /// the loop is `busy` (see the module docs), so the next poll waits for the runtime.
     fn poll_recv(
         &self,
         cx: &mut Context<'_>,
         bufs: &mut [Vec<u8>; BATCH],
+        busy: bool,
     ) -> Poll<io::Result<(Datagram, Option<Datagram>)>> {
         loop {
             let mut guard = ready!(self.0.poll_read_ready(cx))?;
             match recv_batch(self.0.get_ref(), bufs) {
-                Ok((first, second)) => {
-                    if second.is_none() {
-                        guard.clear_ready();
-                    }
+                Ok((first, batch)) => {
+                    let second = match batch {
+                        Batch::Drained => {
+                            if !busy {
+                                guard.clear_ready();
+                            }
+                            None
+                        }
+                        Batch::Two(second) => Some(second),
+                        Batch::Full => None,
+                    };
                     return Poll::Ready(Ok((first, second)));
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
@@ -246,8 +263,18 @@ impl ReadOnly {
     }
 }
 
+/// What a receive found after its first datagram.
+enum Batch {
+    /// Nothing: the socket is empty.
+    Drained,
+    /// A second datagram, in the second buffer.
+    Two(Datagram),
+    /// A second datagram that cannot be handed on; more may be queued.
+    Full,
+}
+
 /// Up to two datagrams in one system call; `WouldBlock` if none is queued.
-fn recv_batch(socket: &UdpSocket, bufs: &mut [Vec<u8>; BATCH]) -> io::Result<(Datagram, Option<Datagram>)> {
+fn recv_batch(socket: &UdpSocket, bufs: &mut [Vec<u8>; BATCH]) -> io::Result<(Datagram, Batch)> {
     let [first, second] = bufs;
     let mut slices = [[IoSliceMut::new(first)], [IoSliceMut::new(second)]];
     let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
@@ -255,7 +282,17 @@ fn recv_batch(socket: &UdpSocket, bufs: &mut [Vec<u8>; BATCH]) -> io::Result<(Da
         .map(|m| Ok::<_, io::Error>((m.bytes, m.address.as_ref().and_then(sender).ok_or_else(no_sender)?)));
     // The call returns at least one datagram, or fails.
     let first = received.next().unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into()))?;
-    Ok((first, received.next().transpose()?))
+    // A second datagram without a sender cannot be handed on, but the first, already read, is;
+    // the batch was still full, so the socket is not taken for empty.
+    let second = match received.next() {
+        None => Batch::Drained,
+        Some(Ok(second)) => Batch::Two(second),
+        Some(Err(error)) => {
+            debug!(%error, "datagram dropped");
+            Batch::Full
+        }
+    };
+    Ok((first, second))
 }
 
 /// A received datagram's sender as `std` writes it; UDP on IPv4 or IPv6 always has one.
@@ -324,9 +361,39 @@ mod tests {
     }
 
     async fn next(socket: &mut PeerSocket) -> (Vec<u8>, SocketAddr) {
-        let (len, from) =
-            tokio::time::timeout(Duration::from_secs(5), socket.recv()).await.expect("no datagram within 5 s").unwrap();
+        let (len, from) = tokio::time::timeout(Duration::from_secs(5), socket.recv(false))
+            .await
+            .expect("no datagram within 5 s")
+            .unwrap();
         (socket.received(len).to_vec(), from)
+    }
+
+    /// In a run of busy turns the runtime is not asked what became readable (`turns.rs`): a
+    /// datagram that arrives while the last one is handled is read by the next turn all the
+    /// same, without a visit to the runtime. Out of such a run the socket is left for the
+    /// runtime to report, and the same poll finds nothing.
+    #[tokio::test]
+    async fn a_busy_loop_reads_the_next_datagram_without_the_runtime() {
+        use std::future::Future;
+        let (mut socket, local) = peer_socket([127, 98, 0, 6]).await;
+        let peer = UdpSocket::bind("127.98.0.7:0").unwrap();
+        for busy in [true, false] {
+            peer.send_to(b"handled", local).unwrap();
+            let (len, _) = tokio::time::timeout(Duration::from_secs(5), socket.recv(busy)).await.unwrap().unwrap();
+            assert_eq!(socket.received(len), b"handled");
+            // From here no await: the runtime does not run, as in a loop that stays busy.
+            peer.send_to(b"next", local).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            let polled = std::pin::pin!(socket.recv(busy)).as_mut().poll(&mut cx).map(|r| r.unwrap().0);
+            if busy {
+                assert_eq!(polled.map(|len| socket.received(len).to_vec()), Poll::Ready(b"next".to_vec()));
+            } else {
+                assert!(polled.is_pending(), "read without the runtime: {polled:?}");
+                let (len, _) = tokio::time::timeout(Duration::from_secs(5), socket.recv(busy)).await.unwrap().unwrap();
+                assert_eq!(socket.received(len), b"next", "and read once the runtime has run");
+            }
+        }
     }
 
     /// Datagrams queued together come out one by one, in order, each with its own bytes and
@@ -356,7 +423,7 @@ mod tests {
             peer.send_to(&[round], local).unwrap();
             assert_eq!(next(&mut socket).await.0, [round]);
             // Nothing more is queued: a receive now must wait, not invent a datagram.
-            let idle = tokio::time::timeout(Duration::from_millis(5), socket.recv()).await;
+            let idle = tokio::time::timeout(Duration::from_millis(5), socket.recv(false)).await;
             assert!(idle.is_err(), "round {round}: a datagram out of nowhere: {idle:?}");
         }
         peer.send_to(b"late", local).unwrap();

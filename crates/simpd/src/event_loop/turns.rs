@@ -42,6 +42,12 @@ impl Turns {
         output
     }
 
+    /// Whether the last turn found work without waiting: the loop is in a run of busy turns,
+    /// and the runtime's readiness is refreshed only every [`BUSY_TURNS`].
+    pub(super) fn busy(&self) -> bool {
+        self.busy > 0
+    }
+
     /// After a turn: yields to the runtime once if the last [`BUSY_TURNS`] turns did not wait,
     /// so that it learns what else has become ready.
     pub(super) async fn pause_if_busy(&mut self) {
