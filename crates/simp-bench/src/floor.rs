@@ -355,19 +355,7 @@ mod tests {
         let ip = Ipv4Addr::new(127, 97, 0, 1);
         thread::spawn(move || serve(ip, None));
         let daemon = SocketAddr::from((ip, DEFAULT_PORT));
-        let client_port = SocketAddr::from((ip, DEFAULT_CLIENT_PORT));
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        let stream = loop {
-            match TcpStream::connect(client_port) {
-                Ok(stream) => break stream,
-                Err(e) if std::time::Instant::now() > deadline => panic!("floor not listening: {e}"),
-                Err(_) => thread::sleep(std::time::Duration::from_millis(10)),
-            }
-        };
-        stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
-        let mut lines = BufReader::new(stream.try_clone().unwrap()).lines();
-        (&stream).write_all(b"{\"cmd\":\"connect\",\"user\":\"bob\"}\n").unwrap();
-        assert!(lines.next().unwrap().unwrap().contains("connected"));
+        let (_client, mut lines) = client_of(ip);
 
         let peer = UdpSocket::bind((Ipv4Addr::new(127, 97, 0, 2), 0)).unwrap();
         for op in [OP_FIN, OP_SYN, OP_ACK] {

@@ -223,30 +223,13 @@ impl Report {
             s("spread"),
         ]];
         let mut row = |what: String, pick: &dyn Fn(&SystemRound) -> Option<f64>, fmt: &dyn Fn(f64) -> String| {
-            let median_of = |side: &dyn Fn(&Round) -> &SystemRound| {
-                let values: Option<Vec<f64>> = self.rounds.iter().map(|r| pick(side(r))).collect();
-                values.and_then(|v| stats::median(&v))
-            };
-            let ratio = |side: &dyn Fn(&Round) -> &SystemRound| {
-                let ratio: Option<Vec<f64>> =
-                    self.rounds.iter().map(|r| Some(pick(&r.simp)? / pick(side(r))?)).collect();
-                ratio.and_then(Spread::of)
-            };
             let cell = |v: Option<f64>| v.map_or_else(|| s("—"), fmt);
-            let (to_floor, to_durable) = (ratio(&|r| &r.floor), ratio(&|r| &r.floor_durable));
-            let median = |r: &Option<Spread>| r.as_ref().map_or_else(|| s("—"), |r| format!("{:.2}", r.median));
-            let spread =
-                |r: &Option<Spread>| r.as_ref().map_or_else(|| s("—"), |r| format!("±{:.0} %", r.spread * 100.0));
-            rows.push(vec![
-                what,
-                cell(median_of(&|r| &r.floor)),
-                cell(median_of(&|r| &r.simp)),
-                median(&to_floor),
-                spread(&to_floor),
-                cell(median_of(&|r| &r.floor_durable)),
-                median(&to_durable),
-                spread(&to_durable),
-            ]);
+            let [floor, durable] = [&|r: &Round| &r.floor, &|r: &Round| &r.floor_durable] as [Side; 2];
+            let mut cells = vec![what, cell(self.median_of(pick, floor)), cell(self.median_of(pick, &|r| &r.simp))];
+            cells.extend(ratio_cells(self.simp_over(pick, floor)));
+            cells.push(cell(self.median_of(pick, durable)));
+            cells.extend(ratio_cells(self.simp_over(pick, durable)));
+            rows.push(cells);
         };
         let c = &self.counts;
         row(format!("handshake, start → established ({})", c.handshakes), &|r| Some(r.handshake.median_us), &fmt_us);
@@ -348,21 +331,12 @@ impl Report {
             s("spread"),
         ]];
         let mut row = |what: String, pick: &dyn Fn(&SystemRound) -> Option<f64>, fmt: &dyn Fn(f64) -> String| {
-            let median_of = |side: &dyn Fn(&Round) -> &SystemRound| {
-                let values: Option<Vec<f64>> = self.rounds.iter().map(|r| pick(side(r))).collect();
-                values.and_then(|v| stats::median(&v))
-            };
-            let ratio: Option<Vec<f64>> =
-                self.rounds.iter().map(|r| Some(pick(&r.simp)? / pick(&r.simp_no_history)?)).collect();
-            let ratio = ratio.and_then(Spread::of);
             let cell = |v: Option<f64>| v.map_or_else(|| s("—"), fmt);
-            rows.push(vec![
-                what,
-                cell(median_of(&|r| &r.simp_no_history)),
-                cell(median_of(&|r| &r.simp)),
-                ratio.as_ref().map_or_else(|| s("—"), |r| format!("{:.2}", r.median)),
-                ratio.as_ref().map_or_else(|| s("—"), |r| format!("±{:.0} %", r.spread * 100.0)),
-            ]);
+            let no_history: Side = &|r| &r.simp_no_history;
+            let mut cells =
+                vec![what, cell(self.median_of(pick, no_history)), cell(self.median_of(pick, &|r| &r.simp))];
+            cells.extend(ratio_cells(self.simp_over(pick, no_history)));
+            rows.push(cells);
         };
         row(s("throughput one way, msg/s"), &|r| Some(r.one_way_per_sec), &fmt_count);
         row(s("latency, chat → message"), &|r| Some(r.latency.to_message.median_us), &fmt_us);
@@ -372,6 +346,31 @@ impl Report {
             row(format!("daemon {d}: syscalls per message"), &|r| r.costs[i].syscalls, &|v| format!("{v:.2}"));
         }
         format!("\n{}", stats::table(&rows))
+    }
+}
+
+/// One system of a round, as the report's tables pick it.
+type Side<'a> = &'a dyn Fn(&Round) -> &SystemRound;
+
+impl Report {
+    /// The median over rounds of a figure of one system.
+    fn median_of(&self, pick: &dyn Fn(&SystemRound) -> Option<f64>, side: Side<'_>) -> Option<f64> {
+        let values: Option<Vec<f64>> = self.rounds.iter().map(|r| pick(side(r))).collect();
+        values.and_then(|v| stats::median(&v))
+    }
+
+    /// simp's figure over another system's, round by round.
+    fn simp_over(&self, pick: &dyn Fn(&SystemRound) -> Option<f64>, side: Side<'_>) -> Option<Spread> {
+        let ratios: Option<Vec<f64>> = self.rounds.iter().map(|r| Some(pick(&r.simp)? / pick(side(r))?)).collect();
+        ratios.and_then(Spread::of)
+    }
+}
+
+/// A ratio's median and spread as two cells of a table.
+fn ratio_cells(ratio: Option<Spread>) -> [String; 2] {
+    match ratio {
+        Some(r) => [format!("{:.2}", r.median), format!("±{:.0} %", r.spread * 100.0)],
+        None => ["—".to_string(), "—".to_string()],
     }
 }
 
