@@ -170,6 +170,11 @@ impl Args {
 pub fn parse_ip(text: &str) -> Result<IpAddr, String> {
     match text {
         "localhost" => Ok(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        // `simp --daemon-ip IP status`: options before a command make clap read the command's
+        // name as simp's DAEMON_IP; say where they go instead of calling it a bad address.
+        _ if <Subcommand as clap::Subcommand>::has_subcommand(text) => {
+            Err(format!("{text:?} is a command: give it first and its options after it (simp {text} --daemon-ip IP)"))
+        }
         _ => text.parse().map_err(|_| format!("{text:?} is not an IP address (or localhost)")),
     }
 }
@@ -234,6 +239,18 @@ mod tests {
             Some(Subcommand::Status { daemon_ip, daemon }) => daemon.addr(*daemon_ip, None),
             Some(Subcommand::History(opts)) => opts.daemon.addr(None, None),
         }
+    }
+
+    #[test]
+    fn options_before_a_command_are_refused_with_where_they_go() {
+        for command in ["status", "history"] {
+            let error = Args::try_parse_from(["simp", "--daemon-ip", "127.0.90.2", command]).unwrap_err();
+            assert_eq!(error.exit_code(), 2);
+            let text = error.to_string();
+            assert!(text.contains(&format!("simp {command} --daemon-ip IP")), "{text}");
+        }
+        let error = Args::try_parse_from(["simp", "stauts"]).unwrap_err().to_string();
+        assert!(error.contains("not an IP address"), "{error}");
     }
 
     #[test]
