@@ -288,6 +288,11 @@ impl App {
         self.contacts = contacts;
     }
 
+    /// The contacts, with those `/save` added in this session.
+    pub fn contacts(&self) -> &Contacts {
+        &self.contacts
+    }
+
     /// `--utf8`: send non-ASCII text as UTF-8 instead of refusing it, with a warning the
     /// first time (SPEC 1, "Beyond ASCII").
     pub fn set_utf8(&mut self, utf8: bool) {
@@ -1871,6 +1876,7 @@ mod tests {
         );
         assert!(app.on_line("/save", t(5)).is_empty());
         assert_eq!(app.take_contact_to_save(), Some(("carol".into(), "10.0.0.3:7777".parse().unwrap())));
+        assert_eq!(app.contacts().address("carol"), Some("10.0.0.3:7777".parse().unwrap()));
         assert!(matches!(last(&app), EntryKind::Info(m) if m.starts_with("saved carol = 10.0.0.3:7777")));
         app.on_line("/save 1.2.3.4", t(5));
         assert!(matches!(last(&app), EntryKind::Error(m) if m.contains("reads as an address")));

@@ -95,6 +95,14 @@ impl UiState {
     pub fn new() -> UiState {
         UiState { page: 10, focused: true, ..UiState::default() }
     }
+
+    /// Takes the contacts' names for Tab from the client's contacts when they changed: a
+    /// contact `/save` added is completed at once, not after a restart.
+    pub fn follow_contacts(&mut self, contacts: &crate::config::Contacts) {
+        if !self.contacts.iter().map(String::as_str).eq(contacts.iter().map(|(name, _)| name)) {
+            self.contacts = contacts.iter().map(|(name, _)| name.to_owned()).collect();
+        }
+    }
 }
 
 /// Applies a paste: into the input line (line breaks kept in a chat, where they make one
@@ -623,6 +631,19 @@ mod tests {
         assert_eq!(handle_key(&mut ui, key(KeyCode::Char('x')), &phase), Input::Nothing, "Esc then x does not quit");
         assert_eq!(handle_key(&mut ui, key(KeyCode::Char('q')), &phase), Input::Nothing);
         assert_eq!((ui.editor.text().as_str(), &ui.confirm), ("qxq", &None));
+    }
+
+    #[test]
+    fn tab_completes_a_contact_saved_during_the_session() {
+        let mut ui = UiState::new();
+        let mut contacts = crate::config::Contacts::default();
+        contacts.insert("bobby", "10.0.0.2:7777".parse().unwrap()).unwrap();
+        ui.follow_contacts(&contacts);
+        contacts.insert("carol", "10.0.0.3:7777".parse().unwrap()).unwrap();
+        ui.follow_contacts(&contacts);
+        type_str(&mut ui, "/call ca", &Phase::Menu);
+        handle_key(&mut ui, key(KeyCode::Tab), &Phase::Menu);
+        assert_eq!(ui.editor.text(), "/call carol ");
     }
 
     #[test]

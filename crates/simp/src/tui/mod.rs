@@ -111,6 +111,7 @@ impl Front for Tui {
         app.take_changes();
         app.take_prompt();
         app.trim_log();
+        self.ui.follow_contacts(app.contacts());
         let ui = &mut self.ui;
         self.terminal.draw(|frame| ui::draw(frame, app, ui))?;
         let looking = self.ui.focused && self.ui.scroll == 0;
