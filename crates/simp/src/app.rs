@@ -78,6 +78,8 @@ pub enum Phase {
     Leaving {
         /// What is being left, e.g. `chat with bob`, for the `ended` line.
         what: String,
+        /// A call of ours not yet answered: its end says it was cancelled, not left.
+        cancelling: bool,
     },
     /// The connection to the daemon is gone; the front end tries to connect again (the
     /// full-screen interface: [`App::daemon_lost`]). Typed lines other than quitting are refused.
@@ -681,8 +683,11 @@ impl App {
                 // `you left` that no `leave` or `quit` of ours asked for: the daemon left the
                 // chat itself, as it does when it stops (SIGTERM, SIGINT).
                 let ours = matches!(self.phase, Phase::Leaving { .. } | Phase::Quitting);
+                let cancelled = matches!(self.phase, Phase::Leaving { cancelling: true, .. });
                 let line = if reason == simp_proto::ipc::EndReason::YouLeft && !ours {
                     texts::ended_by_daemon(&what)
+                } else if reason == simp_proto::ipc::EndReason::YouLeft && cancelled {
+                    texts::cancelled(&what)
                 } else {
                     texts::ended(&what, &reason, detail.as_deref())
                 };
@@ -991,7 +996,8 @@ impl App {
 
     fn leave(&mut self) -> Vec<Command> {
         let what = texts::what(&self.phase);
-        self.set_phase(Phase::Leaving { what });
+        let cancelling = matches!(self.phase, Phase::Calling { .. } | Phase::Starting { .. });
+        self.set_phase(Phase::Leaving { what, cancelling });
         vec![Command::Leave]
     }
 
@@ -1540,7 +1546,7 @@ mod tests {
     fn leave_ends_the_chat_and_quit_quits() {
         let mut app = chatting();
         assert_eq!(app.on_line("/leave", t(4)), vec![Command::Leave]);
-        assert_eq!(app.phase(), &Phase::Leaving { what: "chat with bob".into() });
+        assert_eq!(app.phase(), &Phase::Leaving { what: "chat with bob".into(), cancelling: false });
         app.on_event(Event::Ended { reason: EndReason::YouLeft, detail: None }, t(4));
         assert_eq!(last(&app), &EntryKind::Info("chat with bob ended: you left".into()));
         assert_eq!(app.phase(), &Phase::Menu);
@@ -1844,6 +1850,14 @@ mod tests {
         app.on_line("hello", t(1));
         assert_eq!(app.on_line("c", t(1)), vec![Command::Leave]);
         assert!(matches!(last(&app), EntryKind::Error(m) if m.starts_with("1 line typed")));
+        // The call's end says it was cancelled, not that we left a chat; a chat's still says left.
+        app.on_event(Event::Ended { reason: EndReason::YouLeft, detail: None }, t(2));
+        assert_eq!(last(&app), &EntryKind::Info("call to 127.0.0.2:7777 cancelled".into()));
+        assert_eq!(app.phase(), &Phase::Menu);
+        let mut app = chatting();
+        app.on_line("/leave", t(3));
+        app.on_event(Event::Ended { reason: EndReason::YouLeft, detail: None }, t(4));
+        assert!(matches!(last(&app), EntryKind::Info(m) if m.ends_with("ended: you left")), "{:?}", last(&app));
     }
 
     #[test]

@@ -111,7 +111,7 @@ pub fn what(phase: &Phase) -> String {
         Phase::Ringing { user, peer } | Phase::Accepting { user, peer } => {
             format!("request from {}", named(user, peer))
         }
-        Phase::Leaving { what } => what.clone(),
+        Phase::Leaving { what, .. } => what.clone(),
         _ => "chat".into(),
     }
 }
@@ -140,6 +140,11 @@ pub fn not_connected(daemon: &str) -> String {
 /// for): it does so as it stops.
 pub fn ended_by_daemon(what: &str) -> String {
     format!("{what} ended: the daemon left it (simpd is stopping)")
+}
+
+/// A call of ours that we cancelled before it was answered (`ended` `you left`).
+pub fn cancelled(what: &str) -> String {
+    format!("{what} cancelled")
 }
 
 /// A call or chat that ended with the daemon going away.
