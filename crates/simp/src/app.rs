@@ -1986,14 +1986,7 @@ mod tests {
         {
             let mut app = make();
             app.on_line("/help", t(4));
-            let listed: Vec<String> = app
-                .log()
-                .iter()
-                .filter_map(|e| match &e.kind {
-                    EntryKind::Info(m) => m.split_whitespace().next().filter(|w| w.starts_with('/')).map(str::to_owned),
-                    _ => None,
-                })
-                .collect();
+            let listed = help_commands(&app);
             assert!(listed.contains(&"/call".to_owned()) && listed.contains(&"/quit".to_owned()), "{name}: {listed:?}");
             for cmd in listed {
                 let mut app = make();
@@ -2007,6 +2000,17 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The commands `/help` listed: the first word of each info line that starts with `/`.
+    fn help_commands(app: &App) -> Vec<String> {
+        app.log()
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EntryKind::Info(m) => m.split_whitespace().next().filter(|w| w.starts_with('/')).map(str::to_owned),
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]
@@ -2025,14 +2029,7 @@ mod tests {
         for (name, make) in [("calling", calling), ("away", away)] {
             let mut app = make();
             assert_eq!(app.on_line("/help", t(4)), Vec::new());
-            let listed: Vec<String> = app
-                .log()
-                .iter()
-                .filter_map(|e| match &e.kind {
-                    EntryKind::Info(m) => m.split_whitespace().next().filter(|w| w.starts_with('/')).map(str::to_owned),
-                    _ => None,
-                })
-                .collect();
+            let listed = help_commands(&app);
             assert_eq!(listed, ["/who", "/clear", "/help", "/quit"], "{name}: shown at once, only what works");
             app.on_line("/who", t(4));
             assert!(
